@@ -1,0 +1,203 @@
+"""Settings: one typed object, read from ``greenloop.toml`` and the environment.
+
+Precedence, highest first: ``GREENLOOP_*`` environment variables, the retailer's
+existing ``EXPO_PUBLIC_LIGHTSPEED_*`` variables, the TOML file, the defaults here.
+Any setting can also be set as ``GREENLOOP_<SECTION>__<KEY>`` (for example
+``GREENLOOP_SYNC__PAGE_SIZE=500``). Settings are built by :func:`load_settings`
+and passed in; nothing reads them at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from greenloop.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "DatabaseSettings",
+    "LightspeedSettings",
+    "Settings",
+    "SyncSettings",
+    "load_settings",
+]
+
+DEFAULT_CONFIG_NAME = "greenloop.toml"
+
+# Values people paste from documentation; refusing them early beats a 401 later.
+_PLACEHOLDER_SECRETS = {"", "changeme", "changethis", "your-token", "your-token-here", "xxx", "token"}
+
+# Explicit environment names, documented in the README. The EXPO_PUBLIC_* names are the
+# ones the retailer's current scripts and GitHub workflow already set.
+_ENV_ALIASES: tuple[tuple[str, tuple[str, str]], ...] = (
+    ("EXPO_PUBLIC_LIGHTSPEED_TOKEN", ("lightspeed", "token")),
+    ("EXPO_PUBLIC_LIGHTSPEED_DOMAIN_PREFIX", ("lightspeed", "domain_prefix")),
+    ("EXPO_PUBLIC_LIGHTSPEED_API_BASE", ("lightspeed", "base_url")),
+    ("GREENLOOP_LIGHTSPEED_TOKEN", ("lightspeed", "token")),
+    ("GREENLOOP_LIGHTSPEED_DOMAIN_PREFIX", ("lightspeed", "domain_prefix")),
+    ("GREENLOOP_LIGHTSPEED_BASE_URL", ("lightspeed", "base_url")),
+    ("GREENLOOP_DATABASE_URL", ("database", "url")),
+    ("GREENLOOP_WEBHOOK_SECRET", ("webhooks", "secret")),
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LightspeedSettings(_Section):
+    """How to reach the retailer's X-Series API."""
+
+    domain_prefix: str = ""
+    token: SecretStr = SecretStr("")
+    base_url: str = ""
+    user_agent: str = "GreenLoop/0.1 (+https://github.com/greenloop)"
+    timeout_seconds: float = 30.0
+    max_retries: int = 5
+    backoff_base_seconds: float = 0.5
+    backoff_max_seconds: float = 30.0
+    rate_limit_window_seconds: float = 300.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_api_suffix(cls, value: str) -> str:
+        # Accept the store origin with or without the API path people copy from docs.
+        value = value.strip().rstrip("/")
+        for suffix in ("/api/2.0", "/api"):
+            if value.endswith(suffix):
+                value = value[: -len(suffix)]
+        return value
+
+    def origin(self) -> str:
+        """``https://{prefix}.retail.lightspeed.app`` unless ``base_url`` overrides it."""
+        if self.base_url:
+            return self.base_url
+        if not self.domain_prefix:
+            raise ConfigError(
+                "lightspeed.domain_prefix is not set",
+                hint=(
+                    "Set GREENLOOP_LIGHTSPEED_DOMAIN_PREFIX to your store's prefix "
+                    "(the NAME in https://NAME.retail.lightspeed.app), or lightspeed.base_url."
+                ),
+            )
+        return f"https://{self.domain_prefix}.retail.lightspeed.app"
+
+    def require_token(self) -> str:
+        token = self.token.get_secret_value().strip()
+        if token.lower() in _PLACEHOLDER_SECRETS:
+            raise ConfigError(
+                "no Lightspeed API token is configured",
+                hint=(
+                    "Create a personal token in Lightspeed Retail under Setup → Personal Tokens "
+                    "and set GREENLOOP_LIGHTSPEED_TOKEN (or lightspeed.token in greenloop.toml)."
+                ),
+            )
+        return token
+
+
+class DatabaseSettings(_Section):
+    """Where GreenLoop keeps its data. Empty means a SQLite file next to the config."""
+
+    url: str = ""
+    echo: bool = False
+
+
+class SyncSettings(_Section):
+    """The incremental pull from X-Series."""
+
+    # Lightspeed does not document the 2.0 page-size limit; the client never relies on
+    # a short page meaning "last page", so a server that caps lower still syncs fully.
+    page_size: int = Field(default=1000, ge=1, le=10000)
+    resources: tuple[str, ...] = (
+        "retailer",
+        "outlets",
+        "registers",
+        "users",
+        "customer_groups",
+        "customers",
+        "sales",
+    )
+
+
+class EcomSettings(_Section):
+    """The eCom (E-Series) order export."""
+
+    timezone: str = "America/Chicago"
+
+
+class WebhookSettings(_Section):
+    secret: SecretStr = SecretStr("")
+
+
+class Settings(_Section):
+    """Everything GreenLoop can be told. Built by :func:`load_settings`."""
+
+    lightspeed: LightspeedSettings = LightspeedSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    sync: SyncSettings = SyncSettings()
+    ecom: EcomSettings = EcomSettings()
+    webhooks: WebhookSettings = WebhookSettings()
+    # Directory of the config file: relative paths (the SQLite file) resolve against it.
+    base_dir: Path = Path()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.base_dir / 'greenloop.db').resolve()}"
+
+    def secrets(self) -> list[str]:
+        """Every secret value in force, for log and error redaction."""
+        values = [self.lightspeed.token.get_secret_value(), self.webhooks.secret.get_secret_value()]
+        return [v for v in values if v]
+
+
+def load_settings(
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Read the TOML file (if it exists), overlay the environment, validate.
+
+    ``config_path`` defaults to ``./greenloop.toml``; a missing default file is fine
+    (everything can come from the environment), a missing explicit file is not.
+    """
+    env = os.environ if env is None else env
+    explicit = config_path is not None
+    path = Path(config_path) if config_path is not None else Path(DEFAULT_CONFIG_NAME)
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    elif explicit:
+        raise ConfigError(
+            f"config file {path} does not exist", hint="Run `greenloop init` to create one."
+        )
+
+    for env_name, (section, key) in _ENV_ALIASES:
+        if env.get(env_name):
+            data.setdefault(section, {})[key] = env[env_name]
+    for env_name, value in env.items():
+        if env_name.startswith("GREENLOOP_") and "__" in env_name:
+            section, _, key = env_name.removeprefix("GREENLOOP_").lower().partition("__")
+            data.setdefault(section, {})[key] = value
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update(values)
+
+    data["base_dir"] = path.resolve().parent
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: invalid settings ({problems})") from None

@@ -1,0 +1,1 @@
+"""Pure rules: no HTTP, database, web or CLI imports (enforced by a test)."""

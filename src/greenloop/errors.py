@@ -1,0 +1,144 @@
+"""One exception tree, named for what the caller does next.
+
+    GreenLoopError                  anything GreenLoop raises on purpose
+    ├── FatalError                  stop: a person must change something first
+    │   ├── ConfigError             the settings are wrong or missing
+    │   ├── AuthFailed              the API token was refused (401/403)
+    │   ├── ApiRejected             the API refused the request (other 4xx)
+    │   ├── BadResponse             the API answered something unreadable
+    │   └── StoreError              the database is unusable (schema, connection)
+    ├── RetryableError              try again later; nothing is lost
+    │   ├── RateLimited             429: wait until ``retry_after``
+    │   ├── ServerError             5xx from the API
+    │   └── ConnectionFailed        timeout, refused connection, DNS failure
+    └── SkippableRecordError        skip this record, report it, carry on
+        └── ImportRowError          a row of an input file is broken
+
+Every error carries ``hint``: one sentence telling the user what to do. Messages
+never contain secrets; callers build them from redacted values only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+__all__ = [
+    "ApiRejected",
+    "AuthFailed",
+    "BadResponse",
+    "ConfigError",
+    "ConnectionFailed",
+    "FatalError",
+    "GreenLoopError",
+    "ImportRowError",
+    "RateLimited",
+    "RetryableError",
+    "ServerError",
+    "SkippableRecordError",
+    "StoreError",
+]
+
+
+class GreenLoopError(Exception):
+    """Root of every error GreenLoop raises on purpose."""
+
+    hint: str = ""
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and its hint on one line, as the CLI prints it."""
+        return f"{self.message}. {self.hint}" if self.hint else self.message
+
+
+class FatalError(GreenLoopError):
+    """Retrying will not help: a person must change something first."""
+
+    exit_code = 2
+
+
+class ConfigError(FatalError):
+    hint = "Edit greenloop.toml (see `greenloop init`) or the GREENLOOP_* environment variables."
+
+
+class AuthFailed(FatalError):
+    hint = (
+        "Generate a new personal token in Lightspeed Retail under Setup → Personal Tokens "
+        "and set GREENLOOP_LIGHTSPEED_TOKEN (or lightspeed.token)."
+    )
+
+
+class ApiRejected(FatalError):
+    """A 4xx other than 401/403/429: the request itself was wrong."""
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class BadResponse(FatalError):
+    hint = (
+        "The API sent something GreenLoop cannot read; re-run later, and if it persists "
+        "check lightspeed.base_url points at the Lightspeed API."
+    )
+
+
+class StoreError(FatalError):
+    hint = "Check database.url (GREENLOOP_DATABASE_URL) and run `greenloop init` to migrate."
+
+
+class RetryableError(GreenLoopError):
+    """The failure is temporary; the same call may succeed later."""
+
+    exit_code = 3
+
+
+class RateLimited(RetryableError):
+    hint = "The Lightspeed rate limit is spent; GreenLoop waits for it, or re-run later."
+
+    def __init__(self, message: str, *, retry_after: datetime | None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class ServerError(RetryableError):
+    hint = "Lightspeed is failing on its side; re-run later (nothing already stored is lost)."
+
+    def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+class ConnectionFailed(RetryableError):
+    hint = (
+        "Check the network and lightspeed.domain_prefix / lightspeed.base_url, then re-run "
+        "(nothing already stored is lost)."
+    )
+
+
+class SkippableRecordError(GreenLoopError):
+    """One record is bad; skip it, report it, carry on with the rest."""
+
+
+class ImportRowError(SkippableRecordError):
+    """A broken row in an input file, located precisely enough to fix it."""
+
+    def __init__(
+        self, message: str, *, file: str, line: int, column: str | None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
+        self.line = line
+        self.column = column
+
+    def one_line(self) -> str:
+        where = f"{self.file}:{self.line}"
+        if self.column:
+            where += f": {self.column}"
+        text = f"{where}: {self.message}"
+        return f"{text}, {self.hint}" if self.hint else text

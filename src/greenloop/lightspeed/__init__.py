@@ -1,0 +1,1 @@
+"""The X-Series API client: auth, pagination, rate budget, retries, payload parsing."""

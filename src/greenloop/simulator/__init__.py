@@ -1,0 +1,1 @@
+"""A faithful fake of the Lightspeed X-Series API, for the demo, the tests and the benchmarks."""

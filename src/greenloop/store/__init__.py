@@ -1,0 +1,1 @@
+"""Tables, migrations, engine setup and repository functions (callers own transactions)."""

@@ -1,0 +1,1 @@
+"""Pulling X-Series data into the store, one committed page at a time."""
