@@ -31,7 +31,15 @@ __all__ = [
 DEFAULT_CONFIG_NAME = "greenloop.toml"
 
 # Values people paste from documentation; refusing them early beats a 401 later.
-_PLACEHOLDER_SECRETS = {"", "changeme", "changethis", "your-token", "your-token-here", "xxx", "token"}
+_PLACEHOLDER_SECRETS = {
+    "",
+    "changeme",
+    "changethis",
+    "your-token",
+    "your-token-here",
+    "xxx",
+    "token",
+}
 
 # Explicit environment names, documented in the README. The EXPO_PUBLIC_* names are the
 # ones the retailer's current scripts and GitHub workflow already set.

@@ -81,5 +81,3 @@ def load_store(path: Path) -> StoreData:
 
 def dump_store(store: StoreData, path: Path) -> None:
     Path(path).write_text(dumps(store.to_json_obj(), indent=1) + "\n", encoding="utf-8")
-
-

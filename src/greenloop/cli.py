@@ -1,0 +1,190 @@
+"""The ``greenloop`` command line: parse input, call one function, translate errors.
+
+Every command takes ``--config PATH`` (default ``./greenloop.toml``); commands that
+report take ``--json`` and then print exactly one JSON object. A ``GreenLoopError``
+becomes one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+
+from greenloop import operations
+from greenloop.config import Settings, load_settings
+from greenloop.errors import GreenLoopError
+from greenloop.logs import configure_logging, redact
+from greenloop.simulator.cli import app as simulator_app
+from greenloop.sync.pull import ResourceResult
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="GreenLoop: one customer database and self-running loyalty tiers for Lightspeed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(simulator_app, name="simulator")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default ./greenloop.toml).", show_default=False
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail to stderr.")]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _settings(config: Path | None, verbose: bool = False) -> Settings:
+    settings = load_settings(config)
+    configure_logging("DEBUG" if verbose else settings.log_level, settings.secrets())
+    return settings
+
+
+def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a GreenLoopError into one redacted line on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except GreenLoopError as exc:
+            typer.echo(f"error: {redact(exc.one_line())}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def _print_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, default=str, sort_keys=False))
+
+
+@app.command()
+@translate_errors
+def init(
+    config: ConfigOption = None,
+    domain_prefix: Annotated[str, typer.Option(help="Your store's domain prefix.")] = "",
+    base_url: Annotated[str, typer.Option(help="API origin override (e.g. the simulator).")] = "",
+    database_url: Annotated[str, typer.Option(help="Database URL (default: SQLite file).")] = "",
+    force: Annotated[bool, typer.Option(help="Overwrite an existing config file.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a commented greenloop.toml and create or migrate the database.
+
+    Example: greenloop init --domain-prefix mystore
+    """
+    result = operations.init_project(
+        config,
+        domain_prefix=domain_prefix,
+        base_url=base_url,
+        database_url=database_url,
+        force=force,
+    )
+    if as_json:
+        _print_json(
+            {
+                "config": str(result.config_path),
+                "config_written": result.config_written,
+                "database": result.database_url,
+                "revision": result.revision,
+            }
+        )
+        return
+    verb = "wrote" if result.config_written else "kept existing"
+    typer.echo(f"{verb} {result.config_path}")
+    typer.echo(f"database ready at revision {result.revision}: {result.database_url}")
+
+
+@app.command("sync")
+@translate_errors
+def sync_command(
+    config: ConfigOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Start over from version 0.")] = False,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Pull outlets, registers, users, customer groups, customers and sales from X-Series.
+
+    Incremental by each resource's version cursor; each page commits with its cursor, so
+    an interrupted sync resumes where it stopped. Example: greenloop sync --json
+    """
+    settings = _settings(config, verbose)
+
+    def progress(name: str, result: ResourceResult) -> None:
+        if not as_json and sys.stderr.isatty():
+            typer.echo(f"\r  {name}: {result.fetched} fetched", err=True, nl=False)
+
+    report = operations.run_sync(settings, full=full, progress=progress)
+    if as_json:
+        _print_json(report.to_json())
+        return
+    for name, result in report.resources.items():
+        typer.echo(
+            f"{name:16} {result.fetched:8} fetched  {result.new:7} new  {result.updated:7} updated"
+            f"  {result.requests:5} requests  cursor {result.cursor}"
+        )
+    typer.echo(f"total requests: {report.requests}")
+
+
+@app.command()
+@translate_errors
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where the demo config and database go.")
+    ] = Path("demo"),
+    customers: Annotated[int, typer.Option(help="Customers in the generated store.")] = 2000,
+    days: Annotated[int, typer.Option(help="Days of sales history.")] = 365,
+    seed: Annotated[int, typer.Option(help="Seed of the generated store.")] = 7,
+    port: Annotated[int, typer.Option(help="Simulator port (0 picks a free one).")] = 8765,
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Run the pipeline once and exit (for CI).")
+    ] = False,
+) -> None:
+    """Run GreenLoop end to end against a generated store in the simulator.
+
+    Example: greenloop demo --no-serve
+    """
+    from greenloop.demo import run_demo  # the simulator stack is only needed here
+
+    result, server = run_demo(
+        directory,
+        customers=customers,
+        days=days,
+        seed=seed,
+        port=0 if no_serve else port,
+        say=typer.echo,
+    )
+    try:
+        for name, res in result.sync.resources.items():
+            typer.echo(f"  {name:16} {res.fetched:7} stored   ({res.requests} requests)")
+        typer.echo(f"pipeline finished in {result.seconds:.1f}s; config: {result.config_path}")
+        if no_serve:
+            return
+        typer.echo(f"simulator still serving at {result.simulator_url} (Ctrl-C to stop);")
+        typer.echo(f"  re-sync with: greenloop sync -c {result.config_path}")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,54 @@
+"""The commented ``greenloop.toml`` that ``greenloop init`` writes."""
+
+from __future__ import annotations
+
+__all__ = ["render_config"]
+
+_TEMPLATE = """\
+# GreenLoop configuration. Every value can also come from the environment:
+# GREENLOOP_<SECTION>__<KEY> (e.g. GREENLOOP_SYNC__PAGE_SIZE=500), and the names below.
+# Keep secrets (the API token, the webhook secret) in the environment, not in this file.
+
+[lightspeed]
+# The NAME in https://NAME.retail.lightspeed.app  (env: GREENLOOP_LIGHTSPEED_DOMAIN_PREFIX,
+# or the retailer scripts' EXPO_PUBLIC_LIGHTSPEED_DOMAIN_PREFIX)
+domain_prefix = "{domain_prefix}"
+# Personal token from Setup → Personal Tokens (env: GREENLOOP_LIGHTSPEED_TOKEN or
+# EXPO_PUBLIC_LIGHTSPEED_TOKEN). Leave empty here and use the environment.
+# token = ""
+# Point the client somewhere else, e.g. the simulator: "http://127.0.0.1:8765"
+# (env: GREENLOOP_LIGHTSPEED_BASE_URL). Empty means https://NAME.retail.lightspeed.app
+base_url = "{base_url}"
+timeout_seconds = 30
+# Retries for 5xx answers, timeouts and unreadable bodies (429s are waited out, not retried).
+max_retries = 5
+backoff_base_seconds = 0.5
+backoff_max_seconds = 30
+# Lightspeed allows 300 × registers + 50 requests per 300-second window.
+rate_limit_window_seconds = 300
+
+[database]
+# Empty: a SQLite file greenloop.db next to this file. Production: PostgreSQL, e.g.
+# "postgresql+psycopg://greenloop@127.0.0.1:5432/greenloop" (env: GREENLOOP_DATABASE_URL)
+url = "{database_url}"
+
+[sync]
+# Objects per page. Lightspeed does not document the 2.0 limit; GreenLoop pages until
+# the API returns an empty page, so a lower server cap is harmless.
+page_size = 1000
+resources = ["retailer", "outlets", "registers", "users", "customer_groups", "customers", "sales"]
+
+[ecom]
+# The store's IANA time zone: eCom CSV times are store-local without an offset.
+timezone = "America/Chicago"
+
+[webhooks]
+# Secret used to verify X-Signature on incoming webhooks (env: GREENLOOP_WEBHOOK_SECRET).
+# secret = ""
+"""
+
+
+def render_config(*, domain_prefix: str = "", base_url: str = "", database_url: str = "") -> str:
+    return _TEMPLATE.format(
+        domain_prefix=domain_prefix, base_url=base_url, database_url=database_url
+    )

@@ -1,0 +1,89 @@
+"""The simulator's ASGI application: X-Series API 2.0 (and 0.9 webhooks) plus ``/_sim/``.
+
+Build it with :func:`create_app`; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from greenloop.simulator.clock import Clock
+from greenloop.simulator.config import SimulatorConfig
+from greenloop.simulator.context import RequestLog, SimContext
+from greenloop.simulator.faults import Faults, FaultSettings
+from greenloop.simulator.gate import ApiRoute, guarded
+from greenloop.simulator.ratelimit import RateLimiter, documented_limit
+from greenloop.simulator.responses import ApiError
+from greenloop.simulator.routes_api import read_routes
+from greenloop.simulator.routes_control import control_routes
+from greenloop.simulator.routes_customers import customer_routes
+from greenloop.simulator.routes_webhooks import webhook_routes
+from greenloop.simulator.state import SimState
+
+__all__ = ["SimulatorConfig", "app_for", "create_app", "create_context"]
+
+_ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def create_context(
+    state: SimState,
+    config: SimulatorConfig,
+    *,
+    clock: Clock | None = None,
+    log: RequestLog | None = None,
+) -> SimContext:
+    """The shared parts of one simulator, built from its start-up settings."""
+    clock = clock or Clock()
+    limiter = RateLimiter(
+        clock,
+        limit=config.rate_limit,
+        window_seconds=config.rate_window_seconds,
+        default_limit=lambda: documented_limit(state.count("registers", include_deleted=False)),
+    )
+    faults = Faults(
+        FaultSettings(
+            error_rate=config.error_rate,
+            write_error_rate=config.write_error_rate,
+            latency_ms=config.latency_ms,
+            timeout_rate=config.timeout_rate,
+            timeout_seconds=config.timeout_seconds,
+            malformed_rate=config.malformed_rate,
+        ),
+        seed=config.fault_seed,
+    )
+    return SimContext(
+        state=state,
+        config=config,
+        clock=clock,
+        limiter=limiter,
+        faults=faults,
+        log=log or RequestLog(),
+    )
+
+
+def create_app(
+    state: SimState, config: SimulatorConfig, *, clock: Clock | None = None
+) -> Starlette:
+    """The simulator app serving ``state``; pass ``clock`` to control time."""
+    return app_for(create_context(state, config, clock=clock))
+
+
+def app_for(ctx: SimContext) -> Starlette:
+    """The app over an existing context, for callers that keep a handle on its parts
+    (the rate limiter, the faults, the request log)."""
+    api: list[ApiRoute] = [*read_routes(ctx), *customer_routes(ctx), *webhook_routes(ctx)]
+    routes: list[BaseRoute] = [
+        Route(path, guarded(ctx, handler), methods=[method]) for method, path, handler in api
+    ]
+    # Last among the /api routes: anything unmatched still gets auth, rate-limit
+    # headers and a JSON error body, like the rest of the API.
+    routes.append(Route("/api/{rest:path}", guarded(ctx, _unknown), methods=_ANY_METHOD))
+    routes.extend(control_routes(ctx))
+    return Starlette(routes=routes)
+
+
+async def _unknown(request: Request) -> Response:
+    raise ApiError(404, "Not Found")

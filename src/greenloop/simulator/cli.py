@@ -1,0 +1,138 @@
+"""``greenloop simulator``: serve the fake X-Series API, or write a generated store."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from greenloop.simulator.config import SimulatorConfig
+from greenloop.simulator.model import StoreData, dump_store, load_store
+from greenloop.simulator.server import run_simulator
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="A local Lightspeed X-Series API 2.0 simulator with a generated store.",
+    no_args_is_help=True,
+)
+
+
+class EmptyVersion(StrEnum):
+    null_fields = "null_fields"
+    null = "null"
+    absent = "absent"
+
+
+Seed = Annotated[int, typer.Option(help="Random seed of the generated store.")]
+Customers = Annotated[int, typer.Option(help="How many customers to generate.")]
+Days = Annotated[int, typer.Option(help="How many days of sales history to generate.")]
+Sales = Annotated[
+    int | None, typer.Option(help="How many sales to generate (default: derived from days).")
+]
+Anchor = Annotated[
+    str | None,
+    typer.Option(help="Generate history ending at this UTC time (ISO 8601; default: now)."),
+]
+
+
+def _anchor(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value}", param_hint="--anchor") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _generated(
+    seed: int, customers: int, days: int, sales: int | None, anchor: str | None
+) -> StoreData:
+    # Imported here so the server side works while the generator is absent or broken.
+    from greenloop.simulator.generator import GeneratorConfig, generate_store
+
+    config = GeneratorConfig(
+        seed=seed, customers=customers, days=days, sales=sales, anchor=_anchor(anchor)
+    )
+    return generate_store(config)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Bearer token clients must send (default: a random one, printed)."),
+    ] = None,
+    customers: Customers = 2000,
+    days: Days = 365,
+    seed: Seed = 7,
+    sales: Sales = None,
+    anchor: Anchor = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="Serve this store file (from `dump`) instead of generating one."),
+    ] = None,
+    page_size_default: Annotated[int, typer.Option(help="Page size of lists.")] = 1000,
+    page_size_max: Annotated[int, typer.Option(help="Largest page size served.")] = 5000,
+    empty_version: Annotated[
+        EmptyVersion, typer.Option(help="How an empty list page reports its version block.")
+    ] = EmptyVersion.null_fields,
+    rate_limit: Annotated[
+        int | None, typer.Option(help="Requests per window (default: 300 x registers + 50).")
+    ] = None,
+    rate_window: Annotated[float, typer.Option(help="Rate-limit window in seconds.")] = 300.0,
+    error_rate: Annotated[float, typer.Option(help="Share of requests answered 500.")] = 0.0,
+    write_error_rate: Annotated[float, typer.Option(help="Share of writes answered 500.")] = 0.0,
+    latency_ms: Annotated[float, typer.Option(help="Delay added to every request.")] = 0.0,
+    timeout_rate: Annotated[float, typer.Option(help="Share of requests that hang.")] = 0.0,
+    timeout_seconds: Annotated[float, typer.Option(help="How long a hung request hangs.")] = 30.0,
+    malformed_rate: Annotated[float, typer.Option(help="Share of 200s with broken JSON.")] = 0.0,
+    fault_seed: Annotated[int, typer.Option(help="Seed of the fault dice and new ids.")] = 0,
+    max_group_batch: Annotated[
+        int, typer.Option(help="Most customer ids per group-membership request.")
+    ] = 1000,
+) -> None:
+    """Serve the simulator until Ctrl-C, printing its base URL and bearer token."""
+    try:
+        config = SimulatorConfig(
+            token=token or secrets.token_urlsafe(24),
+            default_page_size=page_size_default,
+            max_page_size=page_size_max,
+            empty_version=empty_version.value,
+            rate_limit=rate_limit,
+            rate_window_seconds=rate_window,
+            error_rate=error_rate,
+            write_error_rate=write_error_rate,
+            latency_ms=latency_ms,
+            timeout_rate=timeout_rate,
+            timeout_seconds=timeout_seconds,
+            malformed_rate=malformed_rate,
+            fault_seed=fault_seed,
+            max_group_batch=max_group_batch,
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    data = load_store(store) if store else _generated(seed, customers, days, sales, anchor)
+    run_simulator(data, config, host=host, port=port, echo=typer.echo)
+
+
+@app.command()
+def dump(
+    out: Annotated[Path, typer.Option(help="Write the store to this JSON file.")],
+    seed: Seed = 7,
+    customers: Customers = 2000,
+    days: Days = 365,
+    sales: Sales = None,
+    anchor: Anchor = None,
+) -> None:
+    """Write a generated store as JSON, the format `serve --store` reads."""
+    data = _generated(seed, customers, days, sales, anchor)
+    dump_store(data, out)
+    typer.echo(f"Wrote {len(data.customers)} customers and {len(data.sales)} sales to {out}")

@@ -1,0 +1,67 @@
+"""How a simulator instance behaves: page sizes, envelope quirks, rate limit and faults.
+
+The values here are the start-up settings. The rate limit and the faults can be
+changed while the simulator runs, through the control API under ``/_sim/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+__all__ = ["EMPTY_VERSION_STYLES", "EmptyVersionStyle", "SimulatorConfig"]
+
+EmptyVersionStyle = Literal["null_fields", "null", "absent"]
+EMPTY_VERSION_STYLES: tuple[str, ...] = get_args(EmptyVersionStyle)
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Start-up settings of one simulator.
+
+    ``token`` has no default on purpose: whoever starts a simulator picks (and prints)
+    the bearer token clients must send.
+    """
+
+    token: str
+    # The 2.0 docs state neither the default nor the maximum page size; a third party
+    # reports the API accepts up to 5000 (reference §2), so both are settings.
+    default_page_size: int = 1000
+    max_page_size: int = 5000
+    # How an empty list page reports its version block. The dated API documents
+    # {"min": null, "max": null}; the 2.0 schema requires integers (reference §2).
+    empty_version: EmptyVersionStyle = "null_fields"
+    # None means the documented 300 x (registers) + 50 per window (reference §9).
+    rate_limit: int | None = None
+    rate_window_seconds: float = 300.0
+    # [INF] The batch size of POST/DELETE /customer_groups/{id}/customers is undocumented.
+    max_group_batch: int = 1000
+    error_rate: float = 0.0
+    write_error_rate: float = 0.0
+    latency_ms: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_seconds: float = 30.0
+    malformed_rate: float = 0.0
+    fault_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            raise ValueError("the simulator needs a non-empty token")
+        if self.default_page_size < 1 or self.max_page_size < 1:
+            raise ValueError("page sizes must be at least 1")
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("default_page_size cannot exceed max_page_size")
+        if self.empty_version not in EMPTY_VERSION_STYLES:
+            raise ValueError(f"empty_version must be one of {', '.join(EMPTY_VERSION_STYLES)}")
+        if self.rate_limit is not None and self.rate_limit < 0:
+            raise ValueError("rate_limit cannot be negative")
+        if self.rate_window_seconds <= 0:
+            raise ValueError("rate_window_seconds must be positive")
+        if self.max_group_batch < 1:
+            raise ValueError("max_group_batch must be at least 1")
+        for name in ("error_rate", "write_error_rate", "timeout_rate", "malformed_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.latency_ms < 0 or self.timeout_seconds < 0:
+            raise ValueError("latency_ms and timeout_seconds cannot be negative")

@@ -1,0 +1,179 @@
+"""Repository functions for X-Series facts and sync cursors.
+
+Every function takes a ``Connection`` and never commits: the caller owns the
+transaction (one ``engine.begin()`` per page, so a page's rows and its cursor commit
+together or not at all). Upserts are idempotent and version-guarded: re-applying an
+object is a no-op, and an older ``version`` never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from greenloop.lightspeed.models import LineItem, Payment, Retailer, Sale, column_names
+from greenloop.store import tables as t
+from greenloop.store.bulk import bulk_insert, bulk_upsert
+
+__all__ = [
+    "UpsertCounts",
+    "get_cursor",
+    "get_cursors",
+    "set_cursor",
+    "upsert_retailer",
+    "upsert_sales",
+    "upsert_versioned",
+]
+
+
+@dataclass
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def _upsert_statement(conn: Connection, table: Table, *, guard: bool) -> Any:
+    dialect = conn.dialect.name
+    stmt: Any
+    if dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    else:  # pragma: no cover - only the two supported engines reach here
+        raise NotImplementedError(f"unsupported database dialect {dialect}")
+    keys = [c.name for c in table.primary_key.columns]
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    where = table.c.version < stmt.excluded.version if guard else None
+    return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
+
+
+def _existing_versions(conn: Connection, table: Table, ids: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        rows = conn.execute(select(table.c.id, table.c.version).where(table.c.id.in_(chunk)))
+        found.update({row.id: row.version for row in rows})
+    return found
+
+
+def _split_by_version(
+    conn: Connection, table: Table, objects: Sequence[Any]
+) -> tuple[list[Any], UpsertCounts]:
+    """The objects that are new or newer than what is stored (last copy per id wins)."""
+    latest: dict[str, Any] = {}
+    for obj in objects:
+        kept = latest.get(obj.id)
+        if kept is None or obj.version > kept.version:
+            latest[obj.id] = obj
+    existing = _existing_versions(conn, table, list(latest))
+    counts = UpsertCounts()
+    changed = []
+    for obj in latest.values():
+        stored = existing.get(obj.id)
+        if stored is None:
+            counts.new += 1
+            changed.append(obj)
+        elif obj.version > stored:
+            counts.updated += 1
+            changed.append(obj)
+        else:
+            counts.unchanged += 1
+    counts.unchanged += len(objects) - len(latest)
+    return changed, counts
+
+
+def upsert_versioned(conn: Connection, table: Table, objects: Sequence[Any]) -> UpsertCounts:
+    """Upsert flat model objects (outlets, registers, users, groups, customers)."""
+    if not objects:
+        return UpsertCounts()
+    changed, counts = _split_by_version(conn, table, objects)
+    if changed:
+        names = column_names(type(changed[0]))
+        rows = [[getattr(obj, name) for name in names] for obj in changed]
+        bulk_upsert(conn, table, names, rows)
+    return counts
+
+
+_SALE_COLUMNS = column_names(Sale)
+_ITEM_COLUMNS = column_names(LineItem)
+_PAYMENT_COLUMNS = column_names(Payment)
+
+
+def upsert_sales(conn: Connection, sales: Sequence[Sale]) -> UpsertCounts:
+    """Upsert sales with their line items and payments, replacing the children of any
+    sale whose stored copy is older."""
+    if not sales:
+        return UpsertCounts()
+    changed, counts = _split_by_version(conn, t.sales, sales)
+    if not changed:
+        return counts
+    # Delete children of every changed sale, not only the known-existing ones: another
+    # writer (the webhook worker) may have stored the sale since we looked.
+    replaced = [sale.id for sale in changed]
+    for start in range(0, len(replaced), 900):
+        chunk = replaced[start : start + 900]
+        conn.execute(delete(t.sale_line_items).where(t.sale_line_items.c.sale_id.in_(chunk)))
+        conn.execute(delete(t.sale_payments).where(t.sale_payments.c.sale_id.in_(chunk)))
+    attributes = _SALE_COLUMNS.index("attributes")
+    sale_rows = []
+    for sale in changed:
+        row = [getattr(sale, name) for name in _SALE_COLUMNS]
+        row[attributes] = list(sale.attributes)
+        sale_rows.append(row)
+    bulk_upsert(conn, t.sales, _SALE_COLUMNS, sale_rows)
+    bulk_insert(
+        conn,
+        t.sale_line_items,
+        ("sale_id", *_ITEM_COLUMNS),
+        [(s.id, *(getattr(i, n) for n in _ITEM_COLUMNS)) for s in changed for i in s.line_items],
+    )
+    bulk_insert(
+        conn,
+        t.sale_payments,
+        ("sale_id", *_PAYMENT_COLUMNS),
+        [(s.id, *(getattr(p, n) for n in _PAYMENT_COLUMNS)) for s in changed for p in s.payments],
+    )
+    return counts
+
+
+def upsert_retailer(conn: Connection, retailer: Retailer, fetched_at: datetime) -> UpsertCounts:
+    """The retailer has no integer version; replace it when anything differs."""
+    row = {name: getattr(retailer, name) for name in column_names(Retailer)}
+    current = conn.execute(select(t.retailer).where(t.retailer.c.id == retailer.id)).first()
+    if current is not None and all(current._mapping[k] == v for k, v in row.items()):
+        return UpsertCounts(unchanged=1)
+    conn.execute(
+        _upsert_statement(conn, t.retailer, guard=False), [{**row, "fetched_at": fetched_at}]
+    )
+    return UpsertCounts(new=1) if current is None else UpsertCounts(updated=1)
+
+
+def get_cursor(conn: Connection, resource: str) -> int:
+    row = conn.execute(
+        select(t.sync_cursors.c.version).where(t.sync_cursors.c.resource == resource)
+    ).first()
+    return int(row.version) if row else 0
+
+
+def get_cursors(conn: Connection) -> dict[str, int]:
+    return {row.resource: int(row.version) for row in conn.execute(select(t.sync_cursors))}
+
+
+def set_cursor(conn: Connection, resource: str, version: int, now: datetime) -> None:
+    stmt = _upsert_statement(conn, t.sync_cursors, guard=False)
+    conn.execute(stmt, [{"resource": resource, "version": version, "updated_at": now}])
+
+
+def reset_cursors(conn: Connection, resources: Iterable[str]) -> None:
+    conn.execute(delete(t.sync_cursors).where(t.sync_cursors.c.resource.in_(list(resources))))

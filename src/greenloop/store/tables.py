@@ -1,0 +1,261 @@
+"""The database schema (SQLAlchemy Core). Migrations in ``migrations/`` must match it.
+
+Facts from X-Series keep their source ids as primary keys and their ``version``, so an
+upsert can refuse to let an older copy overwrite a newer one. Deleted objects keep their
+rows with ``deleted_at`` set. Column names equal the model field names in
+``greenloop.lightspeed.models``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from greenloop.store.types import Money, UtcDateTime
+
+__all__ = [
+    "customer_groups",
+    "customers",
+    "metadata",
+    "outlets",
+    "registers",
+    "retailer",
+    "sale_line_items",
+    "sale_payments",
+    "sales",
+    "sync_cursors",
+    "sync_runs",
+    "users",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(64)
+
+retailer = Table(
+    "retailer",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("domain_prefix", Text, nullable=False),
+    Column("currency", Text),
+    Column("timezone", Text),
+    Column("loyalty_enabled", Boolean, nullable=False),
+    Column("tax_exclusive", Boolean, nullable=False),
+    Column("version", Text),
+    Column("fetched_at", UtcDateTime, nullable=False),
+)
+
+outlets = Table(
+    "outlets",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("time_zone", Text),
+    Column("currency", Text),
+    Column("email", Text),
+    Column("physical_city", Text),
+    Column("physical_state", Text),
+    Column("physical_country_id", Text),
+    Column("deleted_at", UtcDateTime),
+    Column("version", BigInteger, nullable=False),
+)
+
+registers = Table(
+    "registers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("outlet_id", ID),
+    Column("invoice_prefix", Text),
+    Column("invoice_suffix", Text),
+    Column("invoice_sequence", BigInteger),
+    Column("is_open", Boolean, nullable=False),
+    Column("deleted_at", UtcDateTime),
+    Column("version", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("username", Text, nullable=False),
+    Column("display_name", Text),
+    Column("email", Text),
+    Column("account_type", Text),
+    Column("created_at", UtcDateTime),
+    Column("updated_at", UtcDateTime),
+    Column("deleted_at", UtcDateTime),
+    Column("version", BigInteger, nullable=False),
+)
+
+customer_groups = Table(
+    "customer_groups",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("group_id", Text),
+    Column("retailer_id", ID),
+    Column("created_at", UtcDateTime),
+    Column("updated_at", UtcDateTime),
+    Column("deleted_at", UtcDateTime),
+    Column("version", BigInteger, nullable=False),
+)
+
+_customer_text = [
+    "customer_code",
+    "first_name",
+    "last_name",
+    "name",
+    "email",
+    "phone",
+    "mobile",
+    "fax",
+    "company_name",
+    "note",
+    "gender",
+    "date_of_birth",
+    "twitter",
+    "website",
+    "physical_address_1",
+    "physical_address_2",
+    "physical_suburb",
+    "physical_city",
+    "physical_postcode",
+    "physical_state",
+    "physical_country_id",
+    "postal_address_1",
+    "postal_address_2",
+    "postal_suburb",
+    "postal_city",
+    "postal_postcode",
+    "postal_state",
+    "postal_country_id",
+    "custom_field_1",
+    "custom_field_2",
+    "custom_field_3",
+    "custom_field_4",
+]
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", ID, primary_key=True),
+    *(Column(name, Text) for name in _customer_text),
+    Column("customer_group_id", ID),
+    Column("enable_loyalty", Boolean, nullable=False),
+    Column("loyalty_balance", Money),
+    Column("year_to_date", Money),
+    Column("balance", Money),
+    Column("on_account_limit", Money),
+    Column("do_not_email", Boolean, nullable=False),
+    Column("created_at", UtcDateTime),
+    Column("updated_at", UtcDateTime),
+    Column("deleted_at", UtcDateTime),
+    Column("version", BigInteger, nullable=False),
+    Index(None, "email"),
+    Index(None, "customer_group_id"),
+)
+
+sales = Table(
+    "sales",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("outlet_id", ID),
+    Column("register_id", ID),
+    Column("user_id", ID),
+    Column("customer_id", ID),
+    Column("invoice_number", Text),
+    Column("receipt_number", Text),
+    Column("invoice_sequence", BigInteger),
+    Column("source", Text),
+    Column("source_id", Text),
+    Column("status", Text, nullable=False),
+    Column("note", Text),
+    Column("short_code", Text),
+    Column("return_for", ID),
+    Column("total_price", Money, nullable=False),
+    Column("total_tax", Money, nullable=False),
+    Column("total_loyalty", Money, nullable=False),
+    Column("total_price_incl", Money),
+    Column("sale_date", UtcDateTime),
+    Column("created_at", UtcDateTime),
+    Column("updated_at", UtcDateTime),
+    Column("deleted_at", UtcDateTime),
+    Column("version", BigInteger, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Index(None, "customer_id"),
+    Index(None, "source_id"),
+    Index(None, "return_for"),
+)
+
+sale_line_items = Table(
+    "sale_line_items",
+    metadata,
+    Column("sale_id", ID, ForeignKey("sales.id", ondelete="CASCADE"), primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("id", ID, nullable=False),
+    Column("product_id", ID),
+    Column("quantity", Money, nullable=False),
+    Column("price", Money, nullable=False),
+    Column("price_total", Money, nullable=False),
+    Column("tax_total", Money, nullable=False),
+    Column("discount_total", Money, nullable=False),
+    Column("loyalty_value", Money, nullable=False),
+    Column("cost_total", Money),
+    Column("status", Text),
+    Column("is_return", Boolean, nullable=False),
+    Column("note", Text),
+)
+
+sale_payments = Table(
+    "sale_payments",
+    metadata,
+    Column("sale_id", ID, ForeignKey("sales.id", ondelete="CASCADE"), primary_key=True),
+    Column("sequence", Integer, primary_key=True),
+    Column("id", ID, nullable=False),
+    Column("name", Text),
+    Column("retailer_payment_type_id", ID),
+    Column("payment_type_id", Text),
+    Column("amount", Money, nullable=False),
+    Column("payment_date", UtcDateTime),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("resource", String(40), primary_key=True),
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("full", Boolean, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("error", Text),
+)

@@ -1,0 +1,146 @@
+"""The command line: every command documented, JSON output shapes, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import click
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from greenloop.cli import app
+from tests.simulation import TOKEN, running_simulator
+
+runner = CliRunner()
+
+
+def _walk(
+    command: click.Command, prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], click.Command]]:
+    found = [(prefix, command)]
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            found.extend(_walk(sub, (*prefix, name)))
+    return found
+
+
+ALL_COMMANDS = _walk(typer.main.get_command(app))
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), ALL_COMMANDS, ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
+)
+def test_every_command_has_help(path: tuple[str, ...], command: click.Command) -> None:
+    assert (command.help or "").strip(), f"`greenloop {' '.join(path)}` has no help text"
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name != "help":
+            assert (param.help or "").strip(), f"option {param.opts} of {path} has no help"
+
+
+def test_init_writes_a_commented_config_and_migrates(tmp_path: Path) -> None:
+    config = tmp_path / "greenloop.toml"
+    result = runner.invoke(
+        app, ["init", "--config", str(config), "--domain-prefix", "shop", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["config_written"] is True
+    assert payload["revision"]
+    assert (tmp_path / "greenloop.db").exists()
+    assert "# Personal token" in config.read_text()
+    again = runner.invoke(app, ["init", "--config", str(config), "--json"])
+    assert json.loads(again.output)["config_written"] is False
+
+
+def _init(tmp_path: Path, base_url: str) -> Path:
+    config = tmp_path / "greenloop.toml"
+    result = runner.invoke(app, ["init", "--config", str(config), "--base-url", base_url])
+    assert result.exit_code == 0, result.output
+    return config
+
+
+def test_sync_json_reports_per_resource_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_simulator() as sim:
+        config = _init(tmp_path, sim.url)
+        monkeypatch.setenv("GREENLOOP_LIGHTSPEED_TOKEN", TOKEN)
+        result = runner.invoke(app, ["sync", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload["resources"]) == {
+        "retailer",
+        "outlets",
+        "registers",
+        "users",
+        "customer_groups",
+        "customers",
+        "sales",
+    }
+    for figures in payload["resources"].values():
+        assert {"fetched", "requests", "cursor"} <= set(figures)
+    assert payload["requests"] == sum(r["requests"] for r in payload["resources"].values())
+
+
+def test_bad_token_is_one_line_nonzero_and_never_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "lsxs_pt_DO_NOT_PRINT_ME_42"
+    with running_simulator() as sim:
+        config = _init(tmp_path, sim.url)
+        monkeypatch.setenv("GREENLOOP_LIGHTSPEED_TOKEN", secret)
+        with caplog.at_level(logging.DEBUG):
+            result = runner.invoke(app, ["sync", "--config", str(config), "--verbose"])
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1
+    assert "401" in lines[0]
+    assert "Personal Tokens" in lines[0]
+    assert secret not in result.output
+    assert secret not in result.stderr
+    assert secret not in caplog.text
+
+
+def test_unmigrated_database_says_to_run_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GREENLOOP_LIGHTSPEED_TOKEN", TOKEN)
+    monkeypatch.setenv("GREENLOOP_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("GREENLOOP_LIGHTSPEED_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["sync"])
+    assert result.exit_code == 2
+    assert "greenloop init" in result.stderr
+
+
+def test_missing_token_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _init(tmp_path, "http://127.0.0.1:9")
+    for name in ("GREENLOOP_LIGHTSPEED_TOKEN", "EXPO_PUBLIC_LIGHTSPEED_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    result = runner.invoke(app, ["sync", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "no Lightspeed API token" in result.stderr
+
+
+def test_demo_no_serve_runs_the_pipeline(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "demo",
+            "--no-serve",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--customers",
+            "80",
+            "--days",
+            "60",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "pipeline finished" in result.output
+    assert (tmp_path / "demo" / "greenloop.db").exists()

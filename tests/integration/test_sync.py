@@ -1,0 +1,165 @@
+"""`greenloop sync` against the simulator over real HTTP, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from greenloop import operations
+from greenloop.errors import AuthFailed, BadResponse, ConnectionFailed, ServerError
+from greenloop.store import repo
+from greenloop.store import tables as t
+from tests.simulation import TOKEN, assert_database_matches, running_simulator, settings_for
+
+COLLECTIONS = ("outlets", "registers", "users", "customer_groups", "customers", "sales")
+
+
+def test_sync_stores_exactly_what_the_api_lists_then_is_a_no_op(
+    engine: Engine, db_url: str
+) -> None:
+    with running_simulator() as sim:
+        settings = settings_for(sim.url, db_url, sync={"page_size": 50})
+        first = operations.run_sync(settings)
+        assert_database_matches(engine, sim.store())
+        assert first.resources["sales"].fetched == len(sim.store()["sales"])
+        # pages of 50 plus one empty page per resource, plus the retailer
+        for name in COLLECTIONS:
+            n = first.resources[name].fetched
+            assert first.resources[name].requests == -(-n // 50) + 1, name
+
+        second = operations.run_sync(settings)
+    assert second.changed == 0
+    assert {name: r.requests for name, r in second.resources.items()} == {
+        name: 1 for name in ("retailer", *COLLECTIONS)
+    }
+    assert second.requests == 7
+
+
+def test_incremental_sync_fetches_only_changes(engine: Engine, db_url: str) -> None:
+    with running_simulator() as sim:
+        settings = settings_for(sim.url, db_url)
+        operations.run_sync(settings)
+        customer = next(c for c in sim.store()["customers"] if not c.get("deleted_at"))
+        sim.control("PUT", f"customers/{customer['id']}", {"first_name": "Renamed"})
+        register = sim.store()["registers"][0]
+        sim.control(
+            "POST",
+            "sales",
+            {
+                "register_id": register["id"],
+                "customer_id": customer["id"],
+                "status": "CLOSED",
+                "line_items": [{"product_id": "p-1", "quantity": 2, "price": Decimal("12.5")}],
+            },
+        )
+        report = operations.run_sync(settings)
+        fetched = {name: r.fetched for name, r in report.resources.items()}
+        # A new sale advances its register's invoice counter, so the register changed too.
+        assert fetched == {
+            "retailer": 1,
+            "outlets": 0,
+            "registers": 1,
+            "users": 0,
+            "customer_groups": 0,
+            "customers": 1,
+            "sales": 1,
+        }
+        assert report.changed == 3
+        assert_database_matches(engine, sim.store())
+    with engine.connect() as conn:
+        name = conn.execute(
+            select(t.customers.c.first_name).where(t.customers.c.id == customer["id"])
+        )
+        assert name.scalar_one() == "Renamed"
+
+
+@pytest.mark.parametrize("style", ["null_fields", "null", "absent"])
+def test_every_empty_page_style_syncs(engine: Engine, db_url: str, style: str) -> None:
+    with running_simulator(empty_version=style) as sim:
+        settings = settings_for(sim.url, db_url)
+        operations.run_sync(settings)
+        assert operations.run_sync(settings).requests == 7
+
+
+def test_a_server_page_cap_below_our_page_size_still_syncs_everything(
+    engine: Engine, db_url: str
+) -> None:
+    with running_simulator(default_page_size=25, max_page_size=25) as sim:
+        operations.run_sync(settings_for(sim.url, db_url, sync={"page_size": 1000}))
+        assert_database_matches(engine, sim.store())
+
+
+def test_rate_limit_is_respected_without_a_single_429(engine: Engine, db_url: str) -> None:
+    with running_simulator(rate_limit=6, rate_window_seconds=1.5) as sim:
+        settings = settings_for(
+            sim.url, db_url, sync={"page_size": 200}, lightspeed={"rate_limit_window_seconds": 1.5}
+        )
+        report = operations.run_sync(settings)
+        log = sim.requests()
+        assert_database_matches(engine, sim.store())
+    api_calls = [r for r in log if str(r["path"]).startswith("/api/")]
+    assert len(api_calls) == report.requests > 6  # needed more than one window
+    assert [r for r in api_calls if r["status"] == 429] == []
+
+
+def test_retry_after_is_honoured_after_a_429(engine: Engine, db_url: str) -> None:
+    with running_simulator(rate_limit=100, rate_window_seconds=2) as sim:
+        sim.control("PUT", "rate_limit", {"limit": 100, "window_seconds": 2, "remaining": 0})
+        operations.run_sync(
+            settings_for(sim.url, db_url, lightspeed={"rate_limit_window_seconds": 2})
+        )
+        log = [r for r in sim.requests() if str(r["path"]).startswith("/api/")]
+    first, second = log[0], log[1]
+    assert first["status"] == 429
+    retry_at = parsedate_to_datetime(first["retry_after"])
+    assert datetime.fromisoformat(second["time"]) >= retry_at
+    assert all(r["status"] == 200 for r in log[1:])
+
+
+def test_wrong_token_fails_clearly_and_never_echoes_it(engine: Engine, db_url: str) -> None:
+    with running_simulator() as sim:
+        settings = settings_for(sim.url, db_url, lightspeed={"token": "lsxs_pt_WRONG_wrong_1234"})
+        with pytest.raises(AuthFailed) as info:
+            operations.run_sync(settings)
+    text = info.value.one_line()
+    assert "Personal Tokens" in text
+    assert "WRONG" not in text
+    assert TOKEN not in text
+
+
+def test_unreachable_host_is_a_connection_failure(engine: Engine, db_url: str) -> None:
+    settings = settings_for("http://127.0.0.1:9", db_url, lightspeed={"max_retries": 1})
+    with pytest.raises(ConnectionFailed, match=r"cannot reach 127\.0\.0\.1"):
+        operations.run_sync(settings)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [("error_rate", ServerError), ("malformed_rate", BadResponse)],
+)
+def test_faults_after_a_good_sync_lose_nothing(
+    engine: Engine, db_url: str, fault: str, error: type[Exception]
+) -> None:
+    with running_simulator() as sim:
+        settings = settings_for(sim.url, db_url, lightspeed={"max_retries": 2})
+        operations.run_sync(settings)
+        with engine.connect() as conn:
+            before_cursors = repo.get_cursors(conn)
+            before_sales = conn.execute(select(func.count()).select_from(t.sales)).scalar_one()
+        customer = next(c for c in sim.store()["customers"] if not c.get("deleted_at"))
+        sim.control("PUT", f"customers/{customer['id']}", {"last_name": "Changed"})
+        sim.control("PUT", "faults", {fault: 1.0})
+        with pytest.raises(error):
+            operations.run_sync(settings)
+        with engine.connect() as conn:
+            assert repo.get_cursors(conn) == before_cursors
+            assert (
+                conn.execute(select(func.count()).select_from(t.sales)).scalar_one() == before_sales
+            )
+        sim.control("PUT", "faults", {fault: 0.0})
+        operations.run_sync(settings)
+        assert_database_matches(engine, sim.store())
