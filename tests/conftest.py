@@ -15,7 +15,7 @@ from greenloop.store.engine import make_engine, migrate, normalise_url
 
 PG_URL = os.environ.get("GREENLOOP_TEST_PG_URL", "")
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 DB_PARAMS = [
     "sqlite",

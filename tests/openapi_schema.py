@@ -43,9 +43,7 @@ __all__ = [
     "to_json_schema",
 ]
 
-SPEC_PATH = (
-    Path(__file__).resolve().parents[2] / "shared" / "reference" / "xseries-openapi-2.0.json"
-)
+SPEC_PATH = Path(__file__).resolve().parent / "fixtures" / "xseries-openapi-2.0.json"
 API_PREFIX = "/api/2.0"
 
 ERROR_SCHEMA: dict[str, Any] = {

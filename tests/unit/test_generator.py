@@ -22,7 +22,7 @@ from greenloop.simulator.generator_base import central_offset, new_uuid
 from greenloop.simulator.model import StoreData, dumps, loads
 
 ANCHOR = datetime(2026, 1, 15, tzinfo=UTC)
-SPEC = Path(__file__).resolve().parents[3] / "shared/reference/xseries-openapi-2.0.json"
+SPEC = Path(__file__).resolve().parents[1] / "fixtures" / "xseries-openapi-2.0.json"
 CENTS = Decimal("0.01")
 TAX_PLACES = Decimal("0.00001")
 CLOSED = {
