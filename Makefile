@@ -1,15 +1,15 @@
 # The two commands: `make demo` and `make test`. Each installs everything first.
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv runs as a module, so it works wherever pip put it (user site or the interpreter's).
+UV := $(PYTHON) -m uv
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck bench clean
 
-$(UV):
-	$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
-
-install: $(UV)
+install:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv \
+		|| $(PYTHON) -m pip install --quiet --user uv
 	$(UV) sync --frozen --all-groups
 
 demo: install
