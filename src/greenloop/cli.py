@@ -139,6 +139,69 @@ def sync_command(
     typer.echo(f"total requests: {report.requests}")
 
 
+@app.command("import-ecom")
+@translate_errors
+def import_ecom_command(
+    files: Annotated[list[Path], typer.Argument(help="eCom orders export CSV file(s).")],
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read and check everything, store nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Import eCom (E-Series) order exports; each file is one transaction.
+
+    Re-importing a file changes nothing; a newer export updates statuses and items.
+    Broken rows are reported as file:line: column: problem, and their orders skipped;
+    the exit code is 1 when anything was rejected. Example: greenloop import-ecom orders.csv
+    """
+    settings = _settings(config)
+    result = operations.import_ecom(settings, files, dry_run=dry_run)
+    payload = result.to_json()
+    if as_json:
+        _print_json(payload)
+    else:
+        for warning in payload["warnings"]:
+            typer.echo(f"warning: {warning}", err=True)
+        for rejected in payload["rejected"]:
+            typer.echo(f"rejected: {rejected['message']}", err=True)
+        prefix = "would import" if dry_run else "imported"
+        typer.echo(
+            f"{prefix}: {payload['orders_new']} new, {payload['orders_updated']} updated, "
+            f"{payload['orders_unchanged']} unchanged orders; {payload['line_items']} line items; "
+            f"{len(payload['rejected'])} rows rejected; {payload['warning_count']} warnings"
+        )
+    if payload["rejected"]:
+        raise typer.Exit(1)
+
+
+@app.command("reconcile")
+@translate_errors
+def reconcile_command(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Compare eCom orders with their X-Series sales (matched by order number = source_id).
+
+    Lists orders not yet in X-Series (with age and a likely reason), X-Series eCom sales
+    missing from the exports, stale 'X-series Order ID' hints, amount and time mismatches,
+    and the sync lag. Example: greenloop reconcile --json
+    """
+    report = operations.reconcile_ecom(_settings(config))
+    if as_json:
+        _print_json(report.to_json())
+        return
+    typer.echo(f"matched orders:            {report.matched}")
+    reasons: dict[str, int] = {}
+    for row in report.csv_only:
+        reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+    typer.echo(f"only in the eCom export:   {len(report.csv_only)} {reasons or ''}")
+    typer.echo(f"only in X-Series:          {len(report.xseries_only)}")
+    typer.echo(f"stale X-series Order IDs:  {len(report.stale_hints)}")
+    typer.echo(f"amount mismatches:         {len(report.amount_mismatches)}")
+    typer.echo(f"matched on gross total:    {len(report.amount_matched_on_gross)}")
+    typer.echo(f"time mismatches:           {len(report.time_mismatches)}")
+    lag = report.lag_seconds
+    typer.echo(f"sync lag (s): p50 {lag.get('p50')}  p95 {lag.get('p95')}  max {lag.get('max')}")
+
+
 @app.command()
 @translate_errors
 def demo(
@@ -174,7 +237,10 @@ def demo(
         if no_serve:
             return
         typer.echo(f"simulator still serving at {result.simulator_url} (Ctrl-C to stop);")
-        typer.echo(f"  re-sync with: greenloop sync -c {result.config_path}")
+        typer.echo(
+            f"  re-sync with: GREENLOOP_LIGHTSPEED_TOKEN={result.simulator_token} "
+            f"greenloop sync -c {result.config_path}"
+        )
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 time.sleep(3600)

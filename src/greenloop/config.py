@@ -134,9 +134,25 @@ class SyncSettings(_Section):
 
 
 class EcomSettings(_Section):
-    """The eCom (E-Series) order export."""
+    """The eCom (E-Series) order export and how online orders are matched and counted."""
 
+    # The export's times are store-local without an offset (reference §2.3).
     timezone: str = "America/Chicago"
+    # 1/5/2026 is 5 January unless the store writes dates day first.
+    day_first: bool = False
+    # A fall-back hour happens twice: read it as the earlier or the later one.
+    ambiguous_time: Literal["earlier", "later"] = "earlier"
+    # Orders before this date never reached X-Series (the integration did not exist).
+    integration_start: str = ""
+    # Fallback channel rule: sales on these registers are online even without `ecw:`.
+    online_register_ids: tuple[str, ...] = ()
+    # Orders never to count (e.g. go-live test orders).
+    excluded_orders: tuple[str, ...] = ()
+    count_zero_total_orders: bool = True
+    # Reconcile: an order and its sale match on amount within this tolerance, and on
+    # time when the sale's date is this many minutes from the order's.
+    amount_tolerance: str = "0.02"
+    time_tolerance_minutes: int = 5
 
 
 class WebhookSettings(_Section):

@@ -32,6 +32,7 @@ class DemoResult:
     directory: Path
     config_path: Path
     simulator_url: str
+    simulator_token: str  # the throwaway simulator's, not a real store's
     sync: SyncReport
     seconds: float
 
@@ -74,7 +75,9 @@ def run_demo(
     except BaseException:
         server.stop()
         raise
-    result = DemoResult(directory, config_path, server.url, report, time.monotonic() - started)
+    result = DemoResult(
+        directory, config_path, server.url, token, report, time.monotonic() - started
+    )
     return result, server
 
 

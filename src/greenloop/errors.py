@@ -6,6 +6,7 @@
     │   ├── AuthFailed              the API token was refused (401/403)
     │   ├── ApiRejected             the API refused the request (other 4xx)
     │   ├── BadResponse             the API answered something unreadable
+    │   ├── InputFileError          a whole input file is unusable (not an export, unreadable)
     │   └── StoreError              the database is unusable (schema, connection)
     ├── RetryableError              try again later; nothing is lost
     │   ├── RateLimited             429: wait until ``retry_after``
@@ -31,6 +32,7 @@ __all__ = [
     "FatalError",
     "GreenLoopError",
     "ImportRowError",
+    "InputFileError",
     "RateLimited",
     "RetryableError",
     "ServerError",
@@ -86,6 +88,10 @@ class BadResponse(FatalError):
         "The API sent something GreenLoop cannot read; re-run later, and if it persists "
         "check lightspeed.base_url points at the Lightspeed API."
     )
+
+
+class InputFileError(FatalError):
+    hint = "Check the file is an eCom orders export (eCom admin → My Sales → Orders → Export)."
 
 
 class StoreError(FatalError):

@@ -54,3 +54,5 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     # httpx logs full URLs at INFO; ours are token-free, but keep its chatter down.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # Alembic announces its dialect on every schema check; only problems matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

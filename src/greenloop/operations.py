@@ -7,20 +7,35 @@ translate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from greenloop.config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from greenloop.config_template import render_config
-from greenloop.errors import ConfigError
+from greenloop.domain.purchases import CountingRules, MergeResult, merge_purchases
+from greenloop.domain.reconcile import ReconcileReport, reconcile
+from greenloop.ecom.importer import ImportResult, import_exports
+from greenloop.errors import ConfigError, InputFileError
 from greenloop.lightspeed.client import LightspeedClient, connect
 from greenloop.store.engine import head_revision, make_engine, migrate, require_current
+from greenloop.store.purchase_facts import load_order_facts, load_sale_facts
 from greenloop.sync.pull import Progress, SyncReport, sync
 
-__all__ = ["InitResult", "init_project", "open_engine", "run_sync"]
+__all__ = [
+    "InitResult",
+    "counting_rules",
+    "import_ecom",
+    "init_project",
+    "list_purchases",
+    "open_engine",
+    "reconcile_ecom",
+    "run_sync",
+]
 
 
 @dataclass(frozen=True)
@@ -100,4 +115,83 @@ def run_sync(
         )
     finally:
         client.close()
+        engine.dispose()
+
+
+def import_ecom(
+    settings: Settings, paths: Sequence[Path], *, dry_run: bool = False
+) -> ImportResult:
+    """``greenloop import-ecom``: each file in one transaction; rejected rows reported."""
+    missing = [str(p) for p in paths if not Path(p).is_file()]
+    if missing:
+        raise InputFileError(
+            f"no such file: {', '.join(missing)}",
+            hint="Pass the CSV downloaded from eCom admin → My Sales → Orders → Export.",
+        )
+    engine = open_engine(settings)
+    try:
+        return import_exports(
+            engine,
+            paths,
+            timezone=settings.ecom.timezone,
+            day_first=settings.ecom.day_first,
+            ambiguous=settings.ecom.ambiguous_time,
+            dry_run=dry_run,
+        )
+    finally:
+        engine.dispose()
+
+
+def counting_rules(settings: Settings) -> CountingRules:
+    return CountingRules(
+        online_register_ids=frozenset(settings.ecom.online_register_ids),
+        excluded_order_numbers=frozenset(settings.ecom.excluded_orders),
+        count_zero_total_orders=settings.ecom.count_zero_total_orders,
+    )
+
+
+def list_purchases(settings: Settings) -> MergeResult:
+    """Every real purchase once, from X-Series where the twin exists, else the export."""
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            sales = load_sale_facts(conn)
+            return merge_purchases(sales, load_order_facts(conn), counting_rules(settings))
+    finally:
+        engine.dispose()
+
+
+def _integration_start(settings: Settings) -> datetime | None:
+    text = settings.ecom.integration_start.strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"ecom.integration_start '{text}' is not a date", hint="Write it like 2024-05-01."
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def reconcile_ecom(settings: Settings, *, now: datetime | None = None) -> ReconcileReport:
+    """``greenloop reconcile``: eCom orders against their X-Series twins."""
+    try:
+        tolerance = Decimal(settings.ecom.amount_tolerance)
+    except InvalidOperation:
+        raise ConfigError("ecom.amount_tolerance is not a number") from None
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            sales = load_sale_facts(conn)
+            return reconcile(
+                sales,
+                load_order_facts(conn),
+                now=now or datetime.now(UTC),
+                integration_start=_integration_start(settings),
+                amount_tolerance=tolerance,
+                time_tolerance=timedelta(minutes=settings.ecom.time_tolerance_minutes),
+                excluded=frozenset(settings.ecom.excluded_orders),
+            )
+    finally:
         engine.dispose()

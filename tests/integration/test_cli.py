@@ -144,3 +144,35 @@ def test_demo_no_serve_runs_the_pipeline(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "pipeline finished" in result.output
     assert (tmp_path / "demo" / "greenloop.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("setup", "exit_code", "fragment"),
+    [
+        ("wrong_token", 2, "token was refused"),
+        ("unreachable", 3, "cannot reach"),
+        ("server_errors", 3, "HTTP 500"),
+        ("malformed", 2, "not valid JSON"),
+    ],
+)
+def test_sync_failures_end_in_one_line_and_a_nonzero_exit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setup: str, exit_code: int, fragment: str
+) -> None:
+    with running_simulator() as sim:
+        config = _init(tmp_path, "http://127.0.0.1:9" if setup == "unreachable" else sim.url)
+        monkeypatch.setenv(
+            "GREENLOOP_LIGHTSPEED_TOKEN", "lsxs_pt_WRONGWRONG" if setup == "wrong_token" else TOKEN
+        )
+        monkeypatch.setenv("GREENLOOP_LIGHTSPEED__MAX_RETRIES", "1")
+        monkeypatch.setenv("GREENLOOP_LIGHTSPEED__BACKOFF_BASE_SECONDS", "0.01")
+        if setup == "server_errors":
+            sim.control("PUT", "faults", {"error_rate": 1.0})
+        if setup == "malformed":
+            sim.control("PUT", "faults", {"malformed_rate": 1.0})
+        result = runner.invoke(app, ["sync", "--config", str(config)])
+    assert result.exit_code == exit_code, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert fragment in errors[0]
+    assert TOKEN not in result.output
+    assert "WRONGWRONG" not in result.output

@@ -1,4 +1,5 @@
-"""``greenloop simulator``: serve the fake X-Series API, or write a generated store."""
+"""``greenloop simulator``: serve the fake X-Series API, or write a generated store or its
+eCom orders export."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -136,3 +138,44 @@ def dump(
     data = _generated(seed, customers, days, sales, anchor)
     dump_store(data, out)
     typer.echo(f"Wrote {len(data.customers)} customers and {len(data.sales)} sales to {out}")
+
+
+@app.command("export-ecom")
+def export_ecom(
+    out: Annotated[Path, typer.Option(help="Write the E-Series orders export CSV to this file.")],
+    seed: Seed = 7,
+    customers: Customers = 2000,
+    days: Days = 365,
+    sales: Sales = None,
+    anchor: Anchor = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="Export the eCom orders of this store file (from `dump`) instead."),
+    ] = None,
+    excel: Annotated[
+        bool,
+        typer.Option(
+            help="Write the file as Excel re-saves it: BOM, commas, CRLF, numbers and dates "
+            "rewritten, long tracking numbers in scientific notation."
+        ),
+    ] = False,
+    timezone: Annotated[
+        str, typer.Option(help="Store time zone the export's local times are written in.")
+    ] = "America/Chicago",
+) -> None:
+    """Write the store's eCom orders as a Lightspeed eCom (E-Series) orders export CSV.
+
+    One row per line item, newest order first, in the admin's exact dialect (or the Excel
+    re-saved one with --excel); orders not yet synced to X-Series are included.
+    """
+    from greenloop.simulator.ecom_export import write_ecom_export
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(
+            f"unknown time zone: {timezone}", param_hint="--timezone"
+        ) from None
+    data = load_store(store) if store else _generated(seed, customers, days, sales, anchor)
+    rows = write_ecom_export(data.ecom_orders, out, timezone=timezone, excel=excel)
+    typer.echo(f"Wrote {len(data.ecom_orders)} eCom orders ({rows} rows) to {out}")

@@ -27,6 +27,9 @@ from greenloop.store.types import Money, UtcDateTime
 __all__ = [
     "customer_groups",
     "customers",
+    "ecom_imports",
+    "ecom_order_items",
+    "ecom_orders",
     "metadata",
     "outlets",
     "registers",
@@ -258,4 +261,78 @@ sync_runs = Table(
     Column("requests", Integer, nullable=False),
     Column("detail", JSON, nullable=False),
     Column("error", Text),
+)
+
+
+# -- eCom (E-Series) orders, from export files -------------------------------------------
+
+ecom_orders = Table(
+    "ecom_orders",
+    metadata,
+    Column("order_number", String(64), primary_key=True),
+    Column("email", Text, nullable=False),
+    Column("customer_name", Text),
+    Column("phone", Text),
+    Column("placed_at", UtcDateTime, nullable=False),
+    Column("placed_local", Text, nullable=False),
+    Column("pickup_at", UtcDateTime),
+    Column("payment_status_code", Text, nullable=False),
+    Column("fulfillment_status_code", Text),
+    Column("payment_method", Text),
+    Column("shipping_method", Text),
+    Column("subtotal", Money),
+    Column("tax", Money),
+    Column("shipping", Money),
+    Column("handling_fee", Money),
+    Column("discount", Money),
+    Column("coupon_code", Text),
+    Column("coupon_discount", Money),
+    Column("gift_card_redemption", Money),
+    Column("total", Money, nullable=False),
+    Column("xseries_order_id", Text),
+    Column("tracking_number", Text),
+    # The newest order time in the export this copy came from: an older export never
+    # overwrites what a newer one said (statuses change after the fact).
+    Column("snapshot_at", UtcDateTime, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("source_file", Text, nullable=False),
+    Column("source_line", Integer, nullable=False),
+    Column("first_imported_at", UtcDateTime, nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    Index(None, "email"),
+    Index(None, "placed_at"),
+)
+
+ecom_order_items = Table(
+    "ecom_order_items",
+    metadata,
+    Column(
+        "order_number",
+        String(64),
+        ForeignKey("ecom_orders.order_number", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("sku", Text),
+    Column("name", Text, nullable=False),
+    Column("price", Money, nullable=False),
+    Column("quantity", Money, nullable=False),
+    Column("total", Money, nullable=False),
+    Column("options", Text),
+)
+
+ecom_imports = Table(
+    "ecom_imports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("file", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("imported_at", UtcDateTime, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("orders_new", Integer, nullable=False),
+    Column("orders_updated", Integer, nullable=False),
+    Column("orders_unchanged", Integer, nullable=False),
+    Column("line_items", Integer, nullable=False),
+    Column("rejected", JSON, nullable=False),
+    Column("warnings", JSON, nullable=False),
 )

@@ -121,7 +121,7 @@ def sync(
                     engine, client, RESOURCES[name], result, page_size, full, now, progress
                 )
             result.seconds = round(time.perf_counter() - started, 3)
-            log.info("synced %s: %d fetched, %d requests", name, result.fetched, result.requests)
+            log.debug("synced %s: %d fetched, %d requests", name, result.fetched, result.requests)
     except GreenLoopError as exc:
         _finish_run(engine, run_id, report, now(), "failed", exc.one_line())
         raise

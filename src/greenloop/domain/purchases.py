@@ -1,0 +1,293 @@
+"""One purchase, one count: X-Series sales and eCom orders merged into purchases.
+
+An X-Series sale whose ``source`` starts ``ecw:`` and whose ``source_id`` equals an eCom
+``order_number`` is the same purchase as that order (reference ECOM_ESERIES_EXPORT.md
+§5.2: 1,660 of 1,660 real eCom sales). The export's ``X-series Order ID`` is only a hint
+(empty before mid-2025 and sometimes copied from an earlier order), and invoice or
+receipt numbers are never a join key (they come from the online register's own counter).
+
+A purchase comes from X-Series when its twin exists (it is what the till and the
+fulfilment see) and from the export until then. What counts is explicit, in
+:class:`CountingRules`, with the defaults documented in the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+__all__ = [
+    "CountingRules",
+    "MergeResult",
+    "OrderFact",
+    "Purchase",
+    "SaleFact",
+    "merge_purchases",
+    "payment_state",
+    "sale_channel",
+]
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+# The export's *_status_code columns use Ecwid's legacy names; the newer API names are
+# accepted too (reference §4). Each maps to one payment state.
+_PAYMENT_STATES = {
+    "ACCEPTED": "paid",
+    "PAID": "paid",
+    "QUEUED": "awaiting_payment",
+    "AWAITING_PAYMENT": "awaiting_payment",
+    "CHARGEABLE": "awaiting_payment",
+    "REFUNDED": "refunded",
+    "PARTIALLY_REFUNDED": "partially_refunded",
+    "CANCELLED": "cancelled",
+    "DECLINED": "declined",
+    "INCOMPLETE": "incomplete",
+}
+KNOWN_PAYMENT_CODES = frozenset(_PAYMENT_STATES)
+
+PaymentState = Literal[
+    "paid",
+    "awaiting_payment",
+    "refunded",
+    "partially_refunded",
+    "cancelled",
+    "declined",
+    "incomplete",
+    "unknown",
+]
+
+
+def payment_state(code: str) -> str:
+    """The payment state of an export status code (``unknown`` for anything else)."""
+    return _PAYMENT_STATES.get(code.strip().upper(), "unknown")
+
+
+@dataclass(frozen=True)
+class CountingRules:
+    """Which sales and orders count as purchases. Defaults follow Marsello's convention
+    for X-Series (closed statuses count) plus paid eCom orders awaiting fulfilment."""
+
+    counted_sale_statuses: frozenset[str] = frozenset(
+        {
+            "CLOSED",
+            "LAYBY_CLOSED",
+            "ONACCOUNT_CLOSED",
+            "DISPATCHED_CLOSED",
+            "PICKED_UP_CLOSED",
+            "SERVICE_CLOSED",
+        }
+    )
+    # An eCom sale waits in AWAITING_PICKUP/DISPATCH until staff complete it; it is a
+    # purchase already when fully paid.
+    count_paid_awaiting_fulfilment: bool = True
+    counted_payment_states: frozenset[str] = frozenset({"paid", "partially_refunded"})
+    # Orders placed before the integration went live never reach X-Series (reference §7.14).
+    online_register_ids: frozenset[str] = frozenset()
+    excluded_order_numbers: frozenset[str] = frozenset()
+    # $0 orders (paid by gift card, 100% discount) are purchases worth nothing by default.
+    count_zero_total_orders: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SaleFact:
+    id: str
+    customer_id: str | None
+    status: str
+    source: str | None
+    source_id: str | None
+    register_id: str | None
+    note: str | None
+    return_for: str | None
+    sale_date: datetime | None
+    created_at: datetime | None
+    total_price: Decimal
+    total_tax: Decimal
+    total_price_incl: Decimal | None
+    payments: tuple[tuple[str, Decimal], ...] = ()
+
+    @property
+    def total_incl(self) -> Decimal:
+        if self.total_price_incl is not None:
+            return self.total_price_incl
+        return self.total_price + self.total_tax
+
+    @property
+    def is_ecom_source(self) -> bool:
+        return bool(self.source and self.source.lower().startswith("ecw:"))
+
+    def non_loyalty_payments(self) -> Decimal:
+        return sum((a for name, a in self.payments if name.strip().lower() != "loyalty"), ZERO)
+
+    def paid(self) -> Decimal:
+        return sum((amount for _name, amount in self.payments), ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFact:
+    order_number: str
+    email: str
+    placed_at: datetime
+    payment_status_code: str
+    total: Decimal
+    xseries_order_id: str | None = None
+    payment_method: str | None = None
+
+
+Channel = Literal["ecom", "instore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """One real purchase (or return), counted once."""
+
+    key: str  # "sale:<id>" or "order:<number>"
+    kind: Literal["purchase", "return"]
+    channel: Channel
+    origin: Literal["xseries", "ecom_export"]
+    sale_id: str | None
+    order_number: str | None
+    customer_id: str | None
+    email: str | None
+    occurred_at: datetime | None
+    status: str
+    counts: bool
+    value: Decimal
+    flags: tuple[str, ...] = ()
+
+
+@dataclass
+class MergeResult:
+    purchases: list[Purchase] = field(default_factory=list)
+    matched: int = 0
+    stale_hints: list[tuple[str, str, str]] = field(default_factory=list)  # order, hint, sale
+
+
+def sale_channel(sale: SaleFact, sales_by_id: dict[str, SaleFact], rules: CountingRules) -> Channel:
+    """eCom or in-store. The ``ecw:`` source decides; the online register and an
+    ``Order ID:`` note are fallbacks. A return copies its original's note (reference
+    §5.5), so a return takes its original's channel instead of reading its own note."""
+    if sale.return_for and sale.return_for in sales_by_id:
+        original = sales_by_id[sale.return_for]
+        if original.id != sale.id:
+            return sale_channel(original, sales_by_id, rules)
+    if sale.is_ecom_source:
+        return "ecom"
+    if sale.register_id and sale.register_id in rules.online_register_ids:
+        return "ecom"
+    if not sale.return_for and (sale.note or "").lstrip().lower().startswith("order id:"):
+        return "ecom"
+    return "instore"
+
+
+def _sale_counts(sale: SaleFact, order: OrderFact | None, rules: CountingRules) -> bool:
+    if order is not None:
+        # The export knows about refunds and cancellations that never reach X-Series
+        # (reference §5.5), so an order's payment state overrides its twin's status.
+        if order.order_number in rules.excluded_order_numbers:
+            return False
+        if payment_state(order.payment_status_code) not in rules.counted_payment_states:
+            return False
+    if sale.status in rules.counted_sale_statuses:
+        return True
+    if sale.status in ("AWAITING_PICKUP", "AWAITING_DISPATCH"):
+        if not rules.count_paid_awaiting_fulfilment:
+            return False
+        return sale.paid() + CENT >= sale.total_incl
+    return False
+
+
+def _order_counts(order: OrderFact, rules: CountingRules) -> bool:
+    if order.order_number in rules.excluded_order_numbers:
+        return False
+    if payment_state(order.payment_status_code) not in rules.counted_payment_states:
+        return False
+    return rules.count_zero_total_orders or order.total != ZERO
+
+
+def merge_purchases(
+    sales: Sequence[SaleFact],
+    orders: Iterable[OrderFact],
+    rules: CountingRules | None = None,
+) -> MergeResult:
+    """Every real purchase once: X-Series sales (eCom twins matched by ``source_id``)
+    plus export orders that have no twin yet."""
+    rules = rules or CountingRules()
+    by_id = {sale.id: sale for sale in sales}
+    twins: dict[str, SaleFact] = {}
+    for sale in sales:
+        if sale.is_ecom_source and sale.source_id and not sale.return_for:
+            twins.setdefault(sale.source_id.strip(), sale)
+    result = MergeResult()
+    order_of_sale: dict[str, OrderFact] = {}
+    unmatched: list[OrderFact] = []
+    for order in orders:
+        twin = twins.get(order.order_number)
+        if twin is None:
+            unmatched.append(order)
+            continue
+        result.matched += 1
+        order_of_sale[twin.id] = order
+        if order.xseries_order_id and order.xseries_order_id != twin.id:
+            result.stale_hints.append((order.order_number, order.xseries_order_id, twin.id))
+
+    for sale in sales:
+        channel = sale_channel(sale, by_id, rules)
+        twin_order = order_of_sale.get(sale.id)
+        flags: list[str] = []
+        if twin_order is not None and payment_state(twin_order.payment_status_code) == (
+            "partially_refunded"
+        ):
+            flags.append("partially_refunded")
+        if sale.return_for:
+            counts = sale.status in rules.counted_sale_statuses
+            kind: Literal["purchase", "return"] = "return"
+        else:
+            counts = _sale_counts(sale, twin_order, rules)
+            kind = "purchase"
+        result.purchases.append(
+            Purchase(
+                key=f"sale:{sale.id}",
+                kind=kind,
+                channel=channel,
+                origin="xseries",
+                sale_id=sale.id,
+                order_number=twin_order.order_number
+                if twin_order
+                else (sale.source_id if sale.is_ecom_source else None),
+                customer_id=sale.customer_id,
+                email=twin_order.email if twin_order else None,
+                occurred_at=sale.sale_date or sale.created_at,
+                status=sale.status,
+                counts=counts,
+                value=sale.total_incl,
+                flags=tuple(flags),
+            )
+        )
+    for order in unmatched:
+        flags = ["not_in_xseries"]
+        if payment_state(order.payment_status_code) == "partially_refunded":
+            flags.append("partially_refunded")
+        if payment_state(order.payment_status_code) == "unknown":
+            flags.append("unknown_status")
+        result.purchases.append(
+            Purchase(
+                key=f"order:{order.order_number}",
+                kind="purchase",
+                channel="ecom",
+                origin="ecom_export",
+                sale_id=None,
+                order_number=order.order_number,
+                customer_id=None,
+                email=order.email,
+                occurred_at=order.placed_at,
+                status=order.payment_status_code,
+                counts=_order_counts(order, rules),
+                value=order.total,
+                flags=tuple(flags),
+            )
+        )
+    return result

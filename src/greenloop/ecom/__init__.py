@@ -1,0 +1,1 @@
+"""Lightspeed eCom (E-Series) order exports: reading, validating and importing them."""

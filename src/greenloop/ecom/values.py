@@ -1,0 +1,211 @@
+"""Cell values of an eCom export: money, store-local times, identifiers.
+
+Every parser raises ``ValueError`` with a message that says what is wrong and how to fix
+it; the reader adds the file, line and column. Forms accepted are those listed in the
+reference (ECOM_ESERIES_EXPORT.md §7): money as ``1234.56``, ``1,234.56``, ``1.234,56``,
+``$1,234.56``, ``1234,56`` and ``(12.00)``; times as ``Jan 5, 2026 08:08 PM``,
+``2026-01-05 20:08``, ``1/5/2026 20:08``, ``2026-04-20 9:41 AM`` and ISO 8601.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "LocalTime",
+    "looks_scientific",
+    "parse_local_time",
+    "parse_money",
+    "to_utc",
+]
+
+_CURRENCY = re.compile(r"[$€£\s\u00a0]")
+_GROUPED_COMMA = re.compile(r"^\d{1,3}(,\d{3})+$")
+_GROUPED_DOT = re.compile(r"^\d{1,3}(\.\d{3})+$")
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
+
+
+def looks_scientific(text: str) -> bool:
+    """``9.4001E+21``: what a spreadsheet makes of a long number (the digits are gone)."""
+    return bool(_SCIENTIFIC.match(text.strip()))
+
+
+def parse_money(text: str) -> Decimal | None:
+    """A money cell as ``Decimal``; ``None`` when empty."""
+    raw = text.strip()
+    if not raw:
+        return None
+    value = _CURRENCY.sub("", raw)
+    negative = False
+    if value.startswith("(") and value.endswith(")"):
+        negative, value = True, value[1:-1]
+    if value.startswith("-"):
+        negative, value = not negative, value[1:]
+    if looks_scientific(value):
+        raise ValueError(
+            f"'{raw}' is in scientific notation (a spreadsheet rewrote it); "
+            "re-export the file from the eCom admin"
+        )
+    if not value[:1].isdigit() and not (value[:1] == "." and value[1:2].isdigit()):
+        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56")
+    value = _normalise_separators(value, raw)
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56") from None
+    if not amount.is_finite():
+        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56")
+    return -amount if negative else amount
+
+
+def _normalise_separators(value: str, raw: str) -> str:
+    has_comma, has_dot = "," in value, "." in value
+    if has_comma and has_dot:
+        # The rightmost separator is the decimal one; the other must group by thousands.
+        decimal_sep = "," if value.rfind(",") > value.rfind(".") else "."
+        group_sep = "." if decimal_sep == "," else ","
+        whole, _, fraction = value.rpartition(decimal_sep)
+        grouped = _GROUPED_COMMA if group_sep == "," else _GROUPED_DOT
+        if not grouped.match(whole) or not fraction.isdigit():
+            raise ValueError(
+                f"'{raw}' mixes separators in an unreadable way; write it like 1234.56"
+            )
+        return whole.replace(group_sep, "") + "." + fraction
+    if has_comma:
+        if value.count(",") == 1 and re.fullmatch(r"\d+,\d{1,2}", value):
+            return value.replace(",", ".")  # 1234,56: a decimal comma
+        if _GROUPED_COMMA.match(value):
+            return value.replace(",", "")  # 1,234 or 1,234,567: thousands
+        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56")
+    if value.count(".") > 1:
+        if _GROUPED_DOT.match(value):
+            return value.replace(".", "")  # 1.234.567: European thousands
+        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56")
+    return value
+
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+# Jan 5, 2026 08:08 PM  (the export's own format, §2.3)
+_NAMED = re.compile(
+    r"^([A-Za-z]{3})[a-z]*\.? (\d{1,2}), (\d{4}),? (\d{1,2}):(\d{2})(?::(\d{2}))? ?([AaPp][Mm])?$"
+)
+# 2026-01-05 20:08 | 2026-04-20 9:41 AM | 2026-01-05 20:08:00
+_ISOISH = re.compile(
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))? ?([AaPp][Mm])?$"
+)
+# 1/5/2026 20:08 | 1/5/2026 8:08 PM  (Excel re-save, §3)
+_SLASHED = re.compile(
+    r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2})(?::(\d{2}))? ?([AaPp][Mm])?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalTime:
+    """A wall-clock time as written in the file, or an aware time when it carried an offset."""
+
+    value: datetime
+
+
+def _clock(hour: int, meridiem: str | None, raw: str) -> int:
+    if meridiem is None:
+        if not 0 <= hour <= 23:
+            raise ValueError(f"'{raw}' has hour {hour}")
+        return hour
+    if not 1 <= hour <= 12:
+        raise ValueError(f"'{raw}' has hour {hour} with AM/PM")
+    return hour % 12 + (12 if meridiem.lower() == "pm" else 0)
+
+
+def parse_local_time(text: str, *, day_first: bool = False) -> LocalTime | None:
+    """A timestamp cell; naive (store-local) unless the text carries an offset."""
+    raw = text.strip()
+    if not raw:
+        return None
+    try:
+        if match := _NAMED.match(raw):
+            mon, day, year, hour, minute, second, ampm = match.groups()
+            month = _MONTHS.get(mon.lower())
+            if month is None:
+                raise ValueError(f"'{raw}' has an unknown month '{mon}'")
+        elif match := _ISOISH.match(raw):
+            year, month_s, day, hour, minute, second, ampm = match.groups()
+            month = int(month_s)
+        elif match := _SLASHED.match(raw):
+            first, second_part, year, hour, minute, second, ampm = match.groups()
+            month_s, day = (second_part, first) if day_first else (first, second_part)
+            month = int(month_s)
+        else:
+            return LocalTime(_iso_with_offset(raw))
+        return LocalTime(
+            datetime(  # noqa: DTZ001 - store-local wall time; to_utc() attaches the zone
+                int(year),
+                month,
+                int(day),
+                _clock(int(hour), ampm, raw),
+                int(minute),
+                int(second or 0),
+            )
+        )
+    except ValueError as exc:
+        if str(exc).startswith(f"'{raw}'"):
+            raise
+        raise ValueError(
+            f"'{raw}' is not a date and time; expected e.g. 'Jan 5, 2026 08:08 PM' "
+            "or '2026-01-05 20:08'"
+        ) from None
+
+
+def _iso_with_offset(raw: str) -> datetime:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+
+
+AmbiguousPolicy = Literal["earlier", "later"]
+
+
+def to_utc(
+    local: LocalTime, zone: ZoneInfo, *, ambiguous: AmbiguousPolicy = "earlier"
+) -> tuple[datetime, str | None]:
+    """UTC time for a store-local wall time, and a note when DST made it special.
+
+    Fall-back overlaps (the hour that happens twice) resolve to the ``ambiguous`` choice.
+    Spring-forward gaps (a time that never happened on the clock) resolve to the same
+    instant a clock would show after the jump, i.e. the wall time read in the offset in
+    force before the transition, moved forward by the gap.
+    """
+    value = local.value
+    if value.tzinfo is not None:
+        return value.astimezone(UTC), None
+    early = value.replace(tzinfo=zone, fold=0)
+    late = value.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return early.astimezone(UTC), None
+    round_trip = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    if round_trip != value:
+        utc = early.astimezone(UTC)
+        shown = utc.astimezone(zone).strftime("%H:%M")
+        return (
+            utc,
+            f"{value:%Y-%m-%d %H:%M} does not exist in {zone.key} (DST gap); read as {shown}",
+        )
+    chosen = early if ambiguous == "earlier" else late
+    offset = chosen.utcoffset() or timedelta(0)
+    return chosen.astimezone(UTC), (
+        f"{value:%Y-%m-%d %H:%M} happens twice in {zone.key} (DST overlap); "
+        f"read as the {ambiguous} one (UTC{_fmt_offset(offset)})"
+    )
+
+
+def _fmt_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -1,0 +1,80 @@
+"""Reading the facts the purchase merge needs: sales (with payments) and eCom orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from sqlalchemy import Connection, select
+
+from greenloop.domain.purchases import OrderFact, SaleFact
+from greenloop.store import tables as t
+
+__all__ = ["load_order_facts", "load_sale_facts"]
+
+
+def load_sale_facts(conn: Connection) -> list[SaleFact]:
+    payments: dict[str, list[tuple[str, Decimal]]] = {}
+    query = select(t.sale_payments.c.sale_id, t.sale_payments.c.name, t.sale_payments.c.amount)
+    for row in conn.execute(query.order_by(t.sale_payments.c.sale_id, t.sale_payments.c.sequence)):
+        payments.setdefault(row.sale_id, []).append((row.name or "", row.amount))
+    s = t.sales.c
+    rows = conn.execute(
+        select(
+            s.id,
+            s.customer_id,
+            s.status,
+            s.source,
+            s.source_id,
+            s.register_id,
+            s.note,
+            s.return_for,
+            s.sale_date,
+            s.created_at,
+            s.total_price,
+            s.total_tax,
+            s.total_price_incl,
+        ).order_by(s.sale_date, s.id)
+    )
+    return [
+        SaleFact(
+            id=r.id,
+            customer_id=r.customer_id,
+            status=r.status,
+            source=r.source,
+            source_id=r.source_id,
+            register_id=r.register_id,
+            note=r.note,
+            return_for=r.return_for,
+            sale_date=r.sale_date,
+            created_at=r.created_at,
+            total_price=r.total_price,
+            total_tax=r.total_tax,
+            total_price_incl=r.total_price_incl,
+            payments=tuple(payments.get(r.id, ())),
+        )
+        for r in rows
+    ]
+
+
+def load_order_facts(conn: Connection) -> Iterator[OrderFact]:
+    o = t.ecom_orders.c
+    query = select(
+        o.order_number,
+        o.email,
+        o.placed_at,
+        o.payment_status_code,
+        o.total,
+        o.xseries_order_id,
+        o.payment_method,
+    ).order_by(o.placed_at)
+    for r in conn.execute(query):
+        yield OrderFact(
+            order_number=r.order_number,
+            email=r.email,
+            placed_at=r.placed_at,
+            payment_status_code=r.payment_status_code,
+            total=r.total,
+            xseries_order_id=r.xseries_order_id,
+            payment_method=r.payment_method,
+        )

@@ -1,0 +1,183 @@
+"""eCom export import on SQLite and PostgreSQL: samples, broken rows, idempotency."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from greenloop.ecom.importer import import_exports
+from greenloop.ecom.reader import ExportReader
+from greenloop.errors import InputFileError
+from greenloop.store import tables as t
+from tests.ecom_files import EXCEL_SAMPLE, SAMPLE, sample_rows, with_cells, write_export
+
+TZ = "America/Chicago"
+
+
+def _orders(engine: Engine) -> dict[str, dict[str, object]]:
+    with engine.connect() as conn:
+        orders = {r.order_number: dict(r._mapping) for r in conn.execute(select(t.ecom_orders))}
+        for r in conn.execute(select(t.ecom_order_items).order_by(t.ecom_order_items.c.position)):
+            orders[r.order_number].setdefault("items", []).append((r.sku, r.total))  # type: ignore[union-attr]
+    return orders
+
+
+def test_both_reference_samples_import_to_the_same_orders(engine: Engine, tmp_path: Path) -> None:
+    first = import_exports(engine, [SAMPLE], timezone=TZ)
+    plain = _orders(engine)
+    assert first.to_json()["orders_new"] == 2
+    assert first.to_json()["line_items"] == 3
+    assert plain["1001"]["total"] == Decimal("70.30")
+    assert plain["1001"]["placed_at"] == datetime(2026, 1, 6, 2, 8, tzinfo=UTC)
+    assert plain["1002"]["placed_at"] == datetime(2026, 1, 4, 23, 53, tzinfo=UTC)
+    assert plain["1001"]["items"] == [
+        ("012345678905", Decimal("28.00")),
+        ("10055", Decimal("34.00")),
+    ]
+    assert plain["1001"]["xseries_order_id"] == "0a1b2c3d-0000-11f0-aaaa-000000000001"
+    assert plain["1002"]["payment_status_code"] == "REFUNDED"
+
+    excel = import_exports(engine, [EXCEL_SAMPLE], timezone=TZ, dry_run=True)
+    warnings = "\n".join(excel.warnings)
+    assert "order_tracking_number: '9.4001E+21'" in warnings
+    assert "sku: '12345678905'" in warnings
+    assert "sku: '41899993349'" in warnings
+
+
+def test_the_excel_resave_reads_to_the_same_orders_totals_and_times() -> None:
+    def summary(path: Path) -> list[tuple[object, ...]]:
+        reader = ExportReader(path, timezone=TZ)
+        return [
+            (
+                o.order_number,
+                o.email,
+                o.total,
+                o.subtotal,
+                o.tax,
+                o.placed_at,
+                o.pickup_at,
+                o.payment_status_code,
+                [(i.total, i.quantity) for i in o.items],
+            )
+            for o in reader.orders()
+        ]
+
+    assert summary(SAMPLE) == summary(EXCEL_SAMPLE)
+
+
+def test_reimport_changes_nothing_and_dry_run_stores_nothing(engine: Engine) -> None:
+    dry = import_exports(engine, [SAMPLE], timezone=TZ, dry_run=True)
+    assert dry.to_json()["orders_new"] == 2
+    assert _orders(engine) == {}
+    import_exports(engine, [SAMPLE], timezone=TZ)
+    before = _orders(engine)
+    again = import_exports(engine, [SAMPLE], timezone=TZ).to_json()
+    assert (again["orders_new"], again["orders_updated"], again["orders_unchanged"]) == (0, 0, 2)
+    assert again["line_items"] == 0
+    after = _orders(engine)
+    for number in before:
+        before[number].pop("imported_at")
+        after[number].pop("imported_at")
+    assert after == before
+
+
+def test_newer_export_replaces_status_and_items_older_never_wins(
+    engine: Engine, tmp_path: Path
+) -> None:
+    header, rows = sample_rows()
+    old = write_export(tmp_path / "old.csv", header, rows)
+    # A later export: a new order 1003 on top (so its snapshot is newer), 1001 refunded
+    # and down to one item.
+    newer_rows = [
+        with_cells(header, rows[2], order_number="1003", timestamp="Jan 7, 2026 10:00 AM"),
+        with_cells(header, rows[0], payment_status_code="REFUNDED", payment_status="Refunded"),
+        rows[2],
+    ]
+    new = write_export(tmp_path / "new.csv", header, newer_rows)
+    import_exports(engine, [old], timezone=TZ)
+    result = import_exports(engine, [new], timezone=TZ).to_json()
+    assert (result["orders_new"], result["orders_updated"], result["orders_unchanged"]) == (1, 1, 1)
+    orders = _orders(engine)
+    assert orders["1001"]["payment_status_code"] == "REFUNDED"
+    assert orders["1001"]["items"] == [("012345678905", Decimal("28.00"))]
+    # Importing the older file again does not undo the newer one.
+    stale = import_exports(engine, [old], timezone=TZ).to_json()
+    assert stale["orders_older_export"] == 1
+    assert _orders(engine)["1001"]["payment_status_code"] == "REFUNDED"
+
+
+def test_broken_rows_are_reported_and_their_orders_skipped(engine: Engine, tmp_path: Path) -> None:
+    header, rows = sample_rows()
+    good = rows[2]
+    broken = [
+        with_cells(header, good, order_number="2001", order_total="12,3,4"),  # line 2
+        with_cells(header, good, order_number="2002", timestamp="Janvember 5, 2026"),  # line 4
+        with_cells(header, good, order_number=""),  # line 6
+        with_cells(header, good, order_number="2004"),  # line 8
+        with_cells(header, good, order_number="2004", order_total="99.99"),  # line 10
+        with_cells(header, good, order_number="2005"),  # line 12: fine
+    ]
+    path = write_export(tmp_path / "broken.csv", header, broken)
+    result = import_exports(engine, [path], timezone=TZ).to_json()
+    rejected = {(r["line"], r["column"]) for r in result["rejected"]}
+    assert rejected == {
+        (2, "order_total"),
+        (4, "timestamp"),
+        (6, "order_number"),
+        (10, "order_total"),
+    }
+    messages = "\n".join(r["message"] for r in result["rejected"])
+    assert f"{path}:2: order_total: '12,3,4' is not an amount" in messages
+    assert "write it like 1234.56" in messages
+    assert "disagrees with line 8" in messages
+    assert set(_orders(engine)) == {"2005"}
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.ecom_order_items)).scalar_one() == 1
+
+
+def test_split_orders_are_regrouped(engine: Engine, tmp_path: Path) -> None:
+    header, rows = sample_rows()
+    path = write_export(tmp_path / "sorted.csv", header, [rows[0], rows[2], rows[1]])
+    result = import_exports(engine, [path], timezone=TZ)
+    assert result.to_json()["orders_new"] == 2
+    assert len(_orders(engine)["1001"]["items"]) == 2  # type: ignore[arg-type]
+    assert any("not together" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    ("separator", "encoding", "bom", "crlf"),
+    [("\t", "utf-8", False, False), (",", "cp1252", False, True), (";", "utf-8", True, True)],
+)
+def test_other_dialects_read_the_same(
+    engine: Engine, tmp_path: Path, separator: str, encoding: str, bom: bool, crlf: bool
+) -> None:
+    header, rows = sample_rows()
+    rows = [with_cells(header, rows[0], shipto_person_name="Renée Exämple"), *rows[1:]]
+    path = write_export(
+        tmp_path / "x.csv", header, rows, separator=separator, encoding=encoding, bom=bom, crlf=crlf
+    )
+    result = import_exports(engine, [path], timezone=TZ).to_json()
+    assert result["rejected"] == []
+    orders = _orders(engine)
+    assert orders["1001"]["customer_name"] == "Renée Exämple"
+    assert orders["1001"]["total"] == Decimal("70.30")
+
+
+def test_not_an_export_is_one_clear_error(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("name;price\nx;1\n")
+    with pytest.raises(InputFileError, match="no 'order_number' column"):
+        import_exports(engine, [path], timezone=TZ)
+    header, rows = sample_rows()
+    cut = [h for h in header if h != "order_total"]
+    short = write_export(
+        tmp_path / "short.csv",
+        cut,
+        [[c for h, c in zip(header, r, strict=True) if h != "order_total"] for r in rows],
+    )
+    with pytest.raises(InputFileError, match="missing column"):
+        import_exports(engine, [short], timezone=TZ)
