@@ -176,3 +176,83 @@ def test_sync_failures_end_in_one_line_and_a_nonzero_exit(
     assert fragment in errors[0]
     assert TOKEN not in result.output
     assert "WRONGWRONG" not in result.output
+
+
+def test_import_ecom_json_and_exit_code(tmp_path: Path) -> None:
+    from tests.ecom_files import SAMPLE, sample_rows, with_cells, write_export
+
+    config = _init(tmp_path, "http://127.0.0.1:9")
+    ok = runner.invoke(app, ["import-ecom", str(SAMPLE), "--config", str(config), "--json"])
+    assert ok.exit_code == 0, ok.output
+    payload = json.loads(ok.stdout)
+    assert {
+        "orders_new",
+        "orders_updated",
+        "orders_unchanged",
+        "line_items",
+        "rejected",
+        "warnings",
+    } <= set(payload)
+    assert payload["orders_new"] == 2
+
+    header, rows = sample_rows()
+    bad = write_export(
+        tmp_path / "bad.csv", header, [with_cells(header, rows[2], order_total="12,3,4")]
+    )
+    result = runner.invoke(app, ["import-ecom", str(bad), "--config", str(config), "--json"])
+    assert result.exit_code == 1
+    rejected = json.loads(result.stdout)["rejected"]
+    assert rejected == [
+        {
+            "file": str(bad),
+            "line": 2,
+            "column": "order_total",
+            "message": f"{bad}:2: order_total: '12,3,4' is not an amount, write it like 1234.56",
+        }
+    ]
+    text = runner.invoke(app, ["import-ecom", str(bad), "--config", str(config)])
+    assert text.exit_code == 1
+    assert f"rejected: {bad}:2: order_total:" in text.stderr
+
+
+def test_import_ecom_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    config = _init(tmp_path, "http://127.0.0.1:9")
+    result = runner.invoke(
+        app, ["import-ecom", str(tmp_path / "nope.csv"), "--config", str(config)]
+    )
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr
+
+
+def test_reconcile_json_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from greenloop.simulator.ecom_export import write_ecom_export
+    from tests.simulation import small_store
+
+    store = small_store(seed=3)
+    export = tmp_path / "export.csv"
+    with export.open("w", encoding="utf-8", newline="") as out:
+        write_ecom_export(store.ecom_orders, out)
+    with running_simulator(store) as sim:
+        config = _init(tmp_path, sim.url)
+        monkeypatch.setenv("GREENLOOP_LIGHTSPEED_TOKEN", TOKEN)
+        assert runner.invoke(app, ["sync", "--config", str(config)]).exit_code == 0
+    assert runner.invoke(app, ["import-ecom", str(export), "--config", str(config)]).exit_code == 0
+    result = runner.invoke(app, ["reconcile", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {
+        "matched",
+        "csv_only",
+        "xseries_only",
+        "stale_hints",
+        "amount_mismatches",
+        "time_mismatches",
+        "lag_seconds",
+    } <= set(report)
+    assert report["matched"] > 0
+    assert {"p50", "p95", "max"} <= set(report["lag_seconds"])
+    reasons = {row["reason"] for row in report["csv_only"]}
+    assert "not_yet_synced" in reasons
+    assert report["time_mismatches"] == []
+    human = runner.invoke(app, ["reconcile", "--config", str(config)])
+    assert "matched orders" in human.stdout

@@ -181,3 +181,10 @@ def test_not_an_export_is_one_clear_error(engine: Engine, tmp_path: Path) -> Non
     )
     with pytest.raises(InputFileError, match="missing column"):
         import_exports(engine, [short], timezone=TZ)
+
+
+def test_order_rows_cover_every_column_of_the_table() -> None:
+    from greenloop.ecom.importer import ORDER_ROW_COLUMNS
+
+    assert set(ORDER_ROW_COLUMNS) == {c.name for c in t.ecom_orders.columns}
+    assert len(ORDER_ROW_COLUMNS) == len(t.ecom_orders.columns)

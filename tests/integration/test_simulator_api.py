@@ -1045,7 +1045,7 @@ def test_start_in_thread_picks_a_free_port_and_stops() -> None:
 def test_every_simulator_command_and_option_has_help() -> None:
     # Typer ships its own copy of click, so commands and options are recognised by shape.
     commands: dict[str, Any] = typer.main.get_command(cli.app).commands  # type: ignore[attr-defined]
-    assert set(commands) == {"serve", "dump"}
+    assert set(commands) == {"serve", "dump", "export-ecom"}
     for name, command in commands.items():
         assert command.help, name
         for param in command.params:

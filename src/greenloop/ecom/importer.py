@@ -26,9 +26,39 @@ from greenloop.store.bulk import bulk_insert, bulk_upsert
 
 __all__ = ["FileResult", "ImportResult", "import_exports"]
 
-_BATCH = 500
-_ORDER_COLUMNS = tuple(c.name for c in t.ecom_orders.columns)
+_BATCH = 2000
 _ITEM_COLUMNS = tuple(c.name for c in t.ecom_order_items.columns)
+
+ORDER_ROW_COLUMNS = (
+    "order_number",
+    "email",
+    "customer_name",
+    "phone",
+    "placed_at",
+    "placed_local",
+    "pickup_at",
+    "payment_status_code",
+    "fulfillment_status_code",
+    "payment_method",
+    "shipping_method",
+    "subtotal",
+    "tax",
+    "shipping",
+    "handling_fee",
+    "discount",
+    "coupon_code",
+    "coupon_discount",
+    "gift_card_redemption",
+    "total",
+    "xseries_order_id",
+    "tracking_number",
+    "snapshot_at",
+    "content_hash",
+    "source_file",
+    "source_line",
+    "first_imported_at",
+    "imported_at",
+)
 
 
 @dataclass
@@ -104,37 +134,37 @@ def _content_hash(order: EcomOrder) -> str:
 
 
 def _order_row(order: EcomOrder, snapshot: datetime, digest: str, now: datetime) -> list[Any]:
-    values = {
-        "order_number": order.order_number,
-        "email": order.email,
-        "customer_name": order.customer_name,
-        "phone": order.phone,
-        "placed_at": order.placed_at,
-        "placed_local": order.placed_local,
-        "pickup_at": order.pickup_at,
-        "payment_status_code": order.payment_status_code,
-        "fulfillment_status_code": order.fulfillment_status_code,
-        "payment_method": order.payment_method,
-        "shipping_method": order.shipping_method,
-        "subtotal": order.subtotal,
-        "tax": order.tax,
-        "shipping": order.shipping,
-        "handling_fee": order.handling_fee,
-        "discount": order.discount,
-        "coupon_code": order.coupon_code,
-        "coupon_discount": order.coupon_discount,
-        "gift_card_redemption": order.gift_card_redemption,
-        "total": order.total,
-        "xseries_order_id": order.xseries_order_id,
-        "tracking_number": order.tracking_number,
-        "snapshot_at": snapshot,
-        "content_hash": digest,
-        "source_file": order.file,
-        "source_line": order.line,
-        "first_imported_at": now,
-        "imported_at": now,
-    }
-    return [values[name] for name in _ORDER_COLUMNS]
+    # In the column order of ``ecom_orders`` (checked by a test against the table).
+    return [
+        order.order_number,
+        order.email,
+        order.customer_name,
+        order.phone,
+        order.placed_at,
+        order.placed_local,
+        order.pickup_at,
+        order.payment_status_code,
+        order.fulfillment_status_code,
+        order.payment_method,
+        order.shipping_method,
+        order.subtotal,
+        order.tax,
+        order.shipping,
+        order.handling_fee,
+        order.discount,
+        order.coupon_code,
+        order.coupon_discount,
+        order.gift_card_redemption,
+        order.total,
+        order.xseries_order_id,
+        order.tracking_number,
+        snapshot,
+        digest,
+        order.file,
+        order.line,
+        now,
+        now,
+    ]
 
 
 def _write_batch(
@@ -158,7 +188,7 @@ def _write_batch(
     write: list[list[Any]] = []
     replaced: list[str] = []
     items: list[tuple[Any, ...]] = []
-    first_imported = _ORDER_COLUMNS.index("first_imported_at")
+    first_imported = ORDER_ROW_COLUMNS.index("first_imported_at")
     for order, snapshot in batch:
         digest = _content_hash(order)
         old = stored.get(order.order_number)
@@ -185,7 +215,7 @@ def _write_batch(
         conn.execute(
             delete(t.ecom_order_items).where(t.ecom_order_items.c.order_number.in_(replaced))
         )
-    bulk_upsert(conn, t.ecom_orders, _ORDER_COLUMNS, write, version_guard=False)
+    bulk_upsert(conn, t.ecom_orders, ORDER_ROW_COLUMNS, write, version_guard=False)
     bulk_insert(conn, t.ecom_order_items, _ITEM_COLUMNS, items)
     result.line_items += len(items)
 

@@ -55,7 +55,18 @@ _MONEY_ORDER = (
     "gift_card_redemption",
 )
 _DIGITS = re.compile(r"^\d+$")
+# Identifier columns a spreadsheet rewrites as numbers (reference §3, §7.3).
+_DAMAGE_COLUMNS = (
+    "sku",
+    "order_tracking_number",
+    "order_number",
+    "shipto_person_phone",
+    "shipto_person_postal_code",
+    "payment_transaction_id",
+)
 MAX_DETAILED_WARNINGS = 200
+_ONE = Decimal(1)
+_ZERO = Decimal(0)
 
 
 @dataclass(slots=True)
@@ -163,22 +174,27 @@ class ExportReader:
             if header is None:
                 raise InputFileError(f"{self.name}: the file is empty")
             self._map_columns([cell.strip() for cell in header])
-            width = len(header)
+            # One cell past the header's width stays empty: missing columns point at it.
+            width = len(header) + 1
             previous_end = reader.line_num
             for cells in reader:
                 start = previous_end + 1
                 previous_end = reader.line_num
-                if not any(cell.strip() for cell in cells):
+                if not any(cells) or (len(cells) == 1 and not cells[0].strip()):
                     continue  # blank line
                 self.report.rows += 1
                 if len(cells) < width:
-                    cells = cells + [""] * (width - len(cells))
+                    cells.extend([""] * (width - len(cells)))
                 yield _Row(cells, start)
 
     def _map_columns(self, header: list[str]) -> None:
         self.col: dict[str, int] = {}
         for index, name in enumerate(header):
             self.col.setdefault(name, index)
+        absent = len(header)  # the padding cell every row carries
+        self.ix: dict[str, int] = {
+            name: self.col.get(name, absent) for name in (*STANDARD_COLUMNS, XSERIES_ORDER_ID)
+        }
         missing = [name for name in REQUIRED_COLUMNS if name not in self.col]
         if missing:
             raise InputFileError(
@@ -187,10 +203,13 @@ class ExportReader:
             )
         self.has_hint = XSERIES_ORDER_ID in self.col
         self.known = {name for name in STANDARD_COLUMNS if name in self.col}
+        self._agreeing = [(name, self.col[name]) for name in ORDER_FIELDS if name in self.col]
+        self._damage_checked = [
+            (name, self.col[name]) for name in _DAMAGE_COLUMNS if name in self.col
+        ]
 
     def _cell(self, row: _Row, name: str) -> str:
-        index = self.col.get(name)
-        return row.cells[index] if index is not None and index < len(row.cells) else ""
+        return row.cells[self.ix[name]]
 
     # -- orders ------------------------------------------------------------------------
 
@@ -207,8 +226,11 @@ class ExportReader:
         finished: set[str] = set()
         current: str | None = None
         rows: list[_Row] = []
+        number_at = -1
         for row in self._rows():
-            number = self._cell(row, "order_number").strip()
+            if number_at < 0:
+                number_at = self.ix["order_number"]
+            number = row.cells[number_at].strip()
             if number != current:
                 if current is not None:
                     finished.add(current)
@@ -239,13 +261,13 @@ class ExportReader:
             return None
         problems = len(self.report.rejected)
         for row in rows[1:]:
-            for name in ORDER_FIELDS:
-                if name in self.col and self._cell(row, name) != self._cell(first, name):
+            for name, index in self._agreeing:
+                if row.cells[index] != first.cells[index]:
                     self._reject(
                         row,
                         name,
-                        f"'{self._cell(row, name)}' disagrees with line {first.line} "
-                        f"('{self._cell(first, name)}') for order {number}",
+                        f"'{row.cells[index]}' disagrees with line {first.line} "
+                        f"('{first.cells[index]}') for order {number}",
                         "all rows of one order must carry the same order-level values",
                     )
         order = self._order_fields(number, first)
@@ -258,7 +280,7 @@ class ExportReader:
         return order
 
     def _money(self, row: _Row, name: str, *, required: bool = False) -> Decimal | None:
-        text = self._cell(row, name)
+        text = row.cells[self.ix[name]]
         try:
             value = parse_money(text)
         except ValueError as exc:
@@ -270,7 +292,7 @@ class ExportReader:
         return value
 
     def _time(self, row: _Row, name: str, *, required: bool = False) -> datetime | None:
-        text = self._cell(row, name).strip()
+        text = row.cells[self.ix[name]].strip()
         if not text:
             if required:
                 self._reject(row, name, "is empty", "the eCom export always fills it; re-export")
@@ -301,8 +323,9 @@ class ExportReader:
             amounts = {name: self._money(row, name) for name in _MONEY_ORDER}
         except _RowBroken:
             return None
-        email = self._cell(row, "email").strip().lower()
-        code = self._cell(row, "payment_status_code").strip().upper()
+        cells, ix = row.cells, self.ix
+        email = cells[ix["email"]].strip().lower()
+        code = cells[ix["payment_status_code"]].strip().upper()
         if not code:
             self._reject(row, "payment_status_code", "is empty", "re-export the file")
             return None
@@ -313,59 +336,53 @@ class ExportReader:
             )
         assert total is not None
         assert placed_at is not None
-        name = (
-            self._cell(row, "shipto_person_name").strip()
-            or self._cell(row, "bill_person_name").strip()
-        )
-        phone = (
-            self._cell(row, "shipto_person_phone").strip()
-            or self._cell(row, "bill_person_phone").strip()
-        )
-        hint = self._cell(row, XSERIES_ORDER_ID).strip() if self.has_hint else ""
+        name = cells[ix["shipto_person_name"]].strip() or cells[ix["bill_person_name"]].strip()
+        phone = cells[ix["shipto_person_phone"]].strip() or cells[ix["bill_person_phone"]].strip()
+        hint = cells[ix[XSERIES_ORDER_ID]].strip()
         return EcomOrder(
             order_number=number,
             email=email,
             customer_name=name or None,
             phone=phone or None,
             placed_at=placed_at,
-            placed_local=self._cell(row, "timestamp").strip(),
+            placed_local=cells[ix["timestamp"]].strip(),
             pickup_at=pickup_at,
             payment_status_code=code,
-            fulfillment_status_code=self._cell(row, "fulfillment_status_code").strip().upper()
-            or None,
-            payment_method=self._cell(row, "payment_method").strip() or None,
-            shipping_method=self._cell(row, "shipping_method").strip() or None,
+            fulfillment_status_code=cells[ix["fulfillment_status_code"]].strip().upper() or None,
+            payment_method=cells[ix["payment_method"]].strip() or None,
+            shipping_method=cells[ix["shipping_method"]].strip() or None,
             subtotal=amounts["order_subtotal"],
             tax=amounts["order_tax"],
             shipping=amounts["order_shipping"],
             handling_fee=amounts["order_handling_fee"],
             discount=amounts["discount"],
-            coupon_code=self._cell(row, "coupon_code").strip() or None,
+            coupon_code=cells[ix["coupon_code"]].strip() or None,
             coupon_discount=amounts["coupon_discount"],
             gift_card_redemption=amounts["gift_card_redemption"],
             total=total,
             xseries_order_id=hint or None,
-            tracking_number=self._cell(row, "order_tracking_number").strip() or None,
+            tracking_number=cells[ix["order_tracking_number"]].strip() or None,
             file=self.name,
             line=row.line,
         )
 
     def _item(self, row: _Row, position: int) -> EcomItem | None:
         try:
-            price = self._money(row, "price") or Decimal(0)
+            price = self._money(row, "price") or _ZERO
             total = self._money(row, "total")
             quantity = self._money(row, "quantity")
         except _RowBroken:
             return None
-        quantity = quantity if quantity is not None else Decimal(1)
+        quantity = quantity if quantity is not None else _ONE
+        cells, ix = row.cells, self.ix
         return EcomItem(
             position=position,
-            sku=self._cell(row, "sku").strip() or None,
-            name=self._cell(row, "name").strip(),
+            sku=cells[ix["sku"]].strip() or None,
+            name=cells[ix["name"]].strip(),
             price=price,
             quantity=quantity,
             total=total if total is not None else price * quantity,
-            options=self._cell(row, "options").strip() or None,
+            options=cells[ix["options"]].strip() or None,
         )
 
     def _warn_damage(self, row: _Row) -> None:

@@ -32,11 +32,35 @@ _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
 
 def looks_scientific(text: str) -> bool:
     """``9.4001E+21``: what a spreadsheet makes of a long number (the digits are gone)."""
+    if "e" not in text and "E" not in text:
+        return False
     return bool(_SCIENTIFIC.match(text.strip()))
 
 
+_PLAIN = re.compile(r"\d{1,15}(\.\d{1,6})?")
+_MONEY_CACHE: dict[str, Decimal | None] = {}
+
+
 def parse_money(text: str) -> Decimal | None:
-    """A money cell as ``Decimal``; ``None`` when empty."""
+    """A money cell as ``Decimal``; ``None`` when empty.
+
+    An export repeats the same few amounts (0.00, prices, totals) on every row, so parsed
+    values are cached by their text; a Decimal is immutable, so sharing one is safe.
+    """
+    cached = _MONEY_CACHE.get(text)
+    if cached is not None or (text in _MONEY_CACHE):
+        return cached
+    if _PLAIN.fullmatch(text):
+        value: Decimal | None = Decimal(text)
+    else:
+        value = _parse_money_slow(text)
+    if len(_MONEY_CACHE) > 50_000:
+        _MONEY_CACHE.clear()
+    _MONEY_CACHE[text] = value
+    return value
+
+
+def _parse_money_slow(text: str) -> Decimal | None:
     raw = text.strip()
     if not raw:
         return None

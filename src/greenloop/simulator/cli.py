@@ -165,9 +165,9 @@ def export_ecom(
 ) -> None:
     """Write the store's eCom orders as a Lightspeed eCom (E-Series) orders export CSV.
 
-    One row per line item, newest order first, in the admin's exact dialect (or the Excel
-    re-saved one with --excel); orders not yet synced to X-Series are included.
+    One row per line item, newest order first, orders not yet in X-Series included.
     """
+    # Imported here, like the generator, so `serve` keeps working without the eCom package.
     from greenloop.simulator.ecom_export import write_ecom_export
 
     try:
@@ -176,6 +176,17 @@ def export_ecom(
         raise typer.BadParameter(
             f"unknown time zone: {timezone}", param_hint="--timezone"
         ) from None
-    data = load_store(store) if store else _generated(seed, customers, days, sales, anchor)
-    rows = write_ecom_export(data.ecom_orders, out, timezone=timezone, excel=excel)
+    if store is None:
+        data = _generated(seed, customers, days, sales, anchor)
+    else:
+        try:
+            data = load_store(store)
+        except (OSError, ValueError) as error:
+            raise typer.BadParameter(
+                f"cannot read {store}: {error}", param_hint="--store"
+            ) from None
+    try:
+        rows = write_ecom_export(data.ecom_orders, out, timezone=timezone, excel=excel)
+    except OSError as error:
+        raise typer.BadParameter(f"cannot write {out}: {error}", param_hint="--out") from None
     typer.echo(f"Wrote {len(data.ecom_orders)} eCom orders ({rows} rows) to {out}")

@@ -290,6 +290,8 @@ def _split(cents: int, weights: Sequence[int]) -> list[int]:
     """
     if not weights:
         return []
+    if cents < 0:
+        return [-share for share in _split(-cents, weights)]
     total = sum(weights)
     if total <= 0:
         return [cents] + [0] * (len(weights) - 1)

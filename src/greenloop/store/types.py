@@ -76,16 +76,22 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Dialect) -> Any:
         to_text = dialect.name == "sqlite"
+        # Bulk writes bind the same instant on many rows (an import's time, a snapshot);
+        # remember the last conversion.
+        last: list[Any] = [None, None]
 
         def process(value: Any) -> Any:
             if value is None:
                 return None
+            if value is last[0]:
+                return last[1]
             if not isinstance(value, datetime) or value.tzinfo is None:
                 raise TypeError("datetimes must be timezone-aware")
-            if value.tzinfo is not UTC:
-                value = value.astimezone(UTC)
+            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
             # Fixed-width ISO text sorts and compares correctly in SQLite.
-            return value.isoformat(timespec="microseconds") if to_text else value
+            out = utc.isoformat(timespec="microseconds") if to_text else utc
+            last[0], last[1] = value, out
+            return out
 
         return process
 

@@ -1,0 +1,105 @@
+"""Import of a large eCom export. Prints one JSON object.
+
+Writes an export of ``--rows`` item rows (two per order) in the exact E-Series dialect,
+then runs ``greenloop import-ecom`` on it in its own process and reads its peak RSS from
+the kernel when it exits.
+
+    .venv/bin/python benchmarks/ecom_import.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.ecom_files import sample_rows, with_cells  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def write_big_export(path: Path, rows: int) -> int:
+    header, template = sample_rows()
+    first, second = template[0], template[1]
+    start = datetime(2026, 1, 1, 12, 0)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\n")
+        writer.writerow(header)
+        orders = rows // 2
+        for n in range(orders):
+            number = str(10_000_000 - n)  # newest first, like the real export
+            when = start - timedelta(minutes=7 * n)
+            stamp = when.strftime("%b ") + str(when.day) + when.strftime(", %Y %I:%M %p")
+            total = f"{20 + n % 300}.{n % 100:02d}"
+            cells = dict(
+                order_number=number,
+                timestamp=stamp,
+                order_total=total,
+                email=f"buyer{n % 40000}@example.com",
+            )
+            writer.writerow(with_cells(header, first, **cells))
+            writer.writerow(with_cells(header, second, **cells))
+    return orders
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        export = Path(tmp) / "ecom_orders_export.csv"
+        began = time.perf_counter()
+        orders = write_big_export(export, args.rows)
+        write_seconds = time.perf_counter() - began
+        config = Path(tmp) / "greenloop.toml"
+        init = [str(BIN / "greenloop"), "init", "--config", str(config)]
+        if args.database_url:
+            init += ["--database-url", args.database_url]
+        subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
+        started = time.perf_counter()
+        done = subprocess.run(
+            [str(BIN / "greenloop"), "import-ecom", str(export), "--config", str(config), "--json"],
+            capture_output=True,
+            check=False,
+            env=os.environ.copy(),
+        )
+        seconds = time.perf_counter() - started
+        peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if done.returncode != 0:
+            raise SystemExit(f"import failed: {done.stderr.decode()[-2000:]}")
+        report = json.loads(done.stdout)
+        size_mb = export.stat().st_size / 1e6
+    figures = {
+        "benchmark": "ecom_import",
+        "database": args.database_url.split(":", 1)[0] if args.database_url else "sqlite",
+        "rows": report["rows"],
+        "orders": report["orders_new"],
+        "expected_orders": orders,
+        "file_mb": round(size_mb, 1),
+        "write_file_seconds": round(write_seconds, 1),
+        "import_seconds": round(seconds, 2),
+        "rows_per_second": round(report["rows"] / seconds),
+        "peak_rss_mb": round(peak_rss_mb, 1),
+        "targets": {"rows_per_second": 50_000, "peak_rss_mb": 300},
+    }
+    figures["meets_targets"] = bool(
+        figures["rows_per_second"] >= 50_000
+        and peak_rss_mb < 300
+        and report["orders_new"] == orders
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
