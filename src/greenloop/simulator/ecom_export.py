@@ -462,7 +462,7 @@ class _Writer:
         cells[at["accept_marketing"]] = fmt.boolean(seed % 3 != 0)
         cells[at["gift_card_redemption"]] = money(gift_card)
         if gift_card:
-            cells[at["masked_gift_card_code"]] = fmt.text(f"XXXX-XXXX-XXXX-{seed % 10_000:04d}")
+            cells[at["masked_gift_card_code"]] = fmt.text(f"****-****-****-{seed % 10_000:04d}")
         cells[at["payment_transaction_id"]] = fmt.code(
             str(order.get("payment_transaction_id") or "")
         )

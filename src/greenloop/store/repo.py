@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from greenloop.errors import StoreError
 from greenloop.lightspeed.models import LineItem, Payment, Retailer, Sale, column_names
 from greenloop.store import tables as t
 from greenloop.store.bulk import bulk_insert, bulk_upsert
@@ -50,8 +51,10 @@ def _upsert_statement(conn: Connection, table: Table, *, guard: bool) -> Any:
         stmt = sqlite.insert(table)
     elif dialect == "postgresql":
         stmt = postgresql.insert(table)
-    else:  # pragma: no cover - only the two supported engines reach here
-        raise NotImplementedError(f"unsupported database dialect {dialect}")
+    else:  # pragma: no cover - make_engine only builds the two supported engines
+        raise StoreError(
+            f"unsupported database '{dialect}'", hint="Use SQLite or PostgreSQL (database.url)."
+        )
     keys = [c.name for c in table.primary_key.columns]
     updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
     where = table.c.version < stmt.excluded.version if guard else None
