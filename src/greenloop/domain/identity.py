@@ -1,0 +1,255 @@
+"""One person across profiles: normalisation, placeholders, clustering, stable ids.
+
+A person is a cluster of X-Series customer profiles and eCom buyer emails joined by
+links: the same normalised email, the same E.164 phone, or the same customer code. Each
+link keeps its reason so it can be shown. Placeholder values never link anyone: a
+configured deny-list (``noemail@…``, the store's own phone, …) plus any email or phone
+shared by more profiles than a threshold. The retailer's current scripts collapse
+everyone who shares a placeholder into one record (reference SEED_SCRIPTS_FACTS.md §4);
+this module exists so that never happens. Manual links and unlinks win over the rules.
+
+Pure: phone parsing uses ``phonenumbers`` (a data library), nothing does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import phonenumbers
+
+__all__ = [
+    "IdentityRules",
+    "Link",
+    "Member",
+    "Placeholders",
+    "cluster",
+    "find_placeholders",
+    "normalise_email",
+    "normalise_phone",
+    "stable_person_ids",
+]
+
+
+@dataclass(frozen=True)
+class IdentityRules:
+    default_region: str = "US"
+    # Gmail ignores dots in the local part; off by default because other providers do not,
+    # and a wrong join is worse than a missed one.
+    gmail_ignore_dots: bool = False
+    # "name+tag@" delivers to "name@" at most providers; off by default for the same reason.
+    ignore_plus_tags: bool = False
+    placeholder_email_patterns: tuple[str, ...] = (
+        r"^no-?email@",
+        r"^noemail",
+        r"^no-?reply@",
+        r"placeholder",
+        r"^customer@",
+        r"^none@",
+        r"^na@",
+        r"^n/?a@",
+        r"^test@",
+        r"^unknown@",
+        r"@example\.invalid$",
+    )
+    placeholder_emails: tuple[str, ...] = ()  # e.g. the store's own address
+    placeholder_phones: tuple[str, ...] = ()  # e.g. the store's own number
+    # A value on more profiles than this is treated as a placeholder. Families share
+    # phones; staff type the shop's number; five is where coincidence ends.
+    max_profiles_per_value: int = 5
+
+
+def normalise_email(raw: str | None, rules: IdentityRules = IdentityRules()) -> str | None:
+    if not raw:
+        return None
+    email = raw.strip().lower()
+    if email.count("@") != 1:
+        return None
+    local, domain = email.split("@")
+    if not local or "." not in domain:
+        return None
+    if rules.ignore_plus_tags and "+" in local:
+        local = local.split("+", 1)[0]
+    if rules.gmail_ignore_dots and domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+_DIGITS = re.compile(r"\d")
+
+
+def normalise_phone(raw: str | None, rules: IdentityRules = IdentityRules()) -> str | None:
+    """E.164 (``+16152384410``) for a valid number, else None."""
+    if not raw or len(_DIGITS.findall(raw)) < 7:
+        return None
+    try:
+        number = phonenumbers.parse(raw, rules.default_region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A profile (``customer:<id>``) or an eCom buyer (``email:<address>``) to cluster."""
+
+    key: str
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()
+    code: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    a: str
+    b: str
+    reason: str  # "email x@y", "phone +1…", "code ABC", "manual"
+
+
+@dataclass
+class Placeholders:
+    emails: dict[str, str] = field(default_factory=dict)  # value → why
+    phones: dict[str, str] = field(default_factory=dict)
+
+
+def find_placeholders(members: Sequence[Member], rules: IdentityRules) -> Placeholders:
+    found = Placeholders()
+    patterns = [re.compile(p) for p in rules.placeholder_email_patterns]
+    listed_emails = {normalise_email(e, rules) for e in rules.placeholder_emails}
+    listed_phones = {normalise_phone(p, rules) for p in rules.placeholder_phones}
+    email_count: Counter[str] = Counter()
+    phone_count: Counter[str] = Counter()
+    for member in members:
+        email_count.update(set(member.emails))
+        phone_count.update(set(member.phones))
+    for email, count in email_count.items():
+        if email in listed_emails:
+            found.emails[email] = "configured placeholder"
+        elif any(p.search(email) for p in patterns):
+            found.emails[email] = "looks like a placeholder"
+        elif count > rules.max_profiles_per_value:
+            found.emails[email] = f"shared by {count} profiles"
+    for phone, count in phone_count.items():
+        if phone in listed_phones:
+            found.phones[phone] = "configured placeholder"
+        elif count > rules.max_profiles_per_value:
+            found.phones[phone] = f"shared by {count} profiles"
+    return found
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, key: str) -> str:
+        parent = self.parent.setdefault(key, key)
+        if parent != key:
+            root = self.find(parent)
+            self.parent[key] = root
+            return root
+        return key
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def cluster(
+    members: Sequence[Member],
+    rules: IdentityRules,
+    *,
+    manual_links: Iterable[tuple[str, str]] = (),
+    manual_unlinks: Iterable[tuple[str, str]] = (),
+    placeholders: Placeholders | None = None,
+) -> tuple[list[list[str]], list[Link]]:
+    """Clusters of member keys, and the links that made them.
+
+    Manual links are applied first; rule links follow in a fixed order (email, code,
+    phone). A link that would put a manually unlinked pair into one cluster is skipped,
+    so an unlink wins over any path of rule links.
+    """
+    placeholders = placeholders or find_placeholders(members, rules)
+    keys = [m.key for m in members]
+    forbidden: dict[str, set[str]] = defaultdict(set)
+    for a, b in manual_unlinks:
+        forbidden[a].add(b)
+        forbidden[b].add(a)
+    uf = _UnionFind()
+    groups: dict[str, set[str]] = {k: {k} for k in keys}
+    links: list[Link] = []
+
+    def join(a: str, b: str, reason: str) -> None:
+        ra, rb = uf.find(a), uf.find(b)
+        if ra == rb:
+            return
+        left, right = groups[ra], groups[rb]
+        if any(forbidden[x] & right for x in left if x in forbidden):
+            return
+        uf.union(ra, rb)
+        root, other = (ra, rb) if uf.find(ra) == ra else (rb, ra)
+        groups[root] = left | right
+        groups.pop(other, None)
+        links.append(Link(a, b, reason))
+
+    known = set(keys)
+    for a, b in manual_links:
+        if a in known and b in known:
+            join(a, b, "manual")
+    by_value: list[tuple[str, dict[str, list[str]]]] = [
+        ("email", defaultdict(list)),
+        ("code", defaultdict(list)),
+        ("phone", defaultdict(list)),
+    ]
+    for member in members:
+        for email in set(member.emails):
+            if email not in placeholders.emails:
+                by_value[0][1][email].append(member.key)
+        if member.code:
+            by_value[1][1][member.code].append(member.key)
+        for phone in set(member.phones):
+            if phone not in placeholders.phones:
+                by_value[2][1][phone].append(member.key)
+    for kind, index in by_value:
+        for value in sorted(index):
+            holders = index[value]
+            for other in holders[1:]:
+                join(holders[0], other, f"{kind} {value}")
+    clusters: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        clusters[uf.find(key)].append(key)
+    return sorted((sorted(c) for c in clusters.values()), key=lambda c: c[0]), links
+
+
+def stable_person_ids(
+    clusters: Sequence[Sequence[str]],
+    previous: Mapping[str, str],
+    new_id: Callable[[], str],
+) -> dict[str, str]:
+    """Person id per member, reusing last run's ids.
+
+    A cluster takes the previous id held by most of its members (ties: the smaller id).
+    When a person splits, the largest part keeps the id and the others get new ones; when
+    two merge, the id with more members wins. A cluster with no history gets a new id.
+    """
+    claims: list[tuple[int, str, int]] = []  # (-votes, id, cluster index)
+    for index, members in enumerate(clusters):
+        votes = Counter(previous[m] for m in members if m in previous)
+        claims.extend((-count, pid, index) for pid, count in votes.items())
+    assigned: dict[int, str] = {}
+    taken: set[str] = set()
+    for _negative_votes, pid, index in sorted(claims):
+        if index in assigned or pid in taken:
+            continue
+        assigned[index] = pid
+        taken.add(pid)
+    out: dict[str, str] = {}
+    for index, members in enumerate(clusters):
+        pid = assigned.get(index) or new_id()
+        for member in members:
+            out[member] = pid
+    return out
