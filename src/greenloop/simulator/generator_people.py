@@ -332,7 +332,7 @@ class _Builder:
         room -= 1
         if role == "regular" and room > 0:
             room -= self.plant_duplicate(person, primary, real_email, digits)
-        self.plan_online(person, primary, real_email, room)
+        self.plan_online(person, primary, real_email, room, digits)
         return person
 
     def plant_duplicate(
@@ -366,7 +366,12 @@ class _Builder:
         return 1
 
     def plan_online(
-        self, person: Person, primary: Profile, real_email: str | None, room: int
+        self,
+        person: Person,
+        primary: Profile,
+        real_email: str | None,
+        room: int,
+        digits: str | None,
     ) -> None:
         rng = self.rng
         if real_email is None or rng.random() >= 0.35:
@@ -389,6 +394,13 @@ class _Builder:
             person.ecom_email = self.email(person.first, person.last)
         if not kind:
             return
+        # A profile the eCom integration creates shares no email with the till's profile;
+        # only the phone on the person's orders ties the two together. Plant one only when
+        # that evidence exists, so the generator's truth stays knowable from the data.
+        if digits is None:
+            room = 0
+        else:
+            person.ecom_phone = digits
         if room <= 0 or self.flag_budget <= 0:
             # No room for another profile: this person simply never shops online.
             person.p_online = 0.0
