@@ -188,3 +188,13 @@ def test_order_rows_cover_every_column_of_the_table() -> None:
 
     assert set(ORDER_ROW_COLUMNS) == {c.name for c in t.ecom_orders.columns}
     assert len(ORDER_ROW_COLUMNS) == len(t.ecom_orders.columns)
+
+
+def test_each_import_is_logged_with_the_files_hash(engine: Engine) -> None:
+    import hashlib
+
+    import_exports(engine, [SAMPLE], timezone=TZ)
+    with engine.connect() as conn:
+        row = conn.execute(select(t.ecom_imports)).one()
+    assert row.sha256 == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    assert (row.orders_new, row.line_items, row.rows) == (2, 3, 3)

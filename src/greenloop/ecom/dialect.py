@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,21 +31,28 @@ class Dialect:
     separator: str
     bom: bool
     crlf: bool
+    sha256: str  # of the whole file, for the import log
 
 
-def _is_utf8(path: Path) -> bool:
+def _scan(path: Path) -> tuple[bool, str]:
+    """One pass over the bytes: are they UTF-8, and their SHA-256."""
     decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.sha256()
+    utf8 = True
     with path.open("rb") as raw:
         while chunk := raw.read(_CHUNK):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError:
-                return False
+            digest.update(chunk)
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return False
-    return True
+            utf8 = False
+    return utf8, digest.hexdigest()
 
 
 def detect_dialect(path: Path) -> Dialect:
@@ -56,7 +64,8 @@ def detect_dialect(path: Path) -> Dialect:
     if not head.strip():
         raise InputFileError(f"{path}: the file is empty", hint="Export the orders again.")
     bom = head.startswith(codecs.BOM_UTF8)
-    encoding = "utf-8-sig" if bom else ("utf-8" if _is_utf8(path) else "cp1252")
+    utf8, sha256 = _scan(path)
+    encoding = "utf-8-sig" if bom else ("utf-8" if utf8 else "cp1252")
     text = head.decode("utf-8-sig" if bom else encoding, errors="replace")
     first_line_end = text.find("\n")
     crlf = first_line_end > 0 and text[first_line_end - 1] == "\r"
@@ -72,7 +81,7 @@ def detect_dialect(path: Path) -> Dialect:
             f"{path}: line 1 is not an eCom orders export header (no 'order_number' column)",
             hint="Export from eCom admin → My Sales → Orders → Export, and import that file.",
         )
-    return Dialect(encoding=encoding, separator=best[1], bom=bom, crlf=crlf)
+    return Dialect(encoding=encoding, separator=best[1], bom=bom, crlf=crlf, sha256=sha256)
 
 
 def open_export(path: Path, dialect: Dialect) -> TextIO:

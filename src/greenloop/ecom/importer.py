@@ -235,14 +235,6 @@ def _import_file(
         _write_batch(conn, batch, result, now)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as raw:
-        while chunk := raw.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def import_exports(
     engine: Engine,
     paths: Iterable[Path],
@@ -298,11 +290,12 @@ def import_exports(
 def _record(conn: Connection, path: Path, result: FileResult, now: datetime) -> None:
     report = result.report
     assert report is not None
+    assert report.dialect is not None
     conn.execute(
         insert(t.ecom_imports),
         {
             "file": str(path),
-            "sha256": _sha256(path),
+            "sha256": report.dialect.sha256,
             "imported_at": now,
             "rows": result.rows,
             "orders_new": result.orders_new,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from greenloop.errors import BadResponse
 
 __all__ = [
+    "CUSTOMER_TEXT_FIELDS",
     "Customer",
     "CustomerGroup",
     "LineItem",
@@ -426,7 +427,8 @@ def parse_customer_group(obj: Obj) -> CustomerGroup:
     )
 
 
-_CUSTOMER_TEXT = [
+# Every text field of the 2.0 Customer schema; the store has one column for each.
+CUSTOMER_TEXT_FIELDS: tuple[str, ...] = (
     "customer_code",
     "first_name",
     "last_name",
@@ -460,12 +462,12 @@ _CUSTOMER_TEXT = [
     "custom_field_2",
     "custom_field_3",
     "custom_field_4",
-]
+)
 
 
 def parse_customer(obj: Obj) -> Customer:
     r = _Reader(obj, "customer")
-    texts = {key: r.opt_str(key) for key in _CUSTOMER_TEXT}
+    texts = {key: r.opt_str(key) for key in CUSTOMER_TEXT_FIELDS}
     return Customer(
         id=r.req_str("id"),
         enable_loyalty=r.boolean("enable_loyalty"),

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
+from greenloop.lightspeed.models import CUSTOMER_TEXT_FIELDS
 from greenloop.store.types import Money, UtcDateTime
 
 __all__ = [
@@ -123,46 +124,11 @@ customer_groups = Table(
     Column("version", BigInteger, nullable=False),
 )
 
-_customer_text = [
-    "customer_code",
-    "first_name",
-    "last_name",
-    "name",
-    "email",
-    "phone",
-    "mobile",
-    "fax",
-    "company_name",
-    "note",
-    "gender",
-    "date_of_birth",
-    "twitter",
-    "website",
-    "physical_address_1",
-    "physical_address_2",
-    "physical_suburb",
-    "physical_city",
-    "physical_postcode",
-    "physical_state",
-    "physical_country_id",
-    "postal_address_1",
-    "postal_address_2",
-    "postal_suburb",
-    "postal_city",
-    "postal_postcode",
-    "postal_state",
-    "postal_country_id",
-    "custom_field_1",
-    "custom_field_2",
-    "custom_field_3",
-    "custom_field_4",
-]
-
 customers = Table(
     "customers",
     metadata,
     Column("id", ID, primary_key=True),
-    *(Column(name, Text) for name in _customer_text),
+    *(Column(name, Text) for name in CUSTOMER_TEXT_FIELDS if name != "customer_group_id"),
     Column("customer_group_id", ID),
     Column("enable_loyalty", Boolean, nullable=False),
     Column("loyalty_balance", Money),
