@@ -8,20 +8,23 @@ becomes one line on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 
 from greenloop import operations
-from greenloop.config import Settings, load_settings
-from greenloop.errors import GreenLoopError
-from greenloop.logs import configure_logging, redact
+from greenloop.cli_analytics import register as register_analytics
+from greenloop.cli_support import (
+    ConfigOption,
+    JsonOption,
+    VerboseOption,
+    print_json,
+    settings_from,
+    translate_errors,
+)
 from greenloop.simulator.cli import app as simulator_app
 from greenloop.sync.pull import ResourceResult
 
@@ -34,42 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(simulator_app, name="simulator")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="Config file (default ./greenloop.toml).", show_default=False
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail to stderr.")]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _settings(config: Path | None, verbose: bool = False) -> Settings:
-    settings = load_settings(config)
-    configure_logging("DEBUG" if verbose else settings.log_level, settings.secrets())
-    return settings
-
-
-def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a GreenLoopError into one redacted line on stderr and its exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except GreenLoopError as exc:
-            typer.echo(f"error: {redact(exc.one_line())}", err=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper
-
-
-def _print_json(payload: Any) -> None:
-    typer.echo(json.dumps(payload, default=str, sort_keys=False))
+register_analytics(app)
 
 
 @app.command()
@@ -94,7 +62,7 @@ def init(
         force=force,
     )
     if as_json:
-        _print_json(
+        print_json(
             {
                 "config": str(result.config_path),
                 "config_written": result.config_written,
@@ -121,7 +89,7 @@ def sync_command(
     Incremental by each resource's version cursor; each page commits with its cursor, so
     an interrupted sync resumes where it stopped. Example: greenloop sync --json
     """
-    settings = _settings(config, verbose)
+    settings = settings_from(config, verbose)
 
     def progress(name: str, result: ResourceResult) -> None:
         if not as_json and sys.stderr.isatty():
@@ -129,7 +97,7 @@ def sync_command(
 
     report = operations.run_sync(settings, full=full, progress=progress)
     if as_json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
         return
     for name, result in report.resources.items():
         typer.echo(
@@ -155,11 +123,11 @@ def import_ecom_command(
     Broken rows are reported as file:line: column: problem, and their orders skipped;
     the exit code is 1 when anything was rejected. Example: greenloop import-ecom orders.csv
     """
-    settings = _settings(config)
+    settings = settings_from(config)
     result = operations.import_ecom(settings, files, dry_run=dry_run)
     payload = result.to_json()
     if as_json:
-        _print_json(payload)
+        print_json(payload)
     else:
         for warning in payload["warnings"]:
             typer.echo(f"warning: {warning}", err=True)
@@ -184,9 +152,9 @@ def reconcile_command(config: ConfigOption = None, as_json: JsonOption = False) 
     missing from the exports, stale 'X-series Order ID' hints, amount and time mismatches,
     and the sync lag. Example: greenloop reconcile --json
     """
-    report = operations.reconcile_ecom(_settings(config))
+    report = operations.reconcile_ecom(settings_from(config))
     if as_json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
         return
     typer.echo(f"matched orders:            {report.matched}")
     reasons: dict[str, int] = {}

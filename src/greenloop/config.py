@@ -21,8 +21,11 @@ from greenloop.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
+    "AnalyticsSettings",
     "DatabaseSettings",
+    "IdentitySettings",
     "LightspeedSettings",
+    "ProgramSettings",
     "Settings",
     "SyncSettings",
     "load_settings",
@@ -159,6 +162,66 @@ class WebhookSettings(_Section):
     secret: SecretStr = SecretStr("")
 
 
+class IdentitySettings(_Section):
+    """How profiles and eCom buyers are joined into persons (README: Identity)."""
+
+    # Phones without a country code are read in this region (ISO 3166 code).
+    default_region: str = "US"
+    gmail_ignore_dots: bool = False
+    ignore_plus_tags: bool = False
+    # Added to the built-in deny-list; the store's own email and phone from X-Series
+    # (retailer and outlets) are added automatically.
+    placeholder_emails: tuple[str, ...] = ()
+    placeholder_phones: tuple[str, ...] = ()
+    # An email or phone on more profiles than this links nobody.
+    max_profiles_per_value: int = Field(default=5, ge=1)
+
+
+class AnalyticsSettings(_Section):
+    """Metrics, risk and prediction settings (README: What counts)."""
+
+    # Store-local days decide visits; empty means the eCom timezone setting.
+    timezone: str = ""
+    same_day_is_one_visit: bool = True
+    # The value basis: tax-inclusive totals, shipping and loyalty-dollar redemptions.
+    include_tax: bool = True
+    include_shipping: bool = True
+    include_loyalty_redemptions: bool = True
+    # Past one own purchase cycle is "at risk", past two "lapsed". People with fewer
+    # visits than this use the store's median cycle instead of their own.
+    min_visits_for_own_cycle: int = Field(default=3, ge=2)
+    # Predictions (BG/NBD + Gamma-Gamma) run only when the data is ready for them.
+    predictions: bool = True
+    min_customers_for_predictions: int = 500
+    min_history_days_for_predictions: int = 180
+    min_repeat_customers_for_predictions: int = 100
+
+
+class ConditionSettings(_Section):
+    kind: Literal["value", "visits", "loyalty", "purchase_count"]
+    at_least: str | None = None
+    equals: int | None = None
+    window: Literal["lifetime", "rolling", "calendar_year", "since_enrolment"] = "lifetime"
+    days: int | None = None
+
+
+class TierSettings(_Section):
+    name: str
+    group: str
+    combine: Literal["any", "all"] = "any"
+    conditions: tuple[ConditionSettings, ...]
+
+
+class ProgramSettings(_Section):
+    """The tier program. No ``tiers`` means the retailer's default program (README)."""
+
+    tiers: tuple[TierSettings, ...] = ()
+    downgrade: Literal["never", "immediate", "review"] = "review"
+    review_days: int = Field(default=90, ge=1)
+    max_steps: int = Field(default=1, ge=1)
+    grace_days: int = Field(default=0, ge=0)
+
+
 class Settings(_Section):
     """Everything GreenLoop can be told. Built by :func:`load_settings`."""
 
@@ -167,6 +230,9 @@ class Settings(_Section):
     sync: SyncSettings = SyncSettings()
     ecom: EcomSettings = EcomSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    identity: IdentitySettings = IdentitySettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
+    program: ProgramSettings = ProgramSettings()
     # Directory of the config file: relative paths (the SQLite file) resolve against it.
     base_dir: Path = Path()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

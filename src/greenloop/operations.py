@@ -15,8 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from greenloop.analytics.program import program_from_settings, store_zone
+from greenloop.analytics.run import AnalyzeOptions, AnalyzeReport, analyze_all
 from greenloop.config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from greenloop.config_template import render_config
+from greenloop.domain.identity import IdentityRules
+from greenloop.domain.metrics import MetricRules
 from greenloop.domain.purchases import CountingRules, MergeResult, merge_purchases
 from greenloop.domain.reconcile import ReconcileReport, reconcile
 from greenloop.ecom.importer import ImportResult, import_exports
@@ -28,6 +32,8 @@ from greenloop.sync.pull import Progress, SyncReport, sync
 
 __all__ = [
     "InitResult",
+    "analyze",
+    "analyze_options",
     "counting_rules",
     "import_ecom",
     "init_project",
@@ -147,6 +153,9 @@ def counting_rules(settings: Settings) -> CountingRules:
         online_register_ids=frozenset(settings.ecom.online_register_ids),
         excluded_order_numbers=frozenset(settings.ecom.excluded_orders),
         count_zero_total_orders=settings.ecom.count_zero_total_orders,
+        include_tax=settings.analytics.include_tax,
+        include_shipping=settings.analytics.include_shipping,
+        include_loyalty_redemptions=settings.analytics.include_loyalty_redemptions,
     )
 
 
@@ -193,5 +202,46 @@ def reconcile_ecom(settings: Settings, *, now: datetime | None = None) -> Reconc
                 time_tolerance=timedelta(minutes=settings.ecom.time_tolerance_minutes),
                 excluded=frozenset(settings.ecom.excluded_orders),
             )
+    finally:
+        engine.dispose()
+
+
+def analyze_options(settings: Settings) -> AnalyzeOptions:
+    ident = settings.identity
+    analytics = settings.analytics
+    zone = store_zone(settings)
+    return AnalyzeOptions(
+        counting=counting_rules(settings),
+        identity=IdentityRules(
+            default_region=ident.default_region,
+            gmail_ignore_dots=ident.gmail_ignore_dots,
+            ignore_plus_tags=ident.ignore_plus_tags,
+            placeholder_emails=ident.placeholder_emails,
+            placeholder_phones=ident.placeholder_phones,
+            max_profiles_per_value=ident.max_profiles_per_value,
+        ),
+        program=program_from_settings(settings),
+        metrics=MetricRules(
+            store_zone=zone,
+            same_day_is_one_visit=analytics.same_day_is_one_visit,
+            recent_days=30,
+            window_days=90,
+        ),
+        min_visits_for_own_cycle=analytics.min_visits_for_own_cycle,
+        predictions=analytics.predictions,
+        readiness={
+            "min_customers": analytics.min_customers_for_predictions,
+            "min_history_days": analytics.min_history_days_for_predictions,
+            "min_repeat_customers": analytics.min_repeat_customers_for_predictions,
+        },
+    )
+
+
+def analyze(settings: Settings, *, now: datetime | None = None) -> AnalyzeReport:
+    """``greenloop analyze``: identities, metrics, tiers and risk for everyone."""
+    options = analyze_options(settings)
+    engine = open_engine(settings)
+    try:
+        return analyze_all(engine, options, now or datetime.now(UTC))
     finally:
         engine.dispose()

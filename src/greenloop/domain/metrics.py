@@ -37,6 +37,7 @@ class PersonMetrics:
     lifetime_value: Decimal
     window_value: Decimal
     purchases: int  # counted purchases (not visits)
+    window_purchases: int
     visits: int  # distinct purchase days when same_day_is_one_visit, else purchases
     visits_recent: int  # visits in the last ``recent_days``
     ecom_value: Decimal
@@ -91,6 +92,7 @@ def person_metrics(
         lifetime_value=lifetime,
         window_value=window,
         purchases=len(counted),
+        window_purchases=sum(1 for m in moments if window_start is None or m >= window_start),
         visits=len(days),
         visits_recent=sum(1 for d in days if d >= recent_start),
         ecom_value=ecom_value,

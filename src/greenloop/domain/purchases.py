@@ -90,6 +90,24 @@ class CountingRules:
     excluded_order_numbers: frozenset[str] = frozenset()
     # $0 orders (paid by gift card, 100% discount) are purchases worth nothing by default.
     count_zero_total_orders: bool = True
+    # The value basis (DESIGN §3.6): what a purchase is worth toward value thresholds.
+    include_tax: bool = True
+    include_shipping: bool = True  # eCom orders' shipping; X-Series has no shipping field
+    include_loyalty_redemptions: bool = True  # the part paid with loyalty dollars
+
+    def sale_value(self, sale: SaleFact) -> Decimal:
+        value = sale.total_incl if self.include_tax else sale.total_price
+        if not self.include_loyalty_redemptions:
+            value -= sale.loyalty_paid()
+        return value
+
+    def order_value(self, order: OrderFact) -> Decimal:
+        value = order.total
+        if not self.include_tax:
+            value -= order.tax
+        if not self.include_shipping:
+            value -= order.shipping
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +140,9 @@ class SaleFact:
     def non_loyalty_payments(self) -> Decimal:
         return sum((a for name, a in self.payments if name.strip().lower() != "loyalty"), ZERO)
 
+    def loyalty_paid(self) -> Decimal:
+        return sum((a for name, a in self.payments if name.strip().lower() == "loyalty"), ZERO)
+
     def paid(self) -> Decimal:
         return sum((amount for _name, amount in self.payments), ZERO)
 
@@ -135,6 +156,9 @@ class OrderFact:
     total: Decimal
     xseries_order_id: str | None = None
     payment_method: str | None = None
+    phone: str | None = None
+    tax: Decimal = ZERO
+    shipping: Decimal = ZERO
 
 
 Channel = Literal["ecom", "instore"]
@@ -263,7 +287,7 @@ def merge_purchases(
                 occurred_at=sale.sale_date or sale.created_at,
                 status=sale.status,
                 counts=counts,
-                value=sale.total_incl,
+                value=rules.sale_value(sale),
                 flags=tuple(flags),
             )
         )
@@ -286,7 +310,7 @@ def merge_purchases(
                 occurred_at=order.placed_at,
                 status=order.payment_status_code,
                 counts=_order_counts(order, rules),
-                value=order.total,
+                value=rules.order_value(order),
                 flags=tuple(flags),
             )
         )

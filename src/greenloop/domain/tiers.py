@@ -151,11 +151,22 @@ class Evaluation:
     keep: list[str] = field(default_factory=list)
 
 
+Measured = Decimal | int | bool
+_Cache = dict[tuple[ConditionKind, Window, datetime], Measured]
+
+
 def _measure(
-    condition: Condition, facts: Facts, now: datetime, zone: tzinfo | None
-) -> Decimal | int | bool:
+    condition: Condition,
+    facts: Facts,
+    now: datetime,
+    zone: tzinfo | None,
+    cache: _Cache | None = None,
+) -> Measured:
     if condition.kind == "loyalty":
         return facts.loyalty_enrolled
+    key = (condition.kind, condition.window, now)
+    if cache is not None and key in cache:
+        return cache[key]
     start = condition.window.start(now, facts.enrolled_at, zone)
     window_days = None if start is None else max(0, (now - start).days)
     rules = MetricRules(store_zone=zone, window_days=window_days, recent_days=window_days or 0)
@@ -165,14 +176,19 @@ def _measure(
         if start is None or (p.occurred_at is not None and p.occurred_at >= start)
     ]
     metrics = person_metrics(in_window, now, rules)
+    measured: Measured
     if condition.kind == "value":
-        return metrics.lifetime_value
-    if condition.kind == "visits":
-        return metrics.visits
-    return metrics.purchases
+        measured = metrics.lifetime_value
+    elif condition.kind == "visits":
+        measured = metrics.visits
+    else:
+        measured = metrics.purchases
+    if cache is not None:
+        cache[key] = measured
+    return measured
 
 
-def _holds(condition: Condition, measured: Decimal | int | bool) -> bool:
+def _holds(condition: Condition, measured: Measured) -> bool:
     if condition.kind == "loyalty":
         return bool(measured)
     if condition.equals is not None:
@@ -219,7 +235,12 @@ def _gap(
 
 
 def _keep(
-    condition: Condition, facts: Facts, tier: str, review_at: datetime, zone: tzinfo | None
+    condition: Condition,
+    facts: Facts,
+    tier: str,
+    review_at: datetime,
+    zone: tzinfo | None,
+    cache: _Cache,
 ) -> str:
     """What keeps ``tier`` at the review, from this condition's point of view."""
     if condition.kind != "visits" and condition.window.kind != "rolling":
@@ -227,7 +248,7 @@ def _keep(
             return f"{tier} holds while enrolled in loyalty"
         return f"{tier} holds for good on this rule ({condition.window.describe()} never drops)"
     # What will still be inside the window on the review date, then what is missing.
-    measured = _measure(condition, facts, review_at, zone)
+    measured = _measure(condition, facts, review_at, zone, cache)
     missing = (condition.at_least or Decimal(0)) - Decimal(measured)
     by = review_at.date().isoformat()
     if missing <= 0:
@@ -245,10 +266,11 @@ def evaluate(
     """The tier the rules give today, with the reasons, the way to the next tier and
     what keeps this one at ``review_at`` (default: one review period from now)."""
     zone = program.store_zone
+    cache: _Cache = {}
     winner: Tier | None = None
     reasons: list[str] = []
     for tier in program.tiers:
-        measured = [(c, _measure(c, facts, now, zone)) for c in tier.conditions]
+        measured = [(c, _measure(c, facts, now, zone, cache)) for c in tier.conditions]
         results = [_holds(c, m) for c, m in measured]
         ok = all(results) if tier.combine == "all" else any(results)
         if ok:
@@ -262,15 +284,17 @@ def evaluate(
     else:
         review = review_at or now + timedelta(days=program.downgrade.review_days)
         evaluation.keep = [
-            _keep(c, facts, winner.name, review, zone)
+            _keep(c, facts, winner.name, review, zone, cache)
             for c in winner.conditions
-            if _holds(c, _measure(c, facts, now, zone))
+            if _holds(c, _measure(c, facts, now, zone, cache))
         ]
     rank = program.rank(evaluation.tier)
     if rank > 0:
         above = program.tiers[rank - 1]
         evaluation.next_tier = above.name
-        gaps = [_gap(c, _measure(c, facts, now, zone), above.name, now) for c in above.conditions]
+        gaps = [
+            _gap(c, _measure(c, facts, now, zone, cache), above.name, now) for c in above.conditions
+        ]
         evaluation.to_next = [g for g in gaps if g]
     return evaluation
 

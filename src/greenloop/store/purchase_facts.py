@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from greenloop.domain.purchases import OrderFact, SaleFact
 from greenloop.store import tables as t
@@ -13,29 +13,34 @@ from greenloop.store import tables as t
 __all__ = ["load_order_facts", "load_sale_facts"]
 
 
-def load_sale_facts(conn: Connection) -> list[SaleFact]:
+def load_sale_facts(conn: Connection, where: ColumnElement[bool] | None = None) -> list[SaleFact]:
     payments: dict[str, list[tuple[str, Decimal]]] = {}
     query = select(t.sale_payments.c.sale_id, t.sale_payments.c.name, t.sale_payments.c.amount)
+    if where is not None:
+        query = query.where(
+            t.sale_payments.c.sale_id.in_(select(t.sales.c.id).where(where).scalar_subquery())
+        )
     for row in conn.execute(query.order_by(t.sale_payments.c.sale_id, t.sale_payments.c.sequence)):
         payments.setdefault(row.sale_id, []).append((row.name or "", row.amount))
     s = t.sales.c
-    rows = conn.execute(
-        select(
-            s.id,
-            s.customer_id,
-            s.status,
-            s.source,
-            s.source_id,
-            s.register_id,
-            s.note,
-            s.return_for,
-            s.sale_date,
-            s.created_at,
-            s.total_price,
-            s.total_tax,
-            s.total_price_incl,
-        ).order_by(s.sale_date, s.id)
-    )
+    sale_query = select(
+        s.id,
+        s.customer_id,
+        s.status,
+        s.source,
+        s.source_id,
+        s.register_id,
+        s.note,
+        s.return_for,
+        s.sale_date,
+        s.created_at,
+        s.total_price,
+        s.total_tax,
+        s.total_price_incl,
+    ).order_by(s.sale_date, s.id)
+    if where is not None:
+        sale_query = sale_query.where(where)
+    rows = conn.execute(sale_query)
     return [
         SaleFact(
             id=r.id,
@@ -57,7 +62,9 @@ def load_sale_facts(conn: Connection) -> list[SaleFact]:
     ]
 
 
-def load_order_facts(conn: Connection) -> Iterator[OrderFact]:
+def load_order_facts(
+    conn: Connection, where: ColumnElement[bool] | None = None
+) -> Iterator[OrderFact]:
     o = t.ecom_orders.c
     query = select(
         o.order_number,
@@ -67,7 +74,12 @@ def load_order_facts(conn: Connection) -> Iterator[OrderFact]:
         o.total,
         o.xseries_order_id,
         o.payment_method,
+        o.phone,
+        o.tax,
+        o.shipping,
     ).order_by(o.placed_at)
+    if where is not None:
+        query = query.where(where)
     for r in conn.execute(query):
         yield OrderFact(
             order_number=r.order_number,
@@ -77,4 +89,7 @@ def load_order_facts(conn: Connection) -> Iterator[OrderFact]:
             total=r.total,
             xseries_order_id=r.xseries_order_id,
             payment_method=r.payment_method,
+            phone=r.phone,
+            tax=r.tax or Decimal(0),
+            shipping=r.shipping or Decimal(0),
         )

@@ -26,13 +26,20 @@ from greenloop.lightspeed.models import CUSTOMER_TEXT_FIELDS
 from greenloop.store.types import Money, UtcDateTime
 
 __all__ = [
+    "analyze_runs",
     "customer_groups",
     "customers",
     "ecom_imports",
     "ecom_order_items",
     "ecom_orders",
+    "identity_links",
+    "identity_members",
+    "identity_overrides",
+    "identity_values",
     "metadata",
     "outlets",
+    "persons",
+    "placeholders",
     "registers",
     "retailer",
     "sale_line_items",
@@ -40,6 +47,9 @@ __all__ = [
     "sales",
     "sync_cursors",
     "sync_runs",
+    "tier_history",
+    "tier_locks",
+    "tier_snapshots",
     "users",
 ]
 
@@ -301,4 +311,163 @@ ecom_imports = Table(
     Column("line_items", Integer, nullable=False),
     Column("rejected", JSON, nullable=False),
     Column("warnings", JSON, nullable=False),
+)
+
+
+# -- Analytics: persons, identity, tiers (computed by `greenloop analyze`) ---------------
+#
+# A member is what identity clusters: an X-Series profile (``customer:<id>``), an eCom
+# buyer email (``email:<address>``) or, when the order's email is a placeholder, one
+# order (``order:<number>``). Members keep their person id between runs, so a person's
+# id is stable while any of its profiles persists.
+
+identity_members = Table(
+    "identity_members",
+    metadata,
+    Column("member_key", String(200), primary_key=True),
+    Column("person_id", String(40), nullable=False),
+    Column("customer_id", ID),
+    Column("assigned_at", UtcDateTime, nullable=False),
+    Index(None, "person_id"),
+    Index(None, "customer_id"),
+)
+
+# Normalised identity values per member (email, E.164 phone, customer code), so the
+# real-time path can find a changed profile's neighbours without reading everyone.
+identity_values = Table(
+    "identity_values",
+    metadata,
+    Column("member_key", String(200), primary_key=True),
+    Column("kind", String(10), primary_key=True),
+    Column("value", String(320), primary_key=True),
+    Index(None, "kind", "value"),
+)
+
+identity_links = Table(
+    "identity_links",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(40), nullable=False),
+    Column("a", String(200), nullable=False),
+    Column("b", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Index(None, "person_id"),
+)
+
+# Manual `customers link` / `unlink`: the latest word on a pair wins over every rule.
+identity_overrides = Table(
+    "identity_overrides",
+    metadata,
+    Column("a", String(200), primary_key=True),
+    Column("b", String(200), primary_key=True),
+    Column("action", String(10), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("note", Text),
+)
+
+placeholders = Table(
+    "placeholders",
+    metadata,
+    Column("kind", String(10), primary_key=True),
+    Column("value", String(320), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("profiles", Integer, nullable=False),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("primary_customer_id", ID),
+    Column("customer_code", Text),
+    Column("name", Text),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("profiles", Integer, nullable=False),
+    Column("profile_ids", JSON, nullable=False),
+    Column("loyalty_enrolled", Boolean, nullable=False),
+    Column("lifetime_value", Money, nullable=False),
+    Column("value_90d", Money, nullable=False),
+    Column("purchases", Integer, nullable=False),
+    Column("purchases_90d", Integer, nullable=False),
+    Column("visits", Integer, nullable=False),
+    Column("visits_30d", Integer, nullable=False),
+    Column("ecom_value", Money, nullable=False),
+    Column("instore_value", Money, nullable=False),
+    Column("ecom_purchases", Integer, nullable=False),
+    Column("instore_purchases", Integer, nullable=False),
+    Column("returns_value", Money, nullable=False),
+    Column("average_order_value", Money),
+    Column("first_purchase", UtcDateTime),
+    Column("last_purchase", UtcDateTime),
+    Column("average_cycle_days", Money),
+    Column("earned_tier", Text),
+    Column("tier", Text),
+    Column("tier_since", UtcDateTime),
+    Column("review_at", UtcDateTime),
+    Column("reasons", JSON, nullable=False),
+    Column("to_next", JSON, nullable=False),
+    Column("keep", JSON, nullable=False),
+    Column("risk", String(20), nullable=False),
+    Column("drop_at_review", Boolean, nullable=False),
+    Column("p_alive", Money),
+    Column("expected_purchases_90d", Money),
+    Column("predicted_value_12m", Money),
+    Column("computed_at", UtcDateTime, nullable=False),
+    Index(None, "tier"),
+    Index(None, "email"),
+)
+
+# Append-only: every change of a person's tier, with the reasons at that moment.
+tier_history = Table(
+    "tier_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(40), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("from_tier", Text),
+    Column("to_tier", Text),
+    Column("change", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("run_id", Integer),
+    Index(None, "person_id"),
+    Index(None, "at"),
+)
+
+tier_locks = Table(
+    "tier_locks",
+    metadata,
+    Column("person_id", String(40), primary_key=True),
+    Column("tier", Text),
+    Column("until", UtcDateTime, nullable=False),
+    Column("note", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Persons per tier at the end of each day's analysis, for the distribution chart.
+tier_snapshots = Table(
+    "tier_snapshots",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("tier", String(100), primary_key=True),
+    Column("persons", Integer, nullable=False),
+)
+
+analyze_runs = Table(
+    "analyze_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("as_of", UtcDateTime, nullable=False),
+    Column("scope", String(20), nullable=False),
+    # Set for a one-person recompute (the real-time path); None for a full analysis.
+    Column("person_id", String(40)),
+    Column("outcome", String(20), nullable=False),
+    Column("persons", Integer, nullable=False),
+    Column("profiles", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index(None, "as_of"),
 )

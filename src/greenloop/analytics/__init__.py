@@ -1,0 +1,1 @@
+"""Analytics: persons, metrics, tiers and predictions computed from the stored facts."""

@@ -1,0 +1,164 @@
+"""Reading what analytics needs from the store: profiles, purchases, overrides.
+
+Everything is read in a few set-based queries; the all-customers path reads whole
+tables, the one-person path reads only the rows of the given profiles and emails (by
+index), so the real-time recompute stays in milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, or_, select
+
+from greenloop.domain.purchases import (
+    CountingRules,
+    OrderFact,
+    Purchase,
+    SaleFact,
+    merge_purchases,
+)
+from greenloop.store import tables as t
+from greenloop.store.purchase_facts import load_order_facts, load_sale_facts
+
+__all__ = ["Facts", "Profile", "load_all", "load_scoped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    id: str
+    code: str | None
+    name: str
+    email: str | None
+    phones: tuple[str, ...]
+    enable_loyalty: bool
+    deleted: bool
+    group_id: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass
+class Facts:
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    purchases: list[Purchase] = field(default_factory=list)
+    # Raw eCom buyer email → phones seen on that email's orders (for identity).
+    order_contacts: dict[str, set[str]] = field(default_factory=dict)
+    # Order number → (email, phone), for orders whose email turns out to be a placeholder.
+    order_email: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    store_emails: list[str] = field(default_factory=list)
+    manual_links: list[tuple[str, str]] = field(default_factory=list)
+    manual_unlinks: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _display_name(row: object) -> str:
+    name = (getattr(row, "name", None) or "").strip()
+    if name:
+        return name
+    parts = [getattr(row, "first_name", None) or "", getattr(row, "last_name", None) or ""]
+    return " ".join(p.strip() for p in parts if p.strip()) or "Unknown"
+
+
+def _profiles(conn: Connection, ids: Collection[str] | None) -> dict[str, Profile]:
+    c = t.customers.c
+    query = select(
+        c.id,
+        c.customer_code,
+        c.name,
+        c.first_name,
+        c.last_name,
+        c.email,
+        c.phone,
+        c.mobile,
+        c.enable_loyalty,
+        c.deleted_at,
+        c.customer_group_id,
+        c.created_at,
+        c.updated_at,
+    )
+    if ids is not None:
+        query = query.where(c.id.in_(list(ids)))
+    out: dict[str, Profile] = {}
+    for r in conn.execute(query):
+        out[r.id] = Profile(
+            id=r.id,
+            code=r.customer_code,
+            name=_display_name(r),
+            email=r.email,
+            phones=tuple(p for p in (r.phone, r.mobile) if p),
+            enable_loyalty=bool(r.enable_loyalty),
+            deleted=r.deleted_at is not None,
+            group_id=r.customer_group_id,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+        )
+    return out
+
+
+def _overrides(conn: Connection, facts: Facts) -> None:
+    o = t.identity_overrides.c
+    for r in conn.execute(select(o.a, o.b, o.action)):
+        (facts.manual_links if r.action == "link" else facts.manual_unlinks).append((r.a, r.b))
+    facts.store_emails = [
+        e for (e,) in conn.execute(select(t.outlets.c.email).where(t.outlets.c.email.is_not(None)))
+    ]
+
+
+def _contacts(facts: Facts, orders: Iterable[OrderFact]) -> list[OrderFact]:
+    kept = []
+    for order in orders:
+        facts.order_contacts.setdefault(order.email, set())
+        if order.phone:
+            facts.order_contacts[order.email].add(order.phone)
+        facts.order_email[order.order_number] = (order.email, order.phone)
+        kept.append(order)
+    return kept
+
+
+def load_all(conn: Connection, rules: CountingRules) -> Facts:
+    facts = Facts(profiles=_profiles(conn, None))
+    _overrides(conn, facts)
+    orders = _contacts(facts, load_order_facts(conn))
+    facts.purchases = merge_purchases(load_sale_facts(conn), orders, rules).purchases
+    return facts
+
+
+def load_scoped(
+    conn: Connection,
+    rules: CountingRules,
+    customer_ids: Collection[str],
+    emails: Collection[str],
+) -> Facts:
+    """The facts of some profiles and eCom emails only: their sales (with the twins and
+    originals the merge needs) and their orders."""
+    facts = Facts(profiles=_profiles(conn, customer_ids))
+    _overrides(conn, facts)
+    s = t.sales.c
+    o = t.ecom_orders.c
+    order_rows = list(load_order_facts(conn, where=o.email.in_(list(emails)))) if emails else []
+    numbers = [order.order_number for order in order_rows]
+    conditions = [s.customer_id.in_(list(customer_ids))] if customer_ids else []
+    if numbers:
+        conditions.append(s.source_id.in_(numbers))
+    sales: list[SaleFact] = load_sale_facts(conn, where=or_(*conditions)) if conditions else []
+    # A return's channel is its original's; fetch originals not already here.
+    have = {sale.id for sale in sales}
+    originals = {sale.return_for for sale in sales if sale.return_for} - have
+    if originals:
+        sales += load_sale_facts(conn, where=s.id.in_(list(originals)))
+    # Orders twinned with these sales but placed under another email.
+    twin_numbers = {x.source_id for x in sales if x.is_ecom_source and x.source_id} - set(numbers)
+    if twin_numbers:
+        order_rows += list(load_order_facts(conn, where=o.order_number.in_(list(twin_numbers))))
+    orders = _contacts(facts, order_rows)
+    keep_customers = set(customer_ids)
+    keep_emails = set(emails)
+    facts.purchases = [
+        p
+        for p in merge_purchases(sales, orders, rules).purchases
+        if (p.customer_id in keep_customers)
+        or (p.customer_id is None and p.email is not None and p.email in keep_emails)
+    ]
+    return facts
