@@ -7,6 +7,7 @@
     │   ├── ApiRejected             the API refused the request (other 4xx)
     │   ├── BadResponse             the API answered something unreadable
     │   ├── InputFileError          a whole input file is unusable (not an export, unreadable)
+    │   ├── NotFound                nothing (or more than one thing) matches what was asked for
     │   └── StoreError              the database is unusable (schema, connection)
     ├── RetryableError              try again later; nothing is lost
     │   ├── RateLimited             429: wait until ``retry_after``
@@ -33,6 +34,7 @@ __all__ = [
     "GreenLoopError",
     "ImportRowError",
     "InputFileError",
+    "NotFound",
     "RateLimited",
     "RetryableError",
     "ServerError",
@@ -92,6 +94,10 @@ class BadResponse(FatalError):
 
 class InputFileError(FatalError):
     hint = "Check the file is an eCom orders export (eCom admin → My Sales → Orders → Export)."
+
+
+class NotFound(FatalError):
+    hint = "Search by name, email, phone, customer code, customer id or person id."
 
 
 class StoreError(FatalError):

@@ -12,10 +12,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
-from greenloop.analytics.program import program_from_settings, store_zone
+from greenloop.analytics.lists import at_risk, placeholder_list
+from greenloop.analytics.master_csv import write_master
+from greenloop.analytics.overrides import member_key, set_override
+from greenloop.analytics.person import person_detail
+from greenloop.analytics.preview import Preview, preview_program
+from greenloop.analytics.program import load_program_file, program_from_settings, store_zone
+from greenloop.analytics.recompute import RecomputeResult, recompute_customer
 from greenloop.analytics.run import AnalyzeOptions, AnalyzeReport, analyze_all
 from greenloop.config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from greenloop.config_template import render_config
@@ -35,12 +42,19 @@ __all__ = [
     "analyze",
     "analyze_options",
     "counting_rules",
+    "customers_at_risk",
+    "export_master",
     "import_ecom",
     "init_project",
+    "link_profiles",
+    "list_placeholders",
     "list_purchases",
     "open_engine",
+    "preview_tiers",
+    "recompute",
     "reconcile_ecom",
     "run_sync",
+    "show_customer",
 ]
 
 
@@ -243,5 +257,87 @@ def analyze(settings: Settings, *, now: datetime | None = None) -> AnalyzeReport
     engine = open_engine(settings)
     try:
         return analyze_all(engine, options, now or datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def show_customer(
+    settings: Settings, query: str, *, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """``greenloop customers show``: one person in full (replayed at ``as_of``)."""
+    options = analyze_options(settings)
+    engine = open_engine(settings)
+    try:
+        return person_detail(engine, options, query, as_of=as_of)
+    finally:
+        engine.dispose()
+
+
+def customers_at_risk(settings: Settings, *, limit: int | None = None) -> list[dict[str, Any]]:
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return at_risk(conn, limit)
+    finally:
+        engine.dispose()
+
+
+def list_placeholders(settings: Settings) -> list[dict[str, Any]]:
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return placeholder_list(conn)
+    finally:
+        engine.dispose()
+
+
+def link_profiles(
+    settings: Settings, a: str, b: str, *, unlink: bool = False, note: str = ""
+) -> RecomputeResult:
+    """``customers link`` / ``unlink``: record the override, then recompute both persons."""
+    engine = open_engine(settings)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            set_override(conn, a, b, "unlink" if unlink else "link", now, note)
+            keys = [member_key(conn, a), member_key(conn, b)]
+        customers = [k.removeprefix("customer:") for k in keys if k.startswith("customer:")]
+        return recompute_customer(engine, analyze_options(settings), customers, now)
+    finally:
+        engine.dispose()
+
+
+def recompute(
+    settings: Settings, customer_ids: Sequence[str], *, now: datetime | None = None
+) -> RecomputeResult:
+    """Recompute the persons of these profiles (the real-time path)."""
+    engine = open_engine(settings)
+    try:
+        return recompute_customer(
+            engine, analyze_options(settings), customer_ids, now or datetime.now(UTC)
+        )
+    finally:
+        engine.dispose()
+
+
+def preview_tiers(
+    settings: Settings, program_file: Path, *, now: datetime | None = None
+) -> Preview:
+    """``greenloop tiers preview``: everyone under another program; nothing written."""
+    options = analyze_options(settings)
+    program = load_program_file(program_file, settings)
+    engine = open_engine(settings)
+    try:
+        return preview_program(engine, options, program, now or datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def export_master(settings: Settings, out: Path, *, now: datetime | None = None) -> int:
+    """``greenloop export master``: customer_analytics_master.csv."""
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return write_master(conn, out, now or datetime.now(UTC))
     finally:
         engine.dispose()

@@ -57,9 +57,13 @@ class MemberIndex:
     placeholders: Placeholders = field(default_factory=Placeholders)
     # Normalised email of eCom buyers, to find a purchase's member.
     email_members: set[str] = field(default_factory=set)
+    # Member key → the emails exactly as the orders wrote them (to find them by index).
+    raw_emails: dict[str, set[str]] = field(default_factory=dict)
 
 
-def build_members(facts: Facts, rules: IdentityRules) -> MemberIndex:
+def build_members(
+    facts: Facts, rules: IdentityRules, known: Placeholders | None = None
+) -> MemberIndex:
     """Profiles and eCom buyer emails as identity members, with the placeholders.
 
     An order whose email is a placeholder becomes a member of its own (``order:<n>``):
@@ -72,9 +76,11 @@ def build_members(facts: Facts, rules: IdentityRules) -> MemberIndex:
         code = (profile.code or "").strip().lower() or None
         members.append(Member(f"customer:{profile.id}", (email,) if email else (), phones, code))
     by_email: dict[str, set[str]] = defaultdict(set)
+    raw_of: dict[str, set[str]] = defaultdict(set)
     for raw, raw_phones in facts.order_contacts.items():
         email = normalise_email(raw, rules)
         if email:
+            raw_of[email].add(raw)
             by_email[email].update(p for p in (normalise_phone(x, rules) for x in raw_phones) if p)
     candidates = [Member(f"email:{e}", (e,), tuple(sorted(p))) for e, p in by_email.items()]
     rules_with_store = IdentityRules(
@@ -84,11 +90,17 @@ def build_members(facts: Facts, rules: IdentityRules) -> MemberIndex:
         }
     )
     placeholders = find_placeholders(members + candidates, rules_with_store)
+    if known is not None:
+        # A one-person recompute sees few profiles; the store-wide counts come from the
+        # last full analysis.
+        placeholders.emails.update(known.emails)
+        placeholders.phones.update(known.phones)
     index = MemberIndex(placeholders=placeholders)
     for candidate in candidates:
         if candidate.emails[0] not in placeholders.emails:
             members.append(candidate)
             index.email_members.add(candidate.emails[0])
+            index.raw_emails[candidate.key] = raw_of[candidate.emails[0]]
     for number, (raw, phone) in facts.order_email.items():
         email = normalise_email(raw, rules)
         if email is None or email in placeholders.emails:

@@ -130,14 +130,20 @@ def load_scoped(
     rules: CountingRules,
     customer_ids: Collection[str],
     emails: Collection[str],
+    order_numbers: Collection[str] = (),
 ) -> Facts:
-    """The facts of some profiles and eCom emails only: their sales (with the twins and
-    originals the merge needs) and their orders."""
+    """The facts of some profiles, eCom emails (as the orders wrote them) and orders
+    only: their sales (with the twins and originals the merge needs) and their orders."""
     facts = Facts(profiles=_profiles(conn, customer_ids))
     _overrides(conn, facts)
     s = t.sales.c
     o = t.ecom_orders.c
-    order_rows = list(load_order_facts(conn, where=o.email.in_(list(emails)))) if emails else []
+    order_where = []
+    if emails:
+        order_where.append(o.email.in_(list(emails)))
+    if order_numbers:
+        order_where.append(o.order_number.in_(list(order_numbers)))
+    order_rows = list(load_order_facts(conn, where=or_(*order_where))) if order_where else []
     numbers = [order.order_number for order in order_rows]
     conditions = [s.customer_id.in_(list(customer_ids))] if customer_ids else []
     if numbers:
@@ -155,10 +161,14 @@ def load_scoped(
     orders = _contacts(facts, order_rows)
     keep_customers = set(customer_ids)
     keep_emails = set(emails)
+    keep_orders = set(order_numbers)
     facts.purchases = [
         p
         for p in merge_purchases(sales, orders, rules).purchases
         if (p.customer_id in keep_customers)
-        or (p.customer_id is None and p.email is not None and p.email in keep_emails)
+        or (
+            p.customer_id is None
+            and ((p.email is not None and p.email in keep_emails) or p.order_number in keep_orders)
+        )
     ]
     return facts

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from greenloop.analytics.compute import (
     Context,
     HistoryEntry,
+    MemberIndex,
     PersonResult,
     build_members,
     compute_person,
@@ -31,14 +32,22 @@ from greenloop.analytics.compute import (
 )
 from greenloop.analytics.facts import Facts, load_all
 from greenloop.analytics.predict import apply_predictions
-from greenloop.domain.identity import IdentityRules, cluster, stable_person_ids
+from greenloop.domain.identity import IdentityRules, Link, cluster, stable_person_ids
 from greenloop.domain.metrics import MetricRules
 from greenloop.domain.purchases import CountingRules, Purchase
 from greenloop.domain.risk import store_cycle_days
 from greenloop.domain.tiers import Program
 from greenloop.store import analytics_repo as repo
 
-__all__ = ["AnalyzeOptions", "AnalyzeReport", "analyze_all", "new_person_id"]
+__all__ = [
+    "AnalyzeOptions",
+    "AnalyzeReport",
+    "Computation",
+    "analyze_all",
+    "compute_all",
+    "group_purchases",
+    "new_person_id",
+]
 
 
 def new_person_id() -> str:
@@ -105,8 +114,24 @@ def group_purchases(
     return by_person, unattributed
 
 
-def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> AnalyzeReport:
-    began = time.perf_counter()
+@dataclass
+class Computation:
+    """Everyone computed from the facts, not yet written."""
+
+    facts: Facts
+    index: MemberIndex
+    clusters: list[list[str]]
+    links: list[Link]
+    assignment: dict[str, str]
+    results: list[PersonResult]
+    previous_rows: dict[str, dict[str, Any]]
+    unattributed: int
+    store_cycle: Decimal
+    predictions: dict[str, Any]
+
+
+def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
+    """Identity, metrics, tiers (with last run's states) and risk for everyone."""
     with engine.connect() as conn:
         facts = load_all(conn, options.counting)
         previous_members = repo.load_member_persons(conn)
@@ -159,6 +184,31 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
         if options.predictions
         else {"ready": False, "reasons": ["predictions are turned off (analytics.predictions)"]}
     )
+    return Computation(
+        facts,
+        index,
+        clusters,
+        links,
+        assignment,
+        results,
+        previous_rows,
+        unattributed,
+        cycle,
+        predictions,
+    )
+
+
+def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> AnalyzeReport:
+    began = time.perf_counter()
+    computed = compute_all(engine, options, now)
+    facts, index, links, assignment = (
+        computed.facts,
+        computed.index,
+        computed.links,
+        computed.assignment,
+    )
+    results, previous_rows, cycle = computed.results, computed.previous_rows, computed.store_cycle
+    predictions, unattributed = computed.predictions, computed.unattributed
     changed_rows = [r.row for r in results if _differs(r.row, previous_rows.get(r.row["id"]))]
     current = {r.row["id"] for r in results}
     vanished = set(previous_rows) - current
@@ -167,10 +217,11 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
     for member in index.members:
         value_counts.update(("email", e) for e in member.emails)
         value_counts.update(("phone", p) for p in member.phones)
-    link_person = {key: assignment[key] for key in assignment}
     with engine.begin() as conn:
         run_id = repo.start_run(conn, datetime.now(now.tzinfo), now, "all", None)
-        repo.replace_identity(conn, assignment, index.members, links, link_person, now)
+        repo.replace_identity(
+            conn, assignment, index.members, links, assignment, now, index.raw_emails
+        )
         repo.replace_placeholders(conn, index.placeholders, value_counts)
         repo.upsert_persons(conn, changed_rows)
         repo.delete_persons(conn, vanished)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,9 +19,13 @@ __all__ = [
     "delete_persons",
     "finish_run",
     "load_locks",
+    "load_member_keys_elsewhere",
     "load_member_persons",
     "load_person_rows",
+    "load_placeholders",
     "load_tier_states",
+    "members_sharing",
+    "person_scope",
     "record_history",
     "replace_identity",
     "replace_placeholders",
@@ -75,6 +79,7 @@ def replace_identity(
     links: Sequence[Link],
     link_person: Mapping[str, str],
     now: datetime,
+    raw_emails: Mapping[str, Iterable[str]],
     *,
     scope: Iterable[str] | None = None,
     old_persons: Iterable[str] = (),
@@ -118,6 +123,12 @@ def replace_identity(
         )
         for value in items
     }
+    values.update(
+        (key, "raw_email", raw)
+        for key, raws in raw_emails.items()
+        if key in assignments
+        for raw in raws
+    )
     bulk_insert(conn, v, ("member_key", "kind", "value"), sorted(values))
     bulk_insert(
         conn,
@@ -213,3 +224,58 @@ def finish_run(conn: Connection, run_id: int, finished: datetime, **values: Any)
         .where(t.analyze_runs.c.id == run_id)
         .values(finished_at=finished, outcome="ok", **values)
     )
+
+
+def load_placeholders(conn: Connection) -> Placeholders:
+    found = Placeholders()
+    for r in conn.execute(
+        select(t.placeholders.c.kind, t.placeholders.c.value, t.placeholders.c.reason)
+    ):
+        (found.emails if r.kind == "email" else found.phones)[r.value] = r.reason
+    return found
+
+
+def members_sharing(conn: Connection, values: Iterable[tuple[str, str]]) -> set[str]:
+    """Member keys holding any of these (kind, value) identity values."""
+    v = t.identity_values.c
+    out: set[str] = set()
+    for kind, value in values:
+        out.update(
+            r.member_key
+            for r in conn.execute(select(v.member_key).where(v.kind == kind, v.value == value))
+        )
+    return out
+
+
+def person_scope(
+    conn: Connection, person_ids: Iterable[str]
+) -> tuple[dict[str, str], set[str], set[str]]:
+    """The members of some persons, with their customer ids and raw order emails."""
+    members = load_member_persons(conn, person_ids)
+    customers = {k.removeprefix("customer:") for k in members if k.startswith("customer:")}
+    v = t.identity_values.c
+    emails: set[str] = set()
+    email_keys = [k for k in members if k.startswith("email:")]
+    for chunk in _chunks(email_keys):
+        emails.update(
+            r.value
+            for r in conn.execute(
+                select(v.value).where(v.member_key.in_(chunk), v.kind == "raw_email")
+            )
+        )
+    return members, customers, emails
+
+
+def load_member_keys_elsewhere(
+    conn: Connection, keys: Sequence[str], persons: Collection[str]
+) -> list[str]:
+    """Those of ``keys`` that belong to a person not in ``persons``."""
+    m = t.identity_members.c
+    out: list[str] = []
+    for chunk in _chunks(list(keys)):
+        out.extend(
+            r.member_key
+            for r in conn.execute(select(m.member_key, m.person_id).where(m.member_key.in_(chunk)))
+            if r.person_id not in persons
+        )
+    return out
