@@ -26,6 +26,10 @@ FORBIDDEN_IN_DOMAIN = (
     "greenloop.cli",
     "greenloop.sync",
     "greenloop.simulator",
+    "greenloop.analytics",
+    "greenloop.operations",
+    "psycopg",
+    "sqlite3",
 )
 
 

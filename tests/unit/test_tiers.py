@@ -148,3 +148,11 @@ def test_a_manual_lock_wins_until_it_expires() -> None:
     assert decide(locked, Evaluation(None), DEFAULT_PROGRAM, NOW).tier == "Bloom"
     expired = replace(locked, locked_until=NOW - timedelta(seconds=1))
     assert decide(expired, Evaluation(None), DEFAULT_PROGRAM, NOW).tier == "Sprout"
+
+
+def test_a_tier_the_program_no_longer_has_is_replaced_at_once() -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    previous = TierState("Platinum", now - timedelta(days=5), now + timedelta(days=85))
+    evaluation = Evaluation(tier="Seed")
+    decided = decide(previous, evaluation, DEFAULT_PROGRAM, now)
+    assert (decided.tier, decided.reason) == ("Seed", "the program changed")

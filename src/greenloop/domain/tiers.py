@@ -321,6 +321,9 @@ def decide(
     earned = evaluation.tier
     if previous is None or previous.tier is None:
         return _entered(earned, now, policy, "first evaluation" if previous is None else "upgrade")
+    if previous.tier not in {tier.name for tier in program.tiers}:
+        # The program no longer has this tier: nothing to protect, take what is earned.
+        return _entered(earned, now, policy, "the program changed")
     old, new = program.rank(previous.tier), program.rank(earned)
     if new < old:
         return _entered(earned, now, policy, "upgrade")
