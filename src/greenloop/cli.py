@@ -201,6 +201,13 @@ def demo(
     try:
         for name, res in result.sync.resources.items():
             typer.echo(f"  {name:16} {res.fetched:7} stored   ({res.requests} requests)")
+        ecom = result.ecom.to_json()
+        typer.echo(f"  eCom orders      {ecom['orders_new']:7} imported")
+        analysis = result.analysis
+        typer.echo(f"  persons          {analysis.persons:7} from {analysis.profiles} profiles")
+        tiers = ", ".join(f"{k} {v}" for k, v in analysis.tier_counts.items())
+        typer.echo(f"  tiers            {tiers}")
+        typer.echo(f"  master CSV       {result.master_csv}")
         typer.echo(f"pipeline finished in {result.seconds:.1f}s; config: {result.config_path}")
         if no_serve:
             return
@@ -209,6 +216,7 @@ def demo(
             f"  re-sync with: GREENLOOP_LIGHTSPEED_TOKEN={result.simulator_token} "
             f"greenloop sync -c {result.config_path}"
         )
+        typer.echo(f"  look someone up: greenloop customers at-risk -c {result.config_path}")
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 time.sleep(3600)

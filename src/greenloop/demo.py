@@ -1,9 +1,10 @@
 """``greenloop demo``: a generated store in the simulator, and the pipeline run against it.
 
 It grows with each capability. Today: start the simulator on loopback with a generated
-store, write a demo config pointing at it, create the database, sync, and show what
-arrived; then (unless ``--no-serve``) keep the simulator up so you can poke at it and
-re-run ``greenloop sync -c demo/greenloop.toml``.
+store, write a demo config pointing at it, create the database, sync, import the
+store's eCom order export, analyze (persons, metrics, tiers, predictions) and write
+``customer_analytics_master.csv``; then (unless ``--no-serve``) keep the simulator up so
+you can poke at it and re-run the commands against ``demo/greenloop.toml``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from greenloop import operations
+from greenloop.analytics.run import AnalyzeReport
 from greenloop.config import load_settings
+from greenloop.ecom.importer import ImportResult
 from greenloop.simulator.app import create_app
 from greenloop.simulator.config import SimulatorConfig
+from greenloop.simulator.ecom_export import write_ecom_export
 from greenloop.simulator.generator import GeneratorConfig, generate_store
 from greenloop.simulator.server import RunningServer, start_in_thread
 from greenloop.simulator.state import SimState
@@ -34,6 +38,9 @@ class DemoResult:
     simulator_url: str
     simulator_token: str  # the throwaway simulator's, not a real store's
     sync: SyncReport
+    ecom: ImportResult
+    analysis: AnalyzeReport
+    master_csv: Path
     seconds: float
 
 
@@ -72,11 +79,28 @@ def run_demo(
         settings = load_settings(config_path, overrides={"lightspeed": {"token": token}})
         say("syncing from the simulator …")
         report = operations.run_sync(settings)
+        export = directory / "ecom_orders_export.csv"
+        with export.open("w", encoding="utf-8", newline="") as out:
+            write_ecom_export(store.ecom_orders, out, timezone=settings.ecom.timezone)
+        say(f"importing the eCom order export {export} …")
+        imported = operations.import_ecom(settings, [export])
+        say("analyzing: persons, metrics, tiers, predictions …")
+        analysis = operations.analyze(settings)
+        master = directory / "customer_analytics_master.csv"
+        operations.export_master(settings, master)
     except BaseException:
         server.stop()
         raise
     result = DemoResult(
-        directory, config_path, server.url, token, report, time.monotonic() - started
+        directory,
+        config_path,
+        server.url,
+        token,
+        report,
+        imported,
+        analysis,
+        master,
+        time.monotonic() - started,
     )
     return result, server
 
