@@ -45,6 +45,35 @@ timezone = "America/Chicago"
 [webhooks]
 # Secret used to verify X-Signature on incoming webhooks (env: GREENLOOP_WEBHOOK_SECRET).
 # secret = ""
+
+[identity]
+# Phones without a country code are read in this region.
+default_region = "US"
+# Values that must never join people, besides the built-in list (noemail@, customer@, …)
+# and anything on more than max_profiles_per_value profiles.
+# placeholder_emails = ["info@mystore.example"]
+# placeholder_phones = ["(615) 555-0100"]
+max_profiles_per_value = 5
+
+[analytics]
+# What a purchase is worth toward tiers, and whether same-day purchases are one visit.
+include_tax = true
+include_shipping = true
+include_loyalty_redemptions = true
+same_day_is_one_visit = true
+
+[program]
+# No [[program.tiers]] here means the retailer's program (README: The tier program):
+# Evergreen $1,500 / Bloom $750 / Sprout $250 or 3 visits in 30 days / Seed loyalty +
+# 1 purchase / First Time Buyer. Downgrades wait for a review 90 days after the tier.
+downgrade = "review"
+review_days = 90
+max_steps = 1
+grace_days = 0
+# [[program.tiers]]
+# name = "Evergreen"
+# group = "GreenHaus Crew - Evergreen"
+# conditions = [{ kind = "value", at_least = "1500" }]
 """
 
 
