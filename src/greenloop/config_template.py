@@ -73,7 +73,7 @@ grace_days = 0
 # [[program.tiers]]
 # name = "Evergreen"
 # group = "GreenHaus Crew - Evergreen"
-# conditions = [{ kind = "value", at_least = "1500" }]
+# conditions = [{{ kind = "value", at_least = "1500" }}]
 """
 
 
