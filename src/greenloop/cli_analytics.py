@@ -265,6 +265,30 @@ def preview_command(
                 typer.echo(f"  {before:>20} → {after:<20} {count:>6,}")
 
 
+@tiers_app.command("lock")
+@translate_errors
+def lock_command(
+    query: Annotated[str, typer.Argument(help="The person (as for customers show).")],
+    tier: Annotated[str, typer.Argument(help="The tier to hold, or 'none'.")],
+    until: Annotated[str, typer.Option("--until", help="Until this date (UTC).")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    note: NoteOption = "",
+) -> None:
+    """Keep a person in a tier until a date, whatever the rules say.
+
+    Example: greenloop tiers lock jane@example.com Bloom --until 2027-01-31 --note "VIP event"
+    """
+    moment = parse_moment(until, "--until")
+    assert moment is not None
+    wanted = None if tier.lower() == "none" else tier
+    result = operations.lock_person_tier(settings_from(config), query, wanted, moment, note=note)
+    if as_json:
+        print_json({"persons": result.persons, "tier_changes": result.tier_changes})
+        return
+    typer.echo(f"locked {', '.join(result.persons)} to {tier} until {moment.date().isoformat()}")
+
+
 @export_app.command("master")
 @translate_errors
 def export_master_command(

@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 
 from greenloop.analytics.lists import at_risk, placeholder_list
 from greenloop.analytics.master_csv import write_master
-from greenloop.analytics.overrides import member_key, set_override
-from greenloop.analytics.person import person_detail
+from greenloop.analytics.overrides import lock_tier, member_key, set_override
+from greenloop.analytics.person import find_person, person_detail
 from greenloop.analytics.preview import Preview, preview_program
 from greenloop.analytics.program import load_program_file, program_from_settings, store_zone
 from greenloop.analytics.recompute import RecomputeResult, recompute_customer
@@ -33,6 +33,7 @@ from greenloop.domain.reconcile import ReconcileReport, reconcile
 from greenloop.ecom.importer import ImportResult, import_exports
 from greenloop.errors import ConfigError, InputFileError
 from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.store.analytics_repo import person_scope
 from greenloop.store.engine import head_revision, make_engine, migrate, require_current
 from greenloop.store.purchase_facts import load_order_facts, load_sale_facts
 from greenloop.sync.pull import Progress, SyncReport, sync
@@ -49,6 +50,7 @@ __all__ = [
     "link_profiles",
     "list_placeholders",
     "list_purchases",
+    "lock_person_tier",
     "open_engine",
     "preview_tiers",
     "recompute",
@@ -339,5 +341,28 @@ def export_master(settings: Settings, out: Path, *, now: datetime | None = None)
     try:
         with engine.connect() as conn:
             return write_master(conn, out, now or datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def lock_person_tier(
+    settings: Settings, query: str, tier: str | None, until: datetime, *, note: str = ""
+) -> RecomputeResult:
+    """``greenloop tiers lock``: keep a person in ``tier`` until ``until`` (None: no tier)."""
+    options = analyze_options(settings)
+    names = {t.name for t in options.program.tiers}
+    if tier is not None and tier not in names:
+        raise ConfigError(
+            f"'{tier}' is not a tier of the program",
+            hint=f"Use one of: {', '.join(sorted(names))} (or --none).",
+        )
+    engine = open_engine(settings)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            pid = find_person(conn, query, options)
+            lock_tier(conn, pid, tier, until, now, note)
+            _members, customers, _emails = person_scope(conn, [pid])
+        return recompute_customer(engine, options, sorted(customers), now)
     finally:
         engine.dispose()

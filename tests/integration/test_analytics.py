@@ -26,9 +26,7 @@ STORE = small_store(seed=21, customers=160, days=240)
 @pytest.fixture
 def synced(engine: Engine, db_url: str) -> Settings:
     with running_simulator(STORE) as sim:
-        settings = settings_for(
-            sim.url, db_url, analytics={"min_customers_for_predictions": 50}
-        )
+        settings = settings_for(sim.url, db_url, analytics={"min_customers_for_predictions": 50})
         operations.run_sync(settings)
     return settings
 
@@ -78,9 +76,10 @@ def test_show_finds_a_person_by_any_identifier(synced: Settings) -> None:
     ):
         assert key in by_id
     assert isinstance(by_id["lifetime_value"], str)
-    assert operations.show_customer(synced, customer["email"].upper())["person_id"] == by_id[
-        "person_id"
-    ]
+    assert (
+        operations.show_customer(synced, customer["email"].upper())["person_id"]
+        == by_id["person_id"]
+    )
     assert operations.show_customer(synced, by_id["person_id"])["person_id"] == by_id["person_id"]
     with pytest.raises(NotFound):
         operations.show_customer(synced, "nobody-at-all@nowhere.example")
@@ -127,18 +126,20 @@ def test_link_and_unlink_win_over_the_rules(synced: Settings, engine: Engine) ->
     pb = operations.show_customer(synced, b)["person_id"]
     assert pa != pb
     operations.link_profiles(synced, a, b, note="same person, told us at the till")
-    assert operations.show_customer(synced, a)["person_id"] == operations.show_customer(
-        synced, b
-    )["person_id"]
+    assert (
+        operations.show_customer(synced, a)["person_id"]
+        == operations.show_customer(synced, b)["person_id"]
+    )
     operations.analyze(synced, now=ANCHOR)  # the full run keeps the manual link
     joined = operations.show_customer(synced, a)
     assert {p["id"] for p in joined["profiles"]} >= {a, b}
     assert any(link["reason"] == "manual" for link in joined["links"])
     operations.link_profiles(synced, a, b, unlink=True)
     operations.analyze(synced, now=ANCHOR)
-    assert operations.show_customer(synced, a)["person_id"] != operations.show_customer(
-        synced, b
-    )["person_id"]
+    assert (
+        operations.show_customer(synced, a)["person_id"]
+        != operations.show_customer(synced, b)["person_id"]
+    )
 
 
 def test_preview_shows_moves_and_writes_nothing(
@@ -167,9 +168,7 @@ conditions = [{ kind = "value", at_least = "500" }]
     assert person_rows(engine) == before
 
 
-def test_master_export_keeps_the_retailers_columns_first(
-    synced: Settings, tmp_path: Path
-) -> None:
+def test_master_export_keeps_the_retailers_columns_first(synced: Settings, tmp_path: Path) -> None:
     report = operations.analyze(synced, now=ANCHOR)
     out = tmp_path / "customer_analytics_master.csv"
     assert operations.export_master(synced, out, now=ANCHOR) == report.persons
@@ -199,3 +198,19 @@ def test_cli_reports_json_and_errors(synced: Settings, tmp_path: Path) -> None:
     assert "no customer matches 'no-such-person'" in missing.output
     risk = runner.invoke(app, ["customers", "at-risk", "--json", "-c", str(config)])
     assert risk.exit_code == 0, risk.output
+
+
+def test_a_lock_holds_a_tier_until_its_date(synced: Settings) -> None:
+    operations.analyze(synced, now=ANCHOR)
+    customer = next(c for c in STORE.customers if not c.get("deleted_at") and c.get("email"))
+    before = operations.show_customer(synced, customer["id"])
+    target = "Evergreen" if before["tier"] != "Evergreen" else "Seed"
+    until = ANCHOR + timedelta(days=3650)
+    operations.lock_person_tier(synced, customer["id"], target, until, note="test")
+    shown = operations.show_customer(synced, customer["id"])
+    assert shown["tier"] == target
+    assert shown["lock"]["tier"] == target
+    assert any("locked by staff" in r for r in shown["reasons"])
+    assert shown["history"][-1]["change"] == "locked"
+    operations.analyze(synced)  # the full run respects it too
+    assert operations.show_customer(synced, customer["id"])["tier"] == target

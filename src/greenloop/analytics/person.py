@@ -20,7 +20,7 @@ from greenloop.analytics.run import AnalyzeOptions
 from greenloop.domain.identity import normalise_email, normalise_phone
 from greenloop.domain.metrics import person_metrics
 from greenloop.domain.purchases import Purchase
-from greenloop.domain.replay import daily_points, replay
+from greenloop.domain.replay import Lock, daily_points, replay
 from greenloop.domain.tiers import Facts as TierFacts
 from greenloop.errors import NotFound
 from greenloop.store import analytics_repo as repo
@@ -141,6 +141,7 @@ def person_detail(
             .where(h.person_id == pid)
             .order_by(h.at, h.id)
         ).all()
+        lock = repo.load_locks(conn, [pid]).get(pid)
         groups = dict(conn.execute(select(t.customer_groups.c.id, t.customer_groups.c.name)).all())
         points: list[datetime] = []
         purchases = sorted(facts.purchases, key=lambda p: (p.occurred_at is None, p.occurred_at))
@@ -200,6 +201,9 @@ def person_detail(
             "expected_purchases_90d": _money(row["expected_purchases_90d"]),
             "predicted_value_12m": _money(row["predicted_value_12m"]),
         },
+        "lock": None
+        if lock is None
+        else {"tier": lock.tier, "until": lock.until.isoformat(), "since": lock.since.isoformat()},
         "history": [
             {
                 "at": at.isoformat(),
@@ -214,7 +218,7 @@ def person_detail(
         "computed_at": row["computed_at"].isoformat(),
     }
     if as_of is not None:
-        detail["as_of"] = _replayed(facts.purchases, loyalty, options, as_of, points, history)
+        detail["as_of"] = _replayed(facts.purchases, loyalty, options, as_of, points, history, lock)
     return detail
 
 
@@ -225,9 +229,10 @@ def _replayed(
     as_of: datetime,
     points: list[datetime],
     history: Any,
+    lock: Lock | None,
 ) -> dict[str, Any]:
     facts = TierFacts(purchases=purchases, loyalty_enrolled=loyalty)
-    steps = replay(facts, options.program, points)
+    steps = replay(facts, options.program, points, lock=lock)
     final = steps[-1]
     metrics = person_metrics(purchases, as_of, options.metrics)
     recorded = [entry for entry in history if entry[0] <= as_of]
