@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
 __all__ = ["apply_predictions", "summaries_for"]
 
 FOUR_PLACES = Decimal("0.0001")
+
+# The fits are small dense problems: BLAS threads fight over two cores and made them
+# several times slower here. Only effective before NumPy is first imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def summaries_for(
