@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -165,6 +165,17 @@ def _change(program: Program, old: str | None, new: str | None, reason: str) -> 
     return "upgrade" if program.rank(new) < program.rank(old) else "downgrade"
 
 
+def _windowed(program: Program, tier: str) -> bool:
+    """Whether a tier's conditions can stop holding without any new purchase (a window
+    that moves); lifetime thresholds, once met, hold for good."""
+    return any(
+        c.window.kind in ("rolling", "calendar_year")
+        for t in program.tiers
+        if t.name == tier
+        for c in t.conditions
+    )
+
+
 def risk_of(metrics: PersonMetrics, store_cycle: Decimal, min_visits: int) -> str:
     return risk_status(
         metrics.days_since_last, metrics.visits, metrics.average_cycle_days, store_cycle, min_visits
@@ -191,10 +202,13 @@ def compute_person(
     metrics = person_metrics(purchases, ctx.now, ctx.metrics)
     tier_facts = TierFacts(purchases=purchases, loyalty_enrolled=loyalty)
     program = ctx.program
-    evaluation = evaluate(tier_facts, program, ctx.now)
+    # Most runs keep the previous state, so explain "what keeps it" at its review date
+    # first time; only a change of review date needs a second evaluation.
+    assumed_review = previous.review_at if previous is not None else None
+    evaluation = evaluate(tier_facts, program, ctx.now, review_at=assumed_review)
     state = with_lock(decide(previous, evaluation, program, ctx.now), lock, ctx.now)
-    if state.review_at is not None and state.review_at != (previous and previous.review_at):
-        # Explain what keeps the tier at the review actually in force.
+    default_review = ctx.now + timedelta(days=program.downgrade.review_days)
+    if state.review_at is not None and state.review_at != (assumed_review or default_review):
         evaluation = evaluate(tier_facts, program, ctx.now, review_at=state.review_at)
     history: HistoryEntry | None = None
     old_tier = previous.tier if previous else None
@@ -211,7 +225,12 @@ def compute_person(
             list(evaluation.reasons),
         )
     drop = False
-    if state.tier is not None and state.review_at is not None and state.locked_until is None:
+    if (
+        state.tier is not None
+        and state.review_at is not None
+        and state.locked_until is None
+        and (state.tier != evaluation.tier or _windowed(program, state.tier))
+    ):
         at_review = evaluate(tier_facts, program, state.review_at)
         drop = program.rank(at_review.tier) > program.rank(state.tier)
     primary = _primary(profiles, ctx.identity)

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Literal
 
-from greenloop.domain.metrics import MetricRules, person_metrics
 from greenloop.domain.purchases import Purchase
 
 __all__ = [
@@ -168,21 +167,24 @@ def _measure(
     if cache is not None and key in cache:
         return cache[key]
     start = condition.window.start(now, facts.enrolled_at, zone)
-    window_days = None if start is None else max(0, (now - start).days)
-    rules = MetricRules(store_zone=zone, window_days=window_days, recent_days=window_days or 0)
-    in_window = [
+    # Counted purchases up to now (and from the window's start): the same rules as
+    # person_metrics, computed directly because evaluation runs for every person daily.
+    counted = [
         p
         for p in facts.purchases
-        if start is None or (p.occurred_at is not None and p.occurred_at >= start)
+        if p.counts
+        and p.occurred_at is not None
+        and p.occurred_at <= now
+        and (start is None or p.occurred_at >= start)
     ]
-    metrics = person_metrics(in_window, now, rules)
     measured: Measured
     if condition.kind == "value":
-        measured = metrics.lifetime_value
+        measured = sum((p.value for p in counted), Decimal(0))
     elif condition.kind == "visits":
-        measured = metrics.visits
+        moments = [p.occurred_at for p in counted if p.kind == "purchase" and p.occurred_at]
+        measured = len({(m.astimezone(zone) if zone is not None else m).date() for m in moments})
     else:
-        measured = metrics.purchases
+        measured = sum(1 for p in counted if p.kind == "purchase")
     if cache is not None:
         cache[key] = measured
     return measured

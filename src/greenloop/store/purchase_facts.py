@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import ColumnElement, Connection, Table, select
 
 from greenloop.domain.purchases import OrderFact, SaleFact
 from greenloop.store import tables as t
@@ -13,7 +14,66 @@ from greenloop.store import tables as t
 __all__ = ["load_order_facts", "load_sale_facts"]
 
 
+def _all_rows(
+    conn: Connection, table: Table, columns: Sequence[str], order_by: str
+) -> Iterator[tuple[Any, ...]]:
+    """Every row of ``table`` as plain tuples, through each column's own result processor.
+
+    SQLAlchemy's Row machinery cost about 40 s for a million sales in the analyze
+    benchmark; the driver's cursor with the same conversions applied here is several
+    times faster. Names come from our own schema, never from input.
+    """
+    dialect = conn.dialect
+    processors = [table.c[name].type._cached_result_processor(dialect, None) for name in columns]
+    active = [(i, f) for i, f in enumerate(processors) if f is not None]
+    sql = f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY {order_by}"  # noqa: S608
+    cursor = conn.exec_driver_sql(sql)
+    while batch := cursor.fetchmany(10_000):
+        for raw in batch:
+            if not active:
+                yield tuple(raw)
+                continue
+            values = list(raw)
+            for i, process in active:
+                values[i] = process(values[i])
+            yield tuple(values)
+
+
+_SALE_COLUMNS = (
+    "id",
+    "customer_id",
+    "status",
+    "source",
+    "source_id",
+    "register_id",
+    "note",
+    "return_for",
+    "sale_date",
+    "created_at",
+    "total_price",
+    "total_tax",
+    "total_price_incl",
+)
+
+
+def _all_sale_facts(conn: Connection) -> list[SaleFact]:
+    payments: dict[str, list[tuple[str, Decimal]]] = {}
+    for sale_id, name, amount in _all_rows(
+        conn, t.sale_payments, ("sale_id", "name", "amount"), "sale_id, sequence"
+    ):
+        payments.setdefault(sale_id, []).append((name or "", amount))
+    empty: tuple[tuple[str, Decimal], ...] = ()
+    # Rows come in _SALE_COLUMNS order, which is SaleFact's field order.
+    make: Any = SaleFact
+    return [
+        make(*row, tuple(payments.pop(row[0], empty)))
+        for row in _all_rows(conn, t.sales, _SALE_COLUMNS, "sale_date, id")
+    ]
+
+
 def load_sale_facts(conn: Connection, where: ColumnElement[bool] | None = None) -> list[SaleFact]:
+    if where is None:
+        return _all_sale_facts(conn)
     payments: dict[str, list[tuple[str, Decimal]]] = {}
     query = select(t.sale_payments.c.sale_id, t.sale_payments.c.name, t.sale_payments.c.amount)
     if where is not None:

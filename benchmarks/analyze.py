@@ -1,0 +1,835 @@
+"""Full analyze of a large store, one-person recomputes, and a second (no-change) analyze.
+Prints one JSON object.
+
+The store is written straight into the database with a seeded generator (the simulator
+is too slow at this size): profiles with a realistic mix of loyalty, duplicates sharing
+an email or phone, placeholder emails and phones in mixed formats; sales over three
+years (returns, voids, laybys, eCom twins) with one payment each; and an eCom export's
+orders, most of them twins of the ``ecw:`` sales. The full analyze runs as
+`greenloop analyze` in its own process, whose peak RSS is read from the kernel when it
+exits; the recomputes run here, on one engine, after a warm-up call.
+
+    .venv/bin/python benchmarks/analyze.py [--customers 200000] [--sales 1000000]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--profile]
+        [--keep DIR]
+
+On PostgreSQL everything lives in a fresh schema that is dropped at the end. With
+``--profile`` the first full analyze runs under cProfile (still in its own process, so
+its RSS stays its own; its seconds include the profiler's overhead) and the top entries
+by cumulative and by own time go to stderr. ``--keep DIR`` leaves the config and the
+SQLite file in DIR, to rerun `greenloop analyze --config DIR/greenloop.toml` on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from greenloop.analytics.recompute import recompute_customer
+from greenloop.config import load_settings
+from greenloop.operations import analyze_options, open_engine
+from greenloop.store import tables as t
+from greenloop.store.bulk import bulk_insert
+from greenloop.store.engine import make_engine
+
+BIN = Path(sys.executable).parent
+NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+DAYS = 3 * 365
+START = NOW.replace(hour=0) - timedelta(days=DAYS)
+START_TS = int(START.timestamp())
+STORE_ZONE = ZoneInfo("America/Chicago")
+CHUNK = 50_000
+SEED = 7
+
+FIRST = (  # noqa: SIM905
+    "Olivia Emma Ava Sophia Isabella Mia Amelia Harper Evelyn Abigail Emily Ella Avery Sofia "
+    "Liam Noah Oliver Elijah James William Benjamin Lucas Henry Alexander Mason Michael Ethan "
+    "Daniel Jacob Logan Jackson Levi Sebastian Mateo Jack Owen Theodore Aiden Samuel Joseph"
+).split()
+LAST = (  # noqa: SIM905
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
+    "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White "
+    "Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres"
+).split()
+DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "icloud.com", "hotmail.com", "aol.com")
+AREAS = ("615", "629", "931", "901", "865", "423", "212", "312", "404", "512", "713", "305")
+# Values the identity rules must never link on (patterns and the outlet's own address).
+PLACEHOLDER_EMAILS = (
+    "noemail@store.example",
+    "noemail@store.example",
+    "none@none.com",
+    "na@na.com",
+    "customer@greenhaus.example",
+    "hello@greenhaus.example",
+)
+SHOP_PHONE = "(615) 238-4410"
+JUNK_PHONES = ("n/a", "000", "123", "none", "0000000000")
+ECW_SOURCE = "ecw:7D3A0C55E1F04B2A"
+OUTLET, ONLINE_OUTLET = "bench-outlet-main", "bench-outlet-online"
+REGISTERS = ("bench-register-1", "bench-register-2")
+ONLINE_REGISTER = "bench-register-online"
+USERS = ("bench-user-1", "bench-user-2", "bench-user-3")
+GROUP = "bench-group-all"
+PAYMENTS = (
+    ("Credit Card", "bench-pt-card", "1"),
+    ("Cash", "bench-pt-cash", "2"),
+    ("Gift Card", "bench-pt-gift", "3"),
+    ("Loyalty", "bench-pt-loyalty", "4"),
+)
+ATTRIBUTES: dict[str, list[str]] = {
+    "LAYBY_CLOSED": ["layby"],
+    "ONACCOUNT_CLOSED": ["onaccount"],
+    "AWAITING_PICKUP": ["pickup"],
+}
+NO_ATTRIBUTES: list[str] = []
+
+CUSTOMER_COLUMNS = (
+    "id",
+    "customer_code",
+    "first_name",
+    "last_name",
+    "name",
+    "email",
+    "phone",
+    "mobile",
+    "customer_group_id",
+    "physical_city",
+    "physical_state",
+    "physical_postcode",
+    "physical_country_id",
+    "enable_loyalty",
+    "loyalty_balance",
+    "year_to_date",
+    "balance",
+    "do_not_email",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "version",
+)
+SALE_COLUMNS = (
+    "id",
+    "outlet_id",
+    "register_id",
+    "user_id",
+    "customer_id",
+    "invoice_number",
+    "receipt_number",
+    "invoice_sequence",
+    "source",
+    "source_id",
+    "status",
+    "note",
+    "short_code",
+    "return_for",
+    "total_price",
+    "total_tax",
+    "total_loyalty",
+    "total_price_incl",
+    "sale_date",
+    "created_at",
+    "updated_at",
+    "version",
+    "attributes",
+)
+PAYMENT_COLUMNS = (
+    "sale_id",
+    "sequence",
+    "id",
+    "name",
+    "retailer_payment_type_id",
+    "payment_type_id",
+    "amount",
+    "payment_date",
+)
+ORDER_COLUMNS = (
+    "order_number",
+    "email",
+    "customer_name",
+    "phone",
+    "placed_at",
+    "placed_local",
+    "pickup_at",
+    "payment_status_code",
+    "fulfillment_status_code",
+    "payment_method",
+    "shipping_method",
+    "subtotal",
+    "tax",
+    "shipping",
+    "handling_fee",
+    "discount",
+    "total",
+    "xseries_order_id",
+    "snapshot_at",
+    "content_hash",
+    "source_file",
+    "source_line",
+    "first_imported_at",
+    "imported_at",
+)
+
+
+# -- the generator ----------------------------------------------------------------------
+
+
+class Store:
+    """Writes one seeded store; keeps only what later rows refer to."""
+
+    def __init__(self, engine: Engine, customers: int, sales: int, seed: int = SEED) -> None:
+        self.engine = engine
+        self.rng = random.Random(seed)
+        self.customers = customers
+        self.sales = sales
+        self.version = 0
+        self.money_cache: dict[int, Decimal] = {}
+        self.totals_cache: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+        self.customer_ids: list[str] = []
+        self.emails: list[str | None] = []
+        self.phones: list[str | None] = []
+        self.names: list[str] = []
+        self.window: list[tuple[int, int]] = []  # first and last active day
+        self.weights: list[float] = []
+        self.counts: dict[str, int] = {}
+
+    # small helpers
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def next_version(self) -> int:
+        self.version += 1
+        return self.version
+
+    def money(self, cents: int) -> Decimal:
+        value = self.money_cache.get(cents)
+        if value is None:
+            value = self.money_cache[cents] = Decimal(cents).scaleb(-2)
+        return value
+
+    def totals(self, cents: int) -> tuple[Decimal, Decimal, Decimal]:
+        """Price, tax and price incl. tax for a tax-inclusive amount in cents (9.25%)."""
+        found = self.totals_cache.get(cents)
+        if found is None:
+            tax = round(cents * 0.0925 / 1.0925)
+            found = (self.money(cents - tax), self.money(tax), self.money(cents))
+            self.totals_cache[cents] = found
+        return found
+
+    def phone(self) -> str:
+        rng = self.rng
+        area, exchange, line = rng.choice(AREAS), rng.randint(200, 989), rng.randrange(10_000)
+        if exchange % 100 == 11 or exchange == 555:
+            exchange += 1
+        style = rng.randrange(7)
+        if style == 0:
+            return f"({area}) {exchange}-{line:04d}"
+        if style == 1:
+            return f"{area}-{exchange}-{line:04d}"
+        if style == 2:
+            return f"{area}.{exchange}.{line:04d}"
+        if style == 3:
+            return f"{area}{exchange}{line:04d}"
+        if style == 4:
+            return f"+1 {area} {exchange} {line:04d}"
+        if style == 5:
+            return f"+1{area}{exchange}{line:04d}"
+        return f"1-{area}-{exchange}-{line:04d}"
+
+    def reformat(self, phone: str) -> str:
+        """The same number as another form would have typed it."""
+        digits = "".join(ch for ch in phone if ch.isdigit())[-10:]
+        if self.rng.random() < 0.5:
+            return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+        return f"+1{digits}"
+
+    def flush(self, table: Any, columns: tuple[str, ...], rows: list[Any]) -> None:
+        if rows:
+            with self.engine.begin() as conn:
+                bulk_insert(conn, table, columns, rows)
+            rows.clear()
+
+    # the store's fixed objects
+    def write_shop(self) -> None:
+        fetched = NOW - timedelta(days=1)
+        with self.engine.begin() as conn:
+            bulk_insert(
+                conn,
+                t.retailer,
+                (
+                    "id",
+                    "name",
+                    "domain_prefix",
+                    "currency",
+                    "timezone",
+                    "loyalty_enabled",
+                    "tax_exclusive",
+                    "version",
+                    "fetched_at",
+                ),
+                [
+                    (
+                        "bench-retailer",
+                        "GreenHaus",
+                        "greenhaus",
+                        "USD",
+                        "America/Chicago",
+                        True,
+                        False,
+                        "1",
+                        fetched,
+                    )
+                ],
+            )
+            bulk_insert(
+                conn,
+                t.outlets,
+                ("id", "name", "time_zone", "currency", "email", "version"),
+                [
+                    (OUTLET, "Main St", "America/Chicago", "USD", "hello@greenhaus.example", 1),
+                    (ONLINE_OUTLET, "Online", "America/Chicago", "USD", None, 2),
+                ],
+            )
+            bulk_insert(
+                conn,
+                t.registers,
+                ("id", "name", "outlet_id", "invoice_prefix", "is_open", "version"),
+                [
+                    (REGISTERS[0], "Main 1", OUTLET, "MS1-", True, 1),
+                    (REGISTERS[1], "Main 2", OUTLET, "MS2-", True, 2),
+                    (ONLINE_REGISTER, "eCom", ONLINE_OUTLET, "WEB-", True, 3),
+                ],
+            )
+            bulk_insert(
+                conn,
+                t.users,
+                ("id", "username", "display_name", "version"),
+                [(u, u, u.replace("-", " ").title(), n) for n, u in enumerate(USERS, 1)],
+            )
+            bulk_insert(
+                conn,
+                t.customer_groups,
+                ("id", "name", "group_id", "version"),
+                [(GROUP, "All Customers", "0", 1)],
+            )
+
+    # profiles
+    def write_customers(self) -> None:
+        rng = self.rng
+        rows: list[tuple[Any, ...]] = []
+        zero = self.money(0)
+        duplicates = placeholders = 0
+        for i in range(self.customers):
+            cid = self.uid()
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            email: str | None
+            phone: str | None
+            roll = rng.random()
+            if i > 100 and roll < 0.04:
+                # A duplicate profile of someone earlier: same email and/or phone, the
+                # email sometimes typed with other capitals or stray spaces.
+                j = rng.randrange(i)
+                first, last = self.names[j].split(" ", 1)
+                kind = rng.random()
+                email = self.emails[j] if kind < 0.7 else None
+                if email is not None and rng.random() < 0.3:
+                    email = f" {email.title()} "
+                phone = self.phones[j] if kind >= 0.4 else None
+                if phone is not None:
+                    phone = self.reformat(phone)
+                elif rng.random() < 0.5:
+                    phone = self.phone()
+                duplicates += 1
+            else:
+                if roll < 0.05:
+                    email = rng.choice(PLACEHOLDER_EMAILS)
+                    placeholders += 1
+                elif roll < 0.17:
+                    email = rng.choice((None, None, "", "n/a"))
+                else:
+                    email = f"{first}.{last}{i}@{rng.choice(DOMAINS)}".lower()
+                p = rng.random()
+                if p < 0.005:
+                    phone = SHOP_PHONE  # staff typed the shop's number
+                elif p < 0.015:
+                    phone = rng.choice(JUNK_PHONES)
+                elif p < 0.035 and i > 0:
+                    phone = self.phones[rng.randrange(i)] or self.phone()  # family
+                elif p < 0.65:
+                    phone = self.phone()
+                else:
+                    phone = None
+            mobile = self.phone() if rng.random() < 0.2 else None
+            # Activity: when the person found the store, when they stopped, how often.
+            first_day = 0 if rng.random() < 0.25 else rng.randrange(DAYS)
+            last_day = (
+                DAYS - 1
+                if rng.random() < 0.4
+                else min(DAYS - 1, first_day + int(rng.expovariate(1 / 400)))
+            )
+            rate = rng.gammavariate(0.6, 1.0)
+            created = datetime.fromtimestamp(
+                START_TS + first_day * 86_400 + 50_000 + rng.randrange(30_000), UTC
+            )
+            if first_day == 0:
+                created -= timedelta(days=rng.randrange(1, 1500))
+            loyalty = rng.random() < 0.3
+            deleted = created + timedelta(days=30) if rng.random() < 0.01 else None
+            name = f"{first} {last}"
+            self.customer_ids.append(cid)
+            self.emails.append(email.strip().lower() if email else None)
+            self.phones.append(phone)
+            self.names.append(name)
+            self.window.append((first_day, last_day))
+            self.weights.append(rate * (last_day - first_day + 1))
+            rows.append(
+                (
+                    cid,
+                    f"{first}-{i:06d}",
+                    first,
+                    last,
+                    name,
+                    email,
+                    phone,
+                    mobile,
+                    GROUP,
+                    "Nashville",
+                    "TN",
+                    f"37{rng.randrange(200, 250)}",
+                    "US",
+                    loyalty,
+                    self.money(rng.randrange(0, 5000)) if loyalty else zero,
+                    zero,
+                    zero,
+                    rng.random() < 0.1,
+                    created,
+                    created + timedelta(days=rng.randrange(0, 400)),
+                    deleted,
+                    self.next_version(),
+                )
+            )
+            if len(rows) >= CHUNK:
+                self.flush(t.customers, CUSTOMER_COLUMNS, rows)
+        self.flush(t.customers, CUSTOMER_COLUMNS, rows)
+        self.counts.update(duplicate_profiles=duplicates, placeholder_emails=placeholders)
+
+    # sales, payments and eCom orders
+    def write_sales(self, orders: int) -> None:
+        rng = self.rng
+        n = self.sales
+        walk_in = len(self.customer_ids)
+        total = sum(self.weights)
+        cum: list[float] = []
+        running = 0.0
+        for w in self.weights:
+            running += w
+            cum.append(running)
+        cum.append(total / 0.95)  # 5% walk-in sales without a customer
+        who = rng.choices(range(walk_in + 1), cum_weights=cum, k=n)
+        when: list[int] = []
+        ecw = bytearray(n)
+        for k, ci in enumerate(who):
+            first_day, last_day = self.window[ci] if ci < walk_in else (0, DAYS - 1)
+            day = first_day + rng.randrange(last_day - first_day + 1)
+            when.append(day * 86_400 + 50_400 + rng.randrange(43_200))  # 9am-9pm Chicago
+            if ci < walk_in and rng.random() < 0.2:
+                ecw[k] = 1
+        order = sorted(range(n), key=when.__getitem__)
+        # The export covers the most recent online sales (90% of the orders are twins).
+        twins = min(int(orders * 0.9), sum(ecw))
+        ecw_times = sorted((when[k] for k in range(n) if ecw[k]), reverse=True)
+        cutoff = ecw_times[twins - 1] if twins else 1 << 62
+        csv_only_rate = (orders - twins) / twins if twins else 0.0
+        hint_from = datetime(2025, 6, 1, tzinfo=UTC)
+        snapshot = NOW - timedelta(hours=20)
+        zero = self.money(0)
+
+        sale_rows: list[tuple[Any, ...]] = []
+        payment_rows: list[tuple[Any, ...]] = []
+        order_rows: list[tuple[Any, ...]] = []
+        last_sale: dict[int, tuple[str, int]] = {}
+        number = 100_000
+        invoice = {REGISTERS[0]: 0, REGISTERS[1]: 0, ONLINE_REGISTER: 0}
+        tally = dict.fromkeys(
+            ("returns", "ecw_sales", "twin_orders", "csv_only_orders", "walk_in_sales"), 0
+        )
+
+        def add_order(
+            num: int,
+            email: str,
+            name: str | None,
+            phone: str | None,
+            placed: datetime,
+            cents: int,
+            status: str,
+            hint: str | None,
+        ) -> None:
+            price, tax, _incl = self.totals(cents)
+            shipping = 699 if cents < 10_000 and rng.random() < 0.6 else 0
+            local = placed.astimezone(STORE_ZONE)
+            stamp = local.strftime("%b ") + str(local.day) + local.strftime(", %Y %I:%M %p")
+            order_rows.append(
+                (
+                    str(num),
+                    email,
+                    name,
+                    phone,
+                    placed,
+                    stamp,
+                    None,
+                    status,
+                    "DELIVERED" if shipping else "READY_FOR_PICKUP",
+                    "Credit Card",
+                    "Standard" if shipping else "GreenHaus - Main St (pickup)",
+                    price,
+                    tax,
+                    self.money(shipping),
+                    None,
+                    zero,
+                    self.money(cents + shipping),
+                    hint,
+                    snapshot,
+                    f"{rng.getrandbits(256):064x}",
+                    "ecom_orders_export.csv",
+                    tally["twin_orders"] + tally["csv_only_orders"] + 2,
+                    snapshot,
+                    snapshot,
+                )
+            )
+
+        def order_email(ci: int) -> str:
+            email = self.emails[ci]
+            if email is None or "@" not in email or rng.random() < 0.1:
+                # Checkout under another address than the profile's.
+                return f"{self.names[ci].replace(' ', '.').lower()}.{ci}@icloud.com"
+            return email
+
+        for k in order:
+            ci, ts = who[k], when[k]
+            sale_id = self.uid()
+            moment = datetime.fromtimestamp(START_TS + ts, UTC)
+            customer_id = self.customer_ids[ci] if ci < walk_in else None
+            cents = max(100, int(math.exp(rng.gauss(3.6, 0.75)) * 100))
+            source = source_id = note = return_for = None
+            register = REGISTERS[ts & 1]
+            outlet = OUTLET
+            roll = rng.random()
+            if ecw[k]:
+                number += 1
+                source, source_id, note = ECW_SOURCE, str(number), f"Order ID:{number}"
+                register, outlet = ONLINE_REGISTER, ONLINE_OUTLET
+                if roll < 0.02:
+                    status = "VOIDED"
+                elif roll < 0.07:
+                    status = "AWAITING_PICKUP"
+                elif roll < 0.12:
+                    status = "DISPATCHED_CLOSED"
+                else:
+                    status = "CLOSED"
+                tally["ecw_sales"] += 1
+            elif roll < 0.03 and ci in last_sale:
+                return_for, original = last_sale.pop(ci)
+                cents = -(original if rng.random() < 0.6 else max(100, original // 3))
+                status = "CLOSED"
+                tally["returns"] += 1
+            elif roll < 0.05:
+                status = "VOIDED"
+            elif roll < 0.06:
+                status = "SAVED"
+            elif roll < 0.08:
+                status = "LAYBY_CLOSED"
+            elif roll < 0.085:
+                status = "ONACCOUNT_CLOSED"
+            else:
+                status = "CLOSED"
+            if customer_id is None:
+                tally["walk_in_sales"] += 1
+            elif return_for is None and status != "VOIDED" and status != "SAVED":
+                last_sale[ci] = (sale_id, cents)
+            invoice[register] += 1
+            seq = invoice[register]
+            price, tax, incl = self.totals(cents)
+            version = self.next_version()
+            sale_rows.append(
+                (
+                    sale_id,
+                    outlet,
+                    register,
+                    USERS[seq % 3],
+                    customer_id,
+                    f"{register[-1].upper()}{seq}",
+                    f"{register[-1].upper()}{seq}",
+                    seq,
+                    source,
+                    source_id,
+                    status,
+                    note,
+                    f"{seq:x}",
+                    return_for,
+                    price,
+                    tax,
+                    zero,
+                    incl,
+                    moment,
+                    moment,
+                    moment + timedelta(minutes=5),
+                    version,
+                    ATTRIBUTES.get(status, NO_ATTRIBUTES),
+                )
+            )
+            name, pt_id, pt_code = PAYMENTS[rng.choices((0, 1, 2, 3), (70, 24, 4, 2))[0]]
+            payment_rows.append((sale_id, 0, f"{sale_id}:0", name, pt_id, pt_code, incl, moment))
+            if ecw[k] and ts >= cutoff:
+                r = rng.random()
+                pay = "CANCELLED" if status == "VOIDED" else "PAID"
+                if pay == "PAID" and r < 0.04:
+                    pay = ("REFUNDED", "PARTIALLY_REFUNDED", "AWAITING_PAYMENT", "ACCEPTED")[
+                        int(r * 100)
+                    ]
+                phone = self.phones[ci]
+                add_order(
+                    number,
+                    order_email(ci),
+                    self.names[ci],
+                    self.reformat(phone) if phone and phone[-1].isdigit() else None,
+                    moment - timedelta(seconds=rng.randrange(60, 1800)),
+                    cents,
+                    pay,
+                    sale_id if moment >= hint_from else None,
+                )
+                tally["twin_orders"] += 1
+                if rng.random() < csv_only_rate:
+                    # An order that never became a sale: unpaid, cancelled, or not synced.
+                    number += 1
+                    r = rng.random()
+                    if r < 0.15:
+                        email, buyer = rng.choice(PLACEHOLDER_EMAILS[:3]), None
+                    elif r < 0.45:
+                        email, buyer = f"guest{number}@{rng.choice(DOMAINS)}", "Guest Buyer"
+                    else:
+                        other = rng.randrange(walk_in)
+                        email, buyer = order_email(other), self.names[other]
+                    status_roll = rng.random()
+                    pay = (
+                        "PAID"
+                        if status_roll < 0.6
+                        else ("CANCELLED" if status_roll < 0.8 else "INCOMPLETE")
+                    )
+                    add_order(
+                        number,
+                        email,
+                        buyer,
+                        self.phone() if rng.random() < 0.4 else None,
+                        moment + timedelta(seconds=rng.randrange(60, 3600)),
+                        max(100, int(math.exp(rng.gauss(3.8, 0.6)) * 100)),
+                        pay,
+                        None,
+                    )
+                    tally["csv_only_orders"] += 1
+            if len(sale_rows) >= CHUNK:
+                self._flush_sales(sale_rows, payment_rows, order_rows)
+        self._flush_sales(sale_rows, payment_rows, order_rows)
+        self.counts.update(tally)
+
+    def _flush_sales(self, sales: list[Any], payments: list[Any], orders: list[Any]) -> None:
+        with self.engine.begin() as conn:
+            bulk_insert(conn, t.sales, SALE_COLUMNS, sales)
+            bulk_insert(conn, t.sale_payments, PAYMENT_COLUMNS, payments)
+            if orders:
+                bulk_insert(conn, t.ecom_orders, ORDER_COLUMNS, orders)
+        sales.clear()
+        payments.clear()
+        orders.clear()
+
+
+# -- the runs ---------------------------------------------------------------------------
+
+
+PROFILED_ANALYZE = """
+import cProfile, json, pstats, sys
+from datetime import datetime
+from pathlib import Path
+from greenloop import operations
+from greenloop.config import load_settings
+
+settings = load_settings(Path(sys.argv[1]))
+profiler = cProfile.Profile()
+profiler.enable()
+report = operations.analyze(settings, now=datetime.fromisoformat(sys.argv[2]))
+profiler.disable()
+stats = pstats.Stats(profiler, stream=sys.stderr)
+stats.sort_stats("cumulative").print_stats(25)
+stats.sort_stats("tottime").print_stats(15)
+print(json.dumps(report.as_json(), default=str))
+"""
+
+
+def run_measured(command: list[str]) -> tuple[dict[str, Any], float, float]:
+    """Run a command that prints JSON; its report, wall seconds and own peak RSS (MB)."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=out, stderr=None)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode()
+    if proc.returncode != 0:
+        raise SystemExit(f"{command[1]} failed ({proc.returncode})")
+    return json.loads(text), seconds, usage.ru_maxrss / 1024
+
+
+def analyze_command(config: Path, profile: bool) -> list[str]:
+    if profile:
+        return [sys.executable, "-c", PROFILED_ANALYZE, str(config), NOW.isoformat()]
+    return [
+        str(BIN / "greenloop"),
+        "analyze",
+        "--json",
+        "--config",
+        str(config),
+        "--now",
+        NOW.isoformat(),
+    ]
+
+
+def time_recomputes(config: Path, customer_ids: list[str], count: int) -> list[float]:
+    settings = load_settings(config)
+    options = analyze_options(settings)
+    engine = open_engine(settings)
+    picks = random.Random(SEED + 1).sample(customer_ids, min(count, len(customer_ids)))
+    try:
+        recompute_customer(engine, options, [picks[0]], NOW)  # warm-up: imports, caches
+        times = []
+        for cid in picks:
+            began = time.perf_counter()
+            recompute_customer(engine, options, [cid], NOW)
+            times.append((time.perf_counter() - began) * 1000)
+    finally:
+        engine.dispose()
+    return sorted(times)
+
+
+def percentile(ordered: list[float], share: float) -> float:
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def with_schema(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=200_000)
+    parser.add_argument("--sales", type=int, default=1_000_000)
+    parser.add_argument("--orders", type=int, default=0, help="default: sales / 20")
+    parser.add_argument("--recomputes", type=int, default=200)
+    parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
+    parser.add_argument("--profile", action="store_true", help="cProfile the first analyze")
+    parser.add_argument(
+        "--keep", default="", help="write config and SQLite file to this new directory, kept"
+    )
+    args = parser.parse_args()
+    orders = args.orders or args.sales // 20
+
+    schema = ""
+    database_url = args.database_url
+    if database_url and not database_url.startswith("sqlite"):
+        schema = f"bench_analyze_{os.getpid()}"
+        admin = make_engine(database_url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        admin.dispose()
+        database_url = with_schema(database_url, schema)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            workdir = Path(args.keep or scratch)
+            workdir.mkdir(parents=True, exist_ok=True)
+            config = workdir / "greenloop.toml"
+            if config.exists():
+                raise SystemExit(f"{config} exists: --keep needs a new directory")
+            init = [str(BIN / "greenloop"), "init", "--config", str(config)]
+            if database_url:
+                init += ["--database-url", database_url]
+            subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
+            settings = load_settings(config)
+
+            began = time.perf_counter()
+            engine = make_engine(settings.database_url())
+            store = Store(engine, args.customers, args.sales)
+            store.write_shop()
+            store.write_customers()
+            store.write_sales(orders)
+            if engine.dialect.name == "postgresql":
+                with engine.begin() as conn:
+                    conn.exec_driver_sql("ANALYZE")
+            engine.dispose()
+            generate_seconds = time.perf_counter() - began
+            customer_ids = store.customer_ids
+            counts = store.counts
+            del store
+
+            first, seconds, peak_mb = run_measured(analyze_command(config, args.profile))
+            times = time_recomputes(config, customer_ids, args.recomputes)
+            second, second_seconds, second_peak_mb = run_measured(analyze_command(config, False))
+    finally:
+        if schema:
+            admin = make_engine(args.database_url)
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            admin.dispose()
+
+    p95 = percentile(times, 0.95)
+    predictions = first.get("predictions", {})
+    figures = {
+        "benchmark": "analyze",
+        "database": args.database_url.split(":", 1)[0] if args.database_url else "sqlite",
+        "profiles": args.customers,
+        "purchases": args.sales,
+        "ecom_orders": counts["twin_orders"] + counts["csv_only_orders"],
+        "generated": counts,
+        "generate_seconds": round(generate_seconds, 1),
+        "analyze_seconds": round(seconds, 2),
+        "analyze_report_seconds": first["seconds"],
+        "analyze_peak_rss_mb": round(peak_mb, 1),
+        "profiled": args.profile,
+        "second_analyze_seconds": round(second_seconds, 2),
+        "second_analyze_report_seconds": second["seconds"],
+        "second_analyze_peak_rss_mb": round(second_peak_mb, 1),
+        "second_analyze_changed": second["changed"],
+        "second_analyze_rows_written": second["rows_written"],
+        "recomputes": len(times),
+        "recompute_ms": {
+            "p50": round(percentile(times, 0.5), 2),
+            "p95": round(p95, 2),
+            "max": round(times[-1], 2),
+        },
+        "fit_seconds": predictions.get("fit_seconds"),
+        "predictions_fitted": bool(predictions.get("fitted")),
+        "persons": first["persons"],
+        "purchases_counted": first["purchases"],
+        "unattributed_purchases": first["unattributed_purchases"],
+        "placeholders": first["placeholders"],
+        "tier_counts": first["tier_counts"],
+        "targets": {"analyze_seconds": 60, "analyze_peak_rss_mb": 2048, "recompute_p95_ms": 20},
+    }
+    figures["meets_targets"] = bool(seconds < 60 and peak_mb < 2048 and p95 < 20)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
