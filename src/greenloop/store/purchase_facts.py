@@ -72,7 +72,9 @@ def _all_sale_facts(conn: Connection) -> list[SaleFact]:
 
 
 def load_sale_facts(conn: Connection, where: ColumnElement[bool] | None = None) -> list[SaleFact]:
-    if where is None:
+    if where is None and conn.dialect.name == "sqlite":
+        # PostgreSQL's driver already returns Decimal and datetime; its NUMERIC result
+        # processor also needs the cursor's type codes, which a raw cursor does not give.
         return _all_sale_facts(conn)
     payments: dict[str, list[tuple[str, Decimal]]] = {}
     query = select(t.sale_payments.c.sale_id, t.sale_payments.c.name, t.sale_payments.c.amount)
