@@ -36,6 +36,7 @@ __all__ = [
     "PersonResult",
     "build_members",
     "compute_person",
+    "compute_persons",
     "member_of",
     "risk_of",
 ]
@@ -298,3 +299,32 @@ def compute_person(
         "computed_at": ctx.now,
     }
     return PersonResult(row, state, evaluation, metrics, history)
+
+
+def compute_persons(
+    clusters: Sequence[Sequence[str]],
+    assignment: Mapping[str, str],
+    by_person: Mapping[str, Sequence[Purchase]],
+    facts: Facts,
+    ctx: Context,
+    states: Mapping[str, TierState],
+    locks: Mapping[str, Lock],
+    index: MemberIndex,
+) -> list[PersonResult]:
+    """:func:`compute_person` for each cluster, under its assigned person id."""
+    results = []
+    for members in clusters:
+        pid = assignment[members[0]]
+        results.append(
+            compute_person(
+                pid,
+                members,
+                by_person.get(pid, []),
+                facts,
+                ctx,
+                states.get(pid),
+                locks.get(pid),
+                index.placeholders.emails,
+            )
+        )
+    return results

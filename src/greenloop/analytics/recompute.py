@@ -20,12 +20,11 @@ from sqlalchemy import Connection, Engine, select
 
 from greenloop.analytics.compute import (
     Context,
-    PersonResult,
     build_members,
-    compute_person,
+    compute_persons,
 )
 from greenloop.analytics.facts import load_scoped
-from greenloop.analytics.run import AnalyzeOptions, group_purchases, new_person_id
+from greenloop.analytics.run import AnalyzeOptions, group_purchases, history_row, new_person_id
 from greenloop.domain.identity import cluster, normalise_email, normalise_phone, stable_person_ids
 from greenloop.store import analytics_repo as repo
 from greenloop.store import tables as t
@@ -132,21 +131,7 @@ def recompute_customer(
         cycle,
         options.min_visits_for_own_cycle,
     )
-    results: list[PersonResult] = []
-    for members in clusters:
-        pid = assignment[members[0]]
-        results.append(
-            compute_person(
-                pid,
-                members,
-                by_person.get(pid, []),
-                facts,
-                ctx,
-                states.get(pid),
-                locks.get(pid),
-                index.placeholders.emails,
-            )
-        )
+    results = compute_persons(clusters, assignment, by_person, facts, ctx, states, locks, index)
     outcome = RecomputeResult(persons=[r.row["id"] for r in results])
     outcome.removed = sorted(old_persons - set(outcome.persons))
     history = [r.history for r in results if r.history is not None]
@@ -175,23 +160,7 @@ def recompute_customer(
                 result.row[key] = old.get(key) if old else None
         repo.upsert_persons(conn, [r.row for r in results])
         repo.delete_persons(conn, outcome.removed)
-        repo.record_history(
-            conn,
-            [
-                {
-                    "person_id": h.person_id,
-                    "at": h.at,
-                    "from_tier": h.from_tier,
-                    "to_tier": h.to_tier,
-                    "change": h.change,
-                    "reason": h.reason,
-                    "reasons": h.reasons,
-                    "run_id": run_ids[h.person_id],
-                }
-                for h in history
-            ],
-            0,
-        )
+        repo.record_history(conn, [history_row(h, run_ids[h.person_id]) for h in history], 0)
         outcome.seconds = time.perf_counter() - began
         changes = Counter(h.person_id for h in history)
         for result in results:

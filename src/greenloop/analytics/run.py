@@ -26,7 +26,7 @@ from greenloop.analytics.compute import (
     MemberIndex,
     PersonResult,
     build_members,
-    compute_person,
+    compute_persons,
     member_of,
     risk_of,
 )
@@ -46,6 +46,7 @@ __all__ = [
     "analyze_all",
     "compute_all",
     "group_purchases",
+    "history_row",
     "new_person_id",
 ]
 
@@ -156,21 +157,7 @@ def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Compu
         Decimal(90),
         options.min_visits_for_own_cycle,
     )
-    results: list[PersonResult] = []
-    for members in clusters:
-        pid = assignment[members[0]]
-        results.append(
-            compute_person(
-                pid,
-                members,
-                by_person.get(pid, []),
-                facts,
-                ctx,
-                states.get(pid),
-                locks.get(pid),
-                index.placeholders.emails,
-            )
-        )
+    results = compute_persons(clusters, assignment, by_person, facts, ctx, states, locks, index)
     cycle = store_cycle_days(
         r.metrics.average_cycle_days
         for r in results
@@ -225,7 +212,7 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
         repo.replace_placeholders(conn, index.placeholders, value_counts)
         repo.upsert_persons(conn, changed_rows)
         repo.delete_persons(conn, vanished)
-        repo.record_history(conn, [_history_row(h, run_id) for h in history], run_id)
+        repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
         counts = repo.write_snapshot(conn, now.date().isoformat())
         changes = Counter(h.change for h in history)
         report = AnalyzeReport(
@@ -263,7 +250,7 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
     return report
 
 
-def _history_row(entry: HistoryEntry, run_id: int) -> dict[str, Any]:
+def history_row(entry: HistoryEntry, run_id: int) -> dict[str, Any]:
     return {
         "person_id": entry.person_id,
         "at": entry.at,
