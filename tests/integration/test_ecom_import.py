@@ -18,6 +18,12 @@ from tests.ecom_files import EXCEL_SAMPLE, SAMPLE, sample_rows, with_cells, writ
 TZ = "America/Chicago"
 
 
+@pytest.fixture(params=[False, True], ids=["in-process", "child"])
+def child(request: pytest.FixtureRequest) -> bool:
+    """Read in this process, or in a worker process as large files are."""
+    return bool(request.param)
+
+
 def _orders(engine: Engine) -> dict[str, dict[str, object]]:
     with engine.connect() as conn:
         orders = {r.order_number: dict(r._mapping) for r in conn.execute(select(t.ecom_orders))}
@@ -26,8 +32,10 @@ def _orders(engine: Engine) -> dict[str, dict[str, object]]:
     return orders
 
 
-def test_both_reference_samples_import_to_the_same_orders(engine: Engine, tmp_path: Path) -> None:
-    first = import_exports(engine, [SAMPLE], timezone=TZ)
+def test_both_reference_samples_import_to_the_same_orders(
+    engine: Engine, tmp_path: Path, child: bool
+) -> None:
+    first = import_exports(engine, [SAMPLE], timezone=TZ, parallel=child)
     plain = _orders(engine)
     assert first.to_json()["orders_new"] == 2
     assert first.to_json()["line_items"] == 3
@@ -41,7 +49,7 @@ def test_both_reference_samples_import_to_the_same_orders(engine: Engine, tmp_pa
     assert plain["1001"]["xseries_order_id"] == "0a1b2c3d-0000-11f0-aaaa-000000000001"
     assert plain["1002"]["payment_status_code"] == "REFUNDED"
 
-    excel = import_exports(engine, [EXCEL_SAMPLE], timezone=TZ, dry_run=True)
+    excel = import_exports(engine, [EXCEL_SAMPLE], timezone=TZ, dry_run=True, parallel=child)
     warnings = "\n".join(excel.warnings)
     assert "order_tracking_number: '9.4001E+21'" in warnings
     assert "sku: '12345678905'" in warnings
@@ -69,13 +77,13 @@ def test_the_excel_resave_reads_to_the_same_orders_totals_and_times() -> None:
     assert summary(SAMPLE) == summary(EXCEL_SAMPLE)
 
 
-def test_reimport_changes_nothing_and_dry_run_stores_nothing(engine: Engine) -> None:
-    dry = import_exports(engine, [SAMPLE], timezone=TZ, dry_run=True)
+def test_reimport_changes_nothing_and_dry_run_stores_nothing(engine: Engine, child: bool) -> None:
+    dry = import_exports(engine, [SAMPLE], timezone=TZ, dry_run=True, parallel=child)
     assert dry.to_json()["orders_new"] == 2
     assert _orders(engine) == {}
-    import_exports(engine, [SAMPLE], timezone=TZ)
+    import_exports(engine, [SAMPLE], timezone=TZ, parallel=child)
     before = _orders(engine)
-    again = import_exports(engine, [SAMPLE], timezone=TZ).to_json()
+    again = import_exports(engine, [SAMPLE], timezone=TZ, parallel=child).to_json()
     assert (again["orders_new"], again["orders_updated"], again["orders_unchanged"]) == (0, 0, 2)
     assert again["line_items"] == 0
     after = _orders(engine)
@@ -86,7 +94,7 @@ def test_reimport_changes_nothing_and_dry_run_stores_nothing(engine: Engine) -> 
 
 
 def test_newer_export_replaces_status_and_items_older_never_wins(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, child: bool
 ) -> None:
     header, rows = sample_rows()
     old = write_export(tmp_path / "old.csv", header, rows)
@@ -98,19 +106,21 @@ def test_newer_export_replaces_status_and_items_older_never_wins(
         rows[2],
     ]
     new = write_export(tmp_path / "new.csv", header, newer_rows)
-    import_exports(engine, [old], timezone=TZ)
-    result = import_exports(engine, [new], timezone=TZ).to_json()
+    import_exports(engine, [old], timezone=TZ, parallel=child)
+    result = import_exports(engine, [new], timezone=TZ, parallel=child).to_json()
     assert (result["orders_new"], result["orders_updated"], result["orders_unchanged"]) == (1, 1, 1)
     orders = _orders(engine)
     assert orders["1001"]["payment_status_code"] == "REFUNDED"
     assert orders["1001"]["items"] == [("012345678905", Decimal("28.00"))]
     # Importing the older file again does not undo the newer one.
-    stale = import_exports(engine, [old], timezone=TZ).to_json()
+    stale = import_exports(engine, [old], timezone=TZ, parallel=child).to_json()
     assert stale["orders_older_export"] == 1
     assert _orders(engine)["1001"]["payment_status_code"] == "REFUNDED"
 
 
-def test_broken_rows_are_reported_and_their_orders_skipped(engine: Engine, tmp_path: Path) -> None:
+def test_broken_rows_are_reported_and_their_orders_skipped(
+    engine: Engine, tmp_path: Path, child: bool
+) -> None:
     header, rows = sample_rows()
     good = rows[2]
     broken = [
@@ -122,7 +132,7 @@ def test_broken_rows_are_reported_and_their_orders_skipped(engine: Engine, tmp_p
         with_cells(header, good, order_number="2005"),  # line 12: fine
     ]
     path = write_export(tmp_path / "broken.csv", header, broken)
-    result = import_exports(engine, [path], timezone=TZ).to_json()
+    result = import_exports(engine, [path], timezone=TZ, parallel=child).to_json()
     rejected = {(r["line"], r["column"]) for r in result["rejected"]}
     assert rejected == {
         (2, "order_total"),
@@ -139,10 +149,10 @@ def test_broken_rows_are_reported_and_their_orders_skipped(engine: Engine, tmp_p
         assert conn.execute(select(func.count()).select_from(t.ecom_order_items)).scalar_one() == 1
 
 
-def test_split_orders_are_regrouped(engine: Engine, tmp_path: Path) -> None:
+def test_split_orders_are_regrouped(engine: Engine, tmp_path: Path, child: bool) -> None:
     header, rows = sample_rows()
     path = write_export(tmp_path / "sorted.csv", header, [rows[0], rows[2], rows[1]])
-    result = import_exports(engine, [path], timezone=TZ)
+    result = import_exports(engine, [path], timezone=TZ, parallel=child)
     assert result.to_json()["orders_new"] == 2
     assert len(_orders(engine)["1001"]["items"]) == 2  # type: ignore[arg-type]
     assert any("not together" in w for w in result.warnings)
@@ -153,25 +163,31 @@ def test_split_orders_are_regrouped(engine: Engine, tmp_path: Path) -> None:
     [("\t", "utf-8", False, False), (",", "cp1252", False, True), (";", "utf-8", True, True)],
 )
 def test_other_dialects_read_the_same(
-    engine: Engine, tmp_path: Path, separator: str, encoding: str, bom: bool, crlf: bool
+    engine: Engine,
+    tmp_path: Path,
+    separator: str,
+    encoding: str,
+    bom: bool,
+    crlf: bool,
+    child: bool,
 ) -> None:
     header, rows = sample_rows()
     rows = [with_cells(header, rows[0], shipto_person_name="Renée Exämple"), *rows[1:]]
     path = write_export(
         tmp_path / "x.csv", header, rows, separator=separator, encoding=encoding, bom=bom, crlf=crlf
     )
-    result = import_exports(engine, [path], timezone=TZ).to_json()
+    result = import_exports(engine, [path], timezone=TZ, parallel=child).to_json()
     assert result["rejected"] == []
     orders = _orders(engine)
     assert orders["1001"]["customer_name"] == "Renée Exämple"
     assert orders["1001"]["total"] == Decimal("70.30")
 
 
-def test_not_an_export_is_one_clear_error(engine: Engine, tmp_path: Path) -> None:
+def test_not_an_export_is_one_clear_error(engine: Engine, tmp_path: Path, child: bool) -> None:
     path = tmp_path / "other.csv"
     path.write_text("name;price\nx;1\n")
     with pytest.raises(InputFileError, match="no 'order_number' column"):
-        import_exports(engine, [path], timezone=TZ)
+        import_exports(engine, [path], timezone=TZ, parallel=child)
     header, rows = sample_rows()
     cut = [h for h in header if h != "order_total"]
     short = write_export(
@@ -180,7 +196,7 @@ def test_not_an_export_is_one_clear_error(engine: Engine, tmp_path: Path) -> Non
         [[c for h, c in zip(header, r, strict=True) if h != "order_total"] for r in rows],
     )
     with pytest.raises(InputFileError, match="missing column"):
-        import_exports(engine, [short], timezone=TZ)
+        import_exports(engine, [short], timezone=TZ, parallel=child)
 
 
 def test_order_rows_cover_every_column_of_the_table() -> None:
@@ -190,11 +206,73 @@ def test_order_rows_cover_every_column_of_the_table() -> None:
     assert len(ORDER_ROW_COLUMNS) == len(t.ecom_orders.columns)
 
 
-def test_each_import_is_logged_with_the_files_hash(engine: Engine) -> None:
+def test_each_import_is_logged_with_the_files_hash(engine: Engine, child: bool) -> None:
     import hashlib
 
-    import_exports(engine, [SAMPLE], timezone=TZ)
+    import_exports(engine, [SAMPLE], timezone=TZ, parallel=child)
     with engine.connect() as conn:
         row = conn.execute(select(t.ecom_imports)).one()
     assert row.sha256 == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     assert (row.orders_new, row.line_items, row.rows) == (2, 3, 3)
+
+
+def test_a_file_that_stops_being_utf8_after_its_head_is_read_as_cp1252(
+    engine: Engine, tmp_path: Path, child: bool
+) -> None:
+    # The dialect is guessed from the first 64 KB; a cp1252 character after that makes
+    # the reader start the file again as cp1252, in the same transaction.
+    header, rows = sample_rows()
+    body = [
+        with_cells(header, rows[2], order_number=str(3000 + n), email=f"b{n}@example.com")
+        for n in range(150)
+    ]
+    body.append(with_cells(header, rows[2], order_number="2999", shipto_person_name="Renée"))
+    path = write_export(tmp_path / "late.csv", header, body, encoding="cp1252")
+    assert b"\xe9" not in path.read_bytes()[: 64 * 1024]
+    result = import_exports(engine, [path], timezone=TZ, parallel=child).to_json()
+    assert (result["orders_new"], result["rejected"]) == (151, [])
+    assert _orders(engine)["2999"]["customer_name"] == "Renée"
+
+
+def test_a_generated_store_imports_the_same_either_way(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenloop.ecom import staging
+    from greenloop.simulator.ecom_export import write_ecom_export
+    from greenloop.simulator.generator import GeneratorConfig, generate_store
+
+    monkeypatch.setattr(staging, "BATCH_ORDERS", 500)
+
+    store = generate_store(GeneratorConfig(anchor=datetime(2026, 1, 15, tzinfo=UTC)))
+    path = tmp_path / "store.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        write_ecom_export(store.ecom_orders, handle)
+    first = import_exports(engine, [path], timezone=TZ, parallel=True, dry_run=True).to_json()
+    assert first["orders_new"] > 1000  # several batches
+    second = import_exports(engine, [path], timezone=TZ, parallel=False).to_json()
+    assert {k: v for k, v in first.items() if k != "dry_run"} == {
+        k: v for k, v in second.items() if k != "dry_run"
+    }
+    again = import_exports(engine, [path], timezone=TZ, parallel=True).to_json()
+    assert again["orders_unchanged"] == second["orders_new"]
+    assert again["orders_new"] == again["orders_updated"] == again["line_items"] == 0
+
+
+def test_a_worker_that_dies_leaves_nothing_written(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from greenloop.ecom import worker
+
+    real = worker._ChildStage
+
+    class Killed(real):  # type: ignore[misc, valid-type]
+        def __init__(self, job: object) -> None:
+            super().__init__(job)  # type: ignore[arg-type]
+            self._process.kill()
+
+    monkeypatch.setattr(worker, "_ChildStage", Killed)
+    with pytest.raises(RuntimeError, match="worker process ended"):
+        import_exports(engine, [SAMPLE], timezone=TZ, parallel=True)
+    assert _orders(engine) == {}
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.ecom_imports)).scalar_one() == 0

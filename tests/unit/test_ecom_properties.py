@@ -8,7 +8,7 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from greenloop.ecom.reader import ExportReader
@@ -143,6 +143,9 @@ def test_any_valid_export_in_any_dialect_reads_back_to_the_same_orders(
             bom=bom and encoding == "utf-8",
             crlf=crlf,
         )
+        # cp1252 text can also be valid UTF-8 ('Â¡' is the bytes of '¡'); no reader can
+        # tell, and the export's own encoding (UTF-8) rightly wins.
+        assume(encoding != "cp1252" or not _also_utf8(path.read_bytes()))
         reader = ExportReader(path, timezone="America/Chicago")
         got = [
             (
@@ -156,6 +159,13 @@ def test_any_valid_export_in_any_dialect_reads_back_to_the_same_orders(
         ]
     assert reader.report.rejected == []
     assert got == expected
+
+
+def _also_utf8(data: bytes) -> bool:
+    try:
+        return data.decode("utf-8") != data.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
 
 
 def test_dst_edges_are_stable() -> None:

@@ -6,59 +6,39 @@ order replaces its status and items. "Newer" means the export's snapshot time (t
 latest order time seen in the file so far: exports list the newest order first), so an
 older export imported afterwards never undoes a newer one. Rejected orders store
 nothing; everything else in the file imports.
+
+Reading a large file runs in a child process (:mod:`greenloop.ecom.worker`) while this
+one writes, and rows travel in stored form (:mod:`greenloop.ecom.staging`) straight to
+the driver (``executemany`` on SQLite, ``COPY`` on PostgreSQL). When ``ecom_orders`` is
+empty as a file starts, there is nothing to compare with, so stored rows are not looked
+up.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+import gc
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, insert
 
-from greenloop.ecom.reader import EcomOrder, ExportReader, NotContiguous, ReadReport
+from greenloop.ecom.reader import NotContiguous, NotUtf8, ReadReport
+from greenloop.ecom.staging import ITEM_ROW_COLUMNS, ORDER_ROW_COLUMNS, Batch, StageJob
 from greenloop.ecom.values import AmbiguousPolicy
+from greenloop.ecom.worker import StagedFile, stage_file
 from greenloop.store import tables as t
-from greenloop.store.bulk import bulk_insert, bulk_upsert
+from greenloop.store.bulk import insert_stored, placeholders
 
-__all__ = ["FileResult", "ImportResult", "import_exports"]
+__all__ = ["ORDER_ROW_COLUMNS", "FileResult", "ImportResult", "import_exports"]
 
-_BATCH = 2000
-_ITEM_COLUMNS = tuple(c.name for c in t.ecom_order_items.columns)
-
-ORDER_ROW_COLUMNS = (
-    "order_number",
-    "email",
-    "customer_name",
-    "phone",
-    "placed_at",
-    "placed_local",
-    "pickup_at",
-    "payment_status_code",
-    "fulfillment_status_code",
-    "payment_method",
-    "shipping_method",
-    "subtotal",
-    "tax",
-    "shipping",
-    "handling_fee",
-    "discount",
-    "coupon_code",
-    "coupon_discount",
-    "gift_card_redemption",
-    "total",
-    "xseries_order_id",
-    "tracking_number",
-    "snapshot_at",
-    "content_hash",
-    "source_file",
-    "source_line",
-    "first_imported_at",
-    "imported_at",
-)
+_FIRST_IMPORTED = ORDER_ROW_COLUMNS.index("first_imported_at")
+_SNAPSHOT = ORDER_ROW_COLUMNS.index("snapshot_at")
+_HASH = ORDER_ROW_COLUMNS.index("content_hash")
 
 
 @dataclass
@@ -110,129 +90,79 @@ class ImportResult:
         }
 
 
-def _content_hash(order: EcomOrder) -> str:
-    parts: list[str] = [
-        order.email,
-        order.placed_local,
-        order.payment_status_code,
-        order.fulfillment_status_code or "",
-        str(order.total),
-        str(order.subtotal),
-        str(order.tax),
-        str(order.shipping),
-        str(order.discount),
-        order.xseries_order_id or "",
-        order.tracking_number or "",
-        order.customer_name or "",
-        order.phone or "",
-        order.payment_method or "",
-        order.shipping_method or "",
-    ]
-    for item in order.items:
-        parts += [item.sku or "", item.name, str(item.price), str(item.quantity), str(item.total)]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+def _stored_time(value: Any) -> str:
+    """A ``UtcDateTime`` value as read raw from either database, in stored text form."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    return str(value)
 
 
-def _order_row(order: EcomOrder, snapshot: datetime, digest: str, now: datetime) -> list[Any]:
-    # In the column order of ``ecom_orders`` (checked by a test against the table).
-    return [
-        order.order_number,
-        order.email,
-        order.customer_name,
-        order.phone,
-        order.placed_at,
-        order.placed_local,
-        order.pickup_at,
-        order.payment_status_code,
-        order.fulfillment_status_code,
-        order.payment_method,
-        order.shipping_method,
-        order.subtotal,
-        order.tax,
-        order.shipping,
-        order.handling_fee,
-        order.discount,
-        order.coupon_code,
-        order.coupon_discount,
-        order.gift_card_redemption,
-        order.total,
-        order.xseries_order_id,
-        order.tracking_number,
-        snapshot,
-        digest,
-        order.file,
-        order.line,
-        now,
-        now,
-    ]
-
-
-def _write_batch(
-    conn: Connection,
-    batch: Sequence[tuple[EcomOrder, datetime]],
-    result: FileResult,
-    now: datetime,
-) -> None:
-    numbers = [order.order_number for order, _ in batch]
-    stored = {
-        row.order_number: row
-        for row in conn.execute(
-            select(
-                t.ecom_orders.c.order_number,
-                t.ecom_orders.c.content_hash,
-                t.ecom_orders.c.snapshot_at,
-                t.ecom_orders.c.first_imported_at,
-            ).where(t.ecom_orders.c.order_number.in_(numbers))
-        )
-    }
-    write: list[list[Any]] = []
-    replaced: list[str] = []
-    items: list[tuple[Any, ...]] = []
-    first_imported = ORDER_ROW_COLUMNS.index("first_imported_at")
-    for order, snapshot in batch:
-        digest = _content_hash(order)
-        old = stored.get(order.order_number)
-        if old is not None and old.content_hash == digest:
-            result.orders_unchanged += 1
-            continue
-        if old is not None and old.snapshot_at > snapshot:
-            result.orders_older_export += 1
-            result.orders_unchanged += 1
-            continue
-        row = _order_row(order, snapshot, digest, now)
-        if old is None:
-            result.orders_new += 1
-        else:
-            result.orders_updated += 1
-            row[first_imported] = old.first_imported_at
-            replaced.append(order.order_number)
-        write.append(row)
-        items += [
-            (order.order_number, i.position, i.sku, i.name, i.price, i.quantity, i.total, i.options)
-            for i in order.items
-        ]
-    if replaced:
-        conn.execute(
-            delete(t.ecom_order_items).where(t.ecom_order_items.c.order_number.in_(replaced))
-        )
-    bulk_upsert(conn, t.ecom_orders, ORDER_ROW_COLUMNS, write, version_guard=False)
-    bulk_insert(conn, t.ecom_order_items, _ITEM_COLUMNS, items)
+def _write_batch(conn: Connection, batch: Batch, result: FileResult, *, compare: bool) -> None:
+    orders, items = batch.orders, batch.items
+    if compare:
+        orders, items = _changes(conn, batch, result)
+    else:
+        result.orders_new += len(orders)
+    if not orders:
+        return
+    insert_stored(conn, t.ecom_orders, ORDER_ROW_COLUMNS, orders, upsert_unless_newer="snapshot_at")
+    insert_stored(conn, t.ecom_order_items, ITEM_ROW_COLUMNS, items)
     result.line_items += len(items)
 
 
-def _import_file(
-    conn: Connection, reader: ExportReader, result: FileResult, now: datetime, in_memory: bool
-) -> None:
-    snapshot: datetime | None = None
-    batch: list[tuple[EcomOrder, datetime]] = []
-    for order in reader.orders(in_memory=in_memory):
-        snapshot = order.placed_at if snapshot is None else max(snapshot, order.placed_at)
-        batch.append((order, snapshot))
-        if len(batch) >= _BATCH:
-            _write_batch(conn, batch, result, now)
-            batch = []
-    if batch:
-        _write_batch(conn, batch, result, now)
+def _changes(
+    conn: Connection, batch: Batch, result: FileResult
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The batch's new and changed orders (with their items); counts the rest."""
+    numbers = [order[0] for order in batch.orders]
+    marks = placeholders(conn, len(numbers))
+    stored = {
+        number: (digest, _stored_time(snapshot), first)
+        for number, digest, snapshot, first in conn.exec_driver_sql(
+            # Only placeholders are interpolated; the values are bound.
+            "SELECT order_number, content_hash, snapshot_at, first_imported_at "  # noqa: S608
+            f"FROM ecom_orders WHERE order_number IN ({marks})",
+            tuple(numbers),
+        )
+    }
+    write: list[tuple[Any, ...]] = []
+    replaced: list[str] = []
+    for order in batch.orders:
+        old = stored.get(order[0])
+        if old is None:
+            result.orders_new += 1
+            write.append(order)
+            continue
+        digest, snapshot, first_imported = old
+        if digest == order[_HASH]:
+            result.orders_unchanged += 1
+        elif snapshot > order[_SNAPSHOT]:
+            result.orders_older_export += 1
+            result.orders_unchanged += 1
+        else:
+            result.orders_updated += 1
+            row = list(order)
+            row[_FIRST_IMPORTED] = _stored_time(first_imported)
+            write.append(tuple(row))
+            replaced.append(order[0])
+    if replaced:
+        marks = placeholders(conn, len(replaced))
+        conn.exec_driver_sql(
+            f"DELETE FROM ecom_order_items WHERE order_number IN ({marks})",  # noqa: S608
+            tuple(replaced),
+        )
+    keep = {order[0] for order in write}
+    return write, [item for item in batch.items if item[0] in keep]
+
+
+def _import_file(conn: Connection, staged: StagedFile, result: FileResult) -> None:
+    # Nothing stored yet: every order of this file is new (a file holds each order
+    # once), so the per-batch look-ups of stored hashes would find nothing. Should
+    # another import store some of the same orders meanwhile, this file's item rows
+    # collide with theirs and the whole file rolls back, rather than merge unchecked.
+    compare = conn.exec_driver_sql("SELECT 1 FROM ecom_orders LIMIT 1").first() is not None
+    for batch in staged:
+        _write_batch(conn, batch, result, compare=compare)
 
 
 def import_exports(
@@ -244,35 +174,106 @@ def import_exports(
     ambiguous: AmbiguousPolicy = "earlier",
     dry_run: bool = False,
     clock: Callable[[], datetime] | None = None,
+    parallel: bool | None = None,
 ) -> ImportResult:
-    """Import each file in its own transaction (rolled back when ``dry_run``)."""
-    now = (clock or (lambda: datetime.now(UTC)))()
+    """Import each file in its own transaction (rolled back when ``dry_run``).
+
+    ``parallel`` reads in a child process while writing (``None``: for large files).
+    """
+    with _rare_collections():
+        return _import_all(
+            engine,
+            paths,
+            timezone=timezone,
+            day_first=day_first,
+            ambiguous=ambiguous,
+            dry_run=dry_run,
+            now=(clock or (lambda: datetime.now(UTC)))(),
+            parallel=parallel,
+        )
+
+
+_collections_lock = threading.Lock()
+_collections_paused: list[tuple[int, int, int]] = []  # the saved thresholds, one per import
+
+
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    """Let the cyclic garbage collector run rarely during an import.
+
+    An import allocates a few tuples per row and creates no reference cycles, but every
+    700 allocations start a collection, and the older generations hold every object
+    the application imported: about 15% of the writing process's time went to scanning
+    them. Those are frozen out of the collector and the first threshold raised until
+    the last of any concurrent imports ends.
+    """
+    with _collections_lock:
+        if not _collections_paused:
+            gc.freeze()
+            threshold = gc.get_threshold()
+            gc.set_threshold(50_000, *threshold[1:])
+        else:
+            threshold = _collections_paused[0]
+        _collections_paused.append(threshold)
+    try:
+        yield
+    finally:
+        with _collections_lock:
+            _collections_paused.pop()
+            if not _collections_paused:
+                gc.set_threshold(*threshold)
+                gc.unfreeze()
+
+
+def _import_all(
+    engine: Engine,
+    paths: Iterable[Path],
+    *,
+    timezone: str,
+    day_first: bool,
+    ambiguous: AmbiguousPolicy,
+    dry_run: bool,
+    now: datetime,
+    parallel: bool | None,
+) -> ImportResult:
     result = ImportResult(dry_run=dry_run)
     for path in paths:
         path = Path(path)
-        in_memory = False
+        job = StageJob(
+            path=path,
+            timezone=timezone,
+            day_first=day_first,
+            ambiguous=ambiguous,
+            now=now.astimezone(UTC).isoformat(timespec="microseconds"),
+        )
         while True:
-            reader = ExportReader(path, timezone=timezone, day_first=day_first, ambiguous=ambiguous)
             file_result = FileResult(file=str(path))
+            staged = stage_file(job, child=parallel)
             conn = engine.connect()
             tx = conn.begin()
             try:
-                _import_file(conn, reader, file_result, now, in_memory)
-            except NotContiguous:
-                # Rows of one order are split (the file was re-sorted): start this file
-                # again, grouping all rows in memory.
+                _import_file(conn, staged, file_result)
+            except (NotContiguous, NotUtf8) as again:
+                # Read the file again from the start, in the way it needs; nothing of
+                # this attempt stays.
                 tx.rollback()
                 conn.close()
-                in_memory = True
+                if isinstance(again, NotContiguous):
+                    job = replace(job, in_memory=True)
+                else:
+                    job = replace(job, encoding="cp1252")
                 continue
             except BaseException:
                 tx.rollback()
                 conn.close()
                 raise
-            file_result.rows = reader.report.rows
-            file_result.report = reader.report
-            if in_memory:
-                reader.report.warn(
+            finally:
+                staged.close()
+            report = staged.report
+            file_result.rows = report.rows
+            file_result.report = report
+            if job.in_memory:
+                report.warn(
                     f"{path}: an order's rows were not together (was the file re-sorted?); "
                     "it was read whole into memory"
                 )

@@ -13,11 +13,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 __all__ = [
     "LocalTime",
+    "StoreClock",
     "looks_scientific",
     "parse_local_time",
     "parse_money",
@@ -233,3 +234,105 @@ def _fmt_offset(offset: timedelta) -> str:
     minutes = int(offset.total_seconds() // 60)
     sign = "+" if minutes >= 0 else "-"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+_MISSING: Any = object()
+_MINUTES = frozenset(f"{minute:02d}" for minute in range(60))
+
+
+class StoreClock:
+    """Time cells of one export to UTC text, as :func:`to_utc` converts them, fast.
+
+    The text is what ``UtcDateTime`` stores: ISO-8601 UTC with microseconds. Order times
+    are nearly all different, so caching by text rarely hits, and parsing plus zone
+    conversion cost more than the rest of an order. Two things make it cheap:
+
+    * within an hour without a DST change the zone's offset is one constant, so it is
+      looked up once per hour and :func:`to_utc` handles only the transition hours;
+    * times within one hour differ only in their minute digits, so once one time of an
+      hour was parsed, the others are that hour's UTC text with their own minutes in it.
+    """
+
+    def __init__(
+        self, zone: ZoneInfo, *, day_first: bool = False, ambiguous: AmbiguousPolicy = "earlier"
+    ) -> None:
+        self.zone = zone
+        self.day_first = day_first
+        self.ambiguous = ambiguous
+        self._texts: dict[str, tuple[str, str | None]] = {}
+        self._hours: dict[str, tuple[str, str]] = {}
+        self._offsets: dict[tuple[int, int, int, int], timedelta | None] = {}
+
+    def utc_text(self, text: str) -> tuple[str, str | None]:
+        """UTC text of a non-empty, stripped time cell and the DST note, if any.
+
+        Raises ``ValueError`` as :func:`parse_local_time` does.
+        """
+        cached = self._texts.get(text)
+        if cached is not None:
+            return cached
+        colon = text.find(":")
+        if colon > 0:
+            minute = text[colon + 1 : colon + 3]
+            template = self._hours.get(text[: colon + 1] + text[colon + 3 :])
+            if template is not None and minute in _MINUTES:
+                return template[0] + minute + template[1], None
+        local = parse_local_time(text, day_first=self.day_first)
+        if local is None:
+            raise ValueError(f"'{text}' is empty")
+        converted = self._convert(local)
+        self._learn_hour(text, local.value, converted)
+        _remember(self._texts, text, converted)
+        return converted
+
+    def _learn_hour(self, text: str, value: datetime, converted: tuple[str, str | None]) -> None:
+        """Keep ``text``'s hour as a template when every minute of it converts alike: a
+        wall time (the three wall-time formats put the minute right after the first
+        colon), in an hour without a DST change, in a zone whose offset is whole hours
+        (so the UTC text shows the same minute digits as the local one)."""
+        utc, note = converted
+        colon = text.find(":")
+        if note or value.tzinfo is not None or colon < 0:
+            return
+        offset = self._offsets.get((value.year, value.month, value.day, value.hour))
+        if offset is None or offset.seconds % 3600:
+            return
+        if text[colon + 1 : colon + 3] != f"{value.minute:02d}":
+            return
+        at = utc.index(":") + 1  # the minute digits of the UTC text
+        _remember(self._hours, text[: colon + 1] + text[colon + 3 :], (utc[:at], utc[at + 2 :]))
+
+    def _convert(self, local: LocalTime) -> tuple[str, str | None]:
+        value = local.value
+        if value.tzinfo is None:
+            key = (value.year, value.month, value.day, value.hour)
+            offset = self._offsets.get(key, _MISSING)
+            if offset is _MISSING:
+                offset = self._hour_offset(value)
+                _remember(self._offsets, key, offset)
+            if offset is not None:
+                return (value - offset).isoformat(timespec="microseconds") + "+00:00", None
+        utc, note = to_utc(local, self.zone, ambiguous=self.ambiguous)
+        return utc.isoformat(timespec="microseconds"), note
+
+    def _hour_offset(self, value: datetime) -> timedelta | None:
+        """The zone's offset throughout ``value``'s hour, or None when it changes in it
+        (an offset change shows as a different offset at one end, or as a gap or
+        overlap, where the two folds disagree, at the other)."""
+        start = value.replace(minute=0, second=0, microsecond=0)
+        offsets = {
+            moment.replace(tzinfo=self.zone, fold=fold).utcoffset()
+            for moment in (start, start + timedelta(minutes=59, seconds=59))
+            for fold in (0, 1)
+        }
+        return offsets.pop() if len(offsets) == 1 else None
+
+
+_CACHE_LIMIT = 20_000
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Add to a cache that starts over when full, so memory stays flat on any file."""
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
