@@ -32,14 +32,20 @@ __all__ = [
     "ecom_imports",
     "ecom_order_items",
     "ecom_orders",
+    "group_overrides",
     "identity_links",
     "identity_members",
     "identity_overrides",
     "identity_values",
+    "job_locks",
+    "job_runs",
     "metadata",
     "outlets",
     "persons",
     "placeholders",
+    "push_batches",
+    "push_moves",
+    "push_runs",
     "registers",
     "retailer",
     "sale_line_items",
@@ -414,6 +420,9 @@ persons = Table(
     Column("expected_purchases_90d", Money),
     Column("predicted_value_12m", Money),
     Column("computed_at", UtcDateTime, nullable=False),
+    # A digest of the stored metric columns, so a full analysis can tell an unchanged
+    # person without reading every column back.
+    Column("row_hash", String(32)),
     Index(None, "tier"),
     Index(None, "email"),
 )
@@ -470,4 +479,104 @@ analyze_runs = Table(
     Column("changed", Integer, nullable=False),
     Column("detail", JSON, nullable=False),
     Index(None, "as_of"),
+)
+
+
+# -- pushing tiers to customer groups (push/) ----------------------------------------
+
+# One row per `tiers push` (dry or not): the plan's summary, requests used, the outcome.
+push_runs = Table(
+    "push_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("dry_run", Boolean, nullable=False),
+    # running, ok, partial (some moves failed or did not take), failed, interrupted
+    Column("outcome", String(20), nullable=False),
+    Column("planned", Integer, nullable=False),
+    Column("moved", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("error", Text),
+    Column("detail", JSON, nullable=False),
+    Index(None, "started_at"),
+)
+
+# A batch is written (status "sending") before its request goes out and updated after,
+# so a run killed in between leaves a row the next run settles from the refreshed groups.
+push_batches = Table(
+    "push_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("group_id", ID, nullable=False),
+    Column("group_name", Text, nullable=False),
+    Column("customers", Integer, nullable=False),
+    # sending, sent, failed, settled (an interrupted batch resolved by a later run)
+    Column("status", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("error", Text),
+    Index(None, "run_id"),
+    Index(None, "status"),
+)
+
+# The outcome per customer: every planned move and every skip, per run.
+push_moves = Table(
+    "push_moves",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("batch_id", Integer),
+    Column("customer_id", ID, nullable=False),
+    Column("person_id", String(40)),
+    Column("tier", Text),
+    Column("from_group_id", ID),
+    Column("to_group_id", ID),
+    # planned (dry run), sending, moved (confirmed by the re-read), not_taken, failed,
+    # protected, placeholder, override
+    Column("status", String(20), nullable=False),
+    Column("error", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "run_id"),
+    Index(None, "batch_id"),
+    Index(None, "customer_id"),
+    Index(None, "status"),
+)
+
+# A hand move between managed groups that the program keeps (push.hand_moves =
+# "keep"): the push leaves the customer in that group until the override is removed.
+group_overrides = Table(
+    "group_overrides",
+    metadata,
+    Column("customer_id", ID, primary_key=True),
+    Column("group_id", ID, nullable=False),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("note", Text),
+)
+
+# -- scheduled jobs ---------------------------------------------------------------------
+
+# One holder per job name; a lock past its expiry is taken over (a crashed run).
+job_locks = Table(
+    "job_locks",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(50), nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    # running, ok, failed, interrupted
+    Column("outcome", String(20), nullable=False),
+    Column("steps", JSON, nullable=False),
+    Index(None, "job", "started_at"),
 )
