@@ -24,8 +24,10 @@ __all__ = [
     "AnalyticsSettings",
     "DatabaseSettings",
     "IdentitySettings",
+    "JobSettings",
     "LightspeedSettings",
     "ProgramSettings",
+    "PushSettings",
     "Settings",
     "SyncSettings",
     "load_settings",
@@ -222,6 +224,42 @@ class ProgramSettings(_Section):
     grace_days: int = Field(default=0, ge=0)
 
 
+class PushSettings(_Section):
+    """Writing tiers back to X-Series customer groups (README: Pushing tiers)."""
+
+    # Lightspeed documents no limit for POST /customer_groups/{id}/customers. A batch
+    # the API refuses as too large is split in half and retried, so a real limit below
+    # this only costs a few extra requests (README: batch size).
+    batch_size: int = Field(default=250, ge=1, le=10000)
+    # Groups GreenLoop may move customers out of, besides the tier groups and the
+    # default group. Every other group (Staff, Wholesale, ...) is protected.
+    managed_groups: tuple[str, ...] = ()
+    # The group a customer without a tier belongs in. Found by the API's default code
+    # "1111111111" first, then by this name.
+    default_group: str = "All Customers"
+    # A customer moved by hand between managed groups since GreenLoop's last push:
+    # "keep" treats the move as an override until the person's tier changes; "revert"
+    # moves them back on the next push.
+    hand_moves: Literal["keep", "revert"] = "keep"
+    # Profiles whose only email/phone is a placeholder are shared accounts (walk-in,
+    # "no email"): their group is left alone unless this is true.
+    move_placeholder_profiles: bool = False
+    create_missing_groups: bool = True
+
+
+class JobSettings(_Section):
+    """The daily job (`greenloop run daily`, and inside `greenloop serve`)."""
+
+    # Where customer_analytics_master.csv and tier_sync_log.json are written.
+    output_dir: str = "output"
+    # eCom exports dropped here are imported by the daily job, then moved to
+    # <ecom_inbox>/imported (or <ecom_inbox>/rejected when a row was refused).
+    ecom_inbox: str = "ecom-inbox"
+    daily_at: str = "02:00"
+    # A run holding the lock longer than this is presumed dead and its lock taken over.
+    lock_minutes: int = Field(default=180, ge=1)
+
+
 class Settings(_Section):
     """Everything GreenLoop can be told. Built by :func:`load_settings`."""
 
@@ -233,6 +271,8 @@ class Settings(_Section):
     identity: IdentitySettings = IdentitySettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     program: ProgramSettings = ProgramSettings()
+    push: PushSettings = PushSettings()
+    jobs: JobSettings = JobSettings()
     # Directory of the config file: relative paths (the SQLite file) resolve against it.
     base_dir: Path = Path()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -241,6 +281,10 @@ class Settings(_Section):
         if self.database.url:
             return self.database.url
         return f"sqlite:///{(self.base_dir / 'greenloop.db').resolve()}"
+
+    def path(self, value: str) -> Path:
+        """A configured path; a relative one is relative to the config file's folder."""
+        return (self.base_dir / Path(value).expanduser()).resolve()
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for log and error redaction."""

@@ -74,6 +74,27 @@ grace_days = 0
 # name = "Evergreen"
 # group = "GreenHaus Crew - Evergreen"
 # conditions = [{{ kind = "value", at_least = "1500" }}]
+
+[push]
+# Customers moved per POST /customer_groups/{{id}}/customers (Lightspeed documents no
+# limit; a batch refused as too large is split and retried).
+batch_size = 250
+# Only tier groups, the default group and these are ever changed; Staff, Wholesale and
+# every other group are protected.
+managed_groups = []
+default_group = "All Customers"
+# A hand move between managed groups: "keep" it until the tier changes, or "revert" it.
+hand_moves = "keep"
+move_placeholder_profiles = false
+create_missing_groups = true
+
+[jobs]
+# `greenloop run daily` writes customer_analytics_master.csv and tier_sync_log.json
+# here, and imports (then archives) eCom exports dropped in ecom_inbox.
+output_dir = "output"
+ecom_inbox = "ecom-inbox"
+daily_at = "02:00"
+lock_minutes = 180
 """
 
 

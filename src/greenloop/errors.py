@@ -12,7 +12,8 @@
     ├── RetryableError              try again later; nothing is lost
     │   ├── RateLimited             429: wait until ``retry_after``
     │   ├── ServerError             5xx from the API
-    │   └── ConnectionFailed        timeout, refused connection, DNS failure
+    │   ├── ConnectionFailed        timeout, refused connection, DNS failure
+    │   └── Busy                    another run of the same job holds its lock
     └── SkippableRecordError        skip this record, report it, carry on
         └── ImportRowError          a row of an input file is broken
 
@@ -28,6 +29,7 @@ __all__ = [
     "ApiRejected",
     "AuthFailed",
     "BadResponse",
+    "Busy",
     "ConfigError",
     "ConnectionFailed",
     "FatalError",
@@ -131,6 +133,10 @@ class ConnectionFailed(RetryableError):
         "Check the network and lightspeed.domain_prefix / lightspeed.base_url, then re-run "
         "(nothing already stored is lost)."
     )
+
+
+class Busy(RetryableError):
+    hint = "Wait for the other run to finish; a run that died is taken over when its lock expires."
 
 
 class SkippableRecordError(GreenLoopError):

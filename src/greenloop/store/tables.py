@@ -552,6 +552,8 @@ group_overrides = Table(
     metadata,
     Column("customer_id", ID, primary_key=True),
     Column("group_id", ID, nullable=False),
+    # The person's tier when the move was seen: the override ends when the tier changes.
+    Column("tier", Text),
     Column("detected_at", UtcDateTime, nullable=False),
     Column("note", Text),
 )

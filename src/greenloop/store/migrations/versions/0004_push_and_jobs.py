@@ -24,6 +24,7 @@ def upgrade() -> None:
         "group_overrides",
         sa.Column("customer_id", sa.String(length=64), nullable=False),
         sa.Column("group_id", sa.String(length=64), nullable=False),
+        sa.Column("tier", sa.Text(), nullable=True),
         sa.Column("detected_at", greenloop.store.types.UtcDateTime(), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_group_overrides")),
