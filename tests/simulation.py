@@ -14,7 +14,8 @@ from sqlalchemy import Engine, select
 
 from greenloop.config import Settings, load_settings
 from greenloop.lightspeed import models as m
-from greenloop.simulator.app import create_app
+from greenloop.simulator.app import app_for, create_context
+from greenloop.simulator.context import SimContext
 from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.generator import GeneratorConfig, generate_store
 from greenloop.simulator.model import StoreData, dumps, loads
@@ -31,6 +32,8 @@ class Sim:
     url: str
     state: SimState
     config: SimulatorConfig
+    # The running app's context: tests reach its live parts (the accepted token).
+    ctx: SimContext | None = None
 
     def control(self, method: str, path: str, json: Any = None) -> Any:
         body = None if json is None else dumps(json).encode()
@@ -59,8 +62,9 @@ def small_store(seed: int = 7, customers: int = 120, days: int = 120) -> StoreDa
 def running_simulator(store: StoreData | None = None, **config: Any) -> Iterator[Sim]:
     state = SimState(store if store is not None else small_store())
     cfg = SimulatorConfig(token=TOKEN, **config)
-    with start_in_thread(create_app(state, cfg)) as server:
-        yield Sim(server.url, state, cfg)
+    ctx = create_context(state, cfg)
+    with start_in_thread(app_for(ctx)) as server:
+        yield Sim(server.url, state, cfg, ctx)
 
 
 def settings_for(sim_url: str, db_url: str, **sections: Mapping[str, Any]) -> Settings:

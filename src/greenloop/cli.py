@@ -38,6 +38,7 @@ app = typer.Typer(
 )
 app.add_typer(simulator_app, name="simulator")
 register_analytics(app)
+import greenloop.cli_push  # noqa: E402,F401  (adds `tiers push` and `tiers verify`)
 
 
 @app.command()

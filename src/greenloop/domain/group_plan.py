@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "NO_TIER",
     "GroupMove",
     "GroupSkip",
     "PlanInput",
@@ -23,6 +24,7 @@ __all__ = [
     "batches",
     "minimum_requests",
     "plan_moves",
+    "wanted_group",
 ]
 
 SkipReason = Literal["protected", "placeholder", "override", "deleted"]
@@ -127,7 +129,7 @@ def plan_moves(
             # profiles carry the tier; it is not counted as a customer.
             continue
         summary.customers += 1
-        wanted = _wanted_group(profile, rules)
+        wanted = wanted_group(profile, rules)
         actual = profile.group_id or rules.default_group_id
         if actual == wanted:
             summary.unchanged += 1
@@ -164,7 +166,8 @@ def plan_moves(
     return plan
 
 
-def _wanted_group(profile: ProfileState, rules: PlanInput) -> str:
+def wanted_group(profile: ProfileState, rules: PlanInput) -> str:
+    """The group of the profile's tier (the default group without a tier)."""
     if profile.tier is None:
         return rules.default_group_id
     return rules.tier_groups.get(profile.tier, rules.default_group_id)

@@ -36,6 +36,8 @@ class SimulatorConfig:
     rate_window_seconds: float = 300.0
     # [INF] The batch size of POST/DELETE /customer_groups/{id}/customers is undocumented.
     max_group_batch: int = 1000
+    # [INF] The spec gives no length limit for a group name; a real one surely exists.
+    max_group_name_length: int = 255
     error_rate: float = 0.0
     write_error_rate: float = 0.0
     latency_ms: float = 0.0

@@ -191,14 +191,22 @@ def delete_customer(ctx: SimContext, customer_id: str) -> Obj:
         return state.update("customers", customer_id, lambda o: o.update(deleted_at=now))
 
 
+def _check_group_name(ctx: SimContext, name: str) -> None:
+    limit = ctx.config.max_group_name_length
+    if len(name) > limit:
+        raise ApiError(400, f"name must be at most {limit} characters")
+
+
 def create_group(ctx: SimContext, body: Any) -> Obj:
     name, code = _group_fields(body)
+    _check_group_name(ctx, name)
     with ctx.state.lock:
         return _insert_group(ctx, name, code)
 
 
 def update_group(ctx: SimContext, group_id: str, body: Any) -> Obj:
     name, code = _group_fields(body)
+    _check_group_name(ctx, name)
     state = ctx.state
     with state.lock:
         _live_group(state, group_id)

@@ -9,6 +9,7 @@ dumps the whole store for comparison with a synced database.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +52,7 @@ def control_routes(ctx: SimContext) -> list[BaseRoute]:
         ("GET", "/rate_limit", _rate_limit(ctx)),
         ("PUT", "/rate_limit", _set_rate_limit(ctx)),
         ("GET", "/store", _store(ctx)),
+        ("PUT", "/token", _set_token(ctx)),
         ("GET", "/info", _info(ctx)),
     ]
     return [Route(CONTROL + path, _plain(h), methods=[m]) for m, path, h in table]
@@ -181,6 +183,19 @@ def _rate_limit_body(ctx: SimContext) -> dict[str, Any]:
         "remaining": decision.remaining,
         "resets_at": decision.retry_after(),
     }
+
+
+def _set_token(ctx: SimContext) -> Handler:
+    """Replace the accepted token: the old one gets 401 from now on (a revoked token)."""
+
+    async def handle(request: Request) -> Response:
+        token = (await _object_body(request)).get("token")
+        if not isinstance(token, str) or not token:
+            raise ApiError(400, "token must be a non-empty string")
+        ctx.config = replace(ctx.config, token=token)
+        return no_content()
+
+    return handle
 
 
 def _rate_limit(ctx: SimContext) -> Handler:

@@ -34,7 +34,8 @@ __all__ = [
     "write_snapshot",
 ]
 
-PERSON_COLUMNS: tuple[str, ...] = tuple(c.name for c in t.persons.columns)
+# row_hash is written by the analysis itself, not part of a computed row.
+PERSON_COLUMNS: tuple[str, ...] = tuple(c.name for c in t.persons.columns if c.name != "row_hash")
 
 
 def load_member_persons(

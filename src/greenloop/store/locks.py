@@ -2,7 +2,8 @@
 
 The lock lives in the database rather than a file so that it holds across machines
 (two cron hosts, or `serve` plus a manual `run daily`) on PostgreSQL as on SQLite. A
-holder that dies leaves its row behind; the row expires and the next run takes it over.
+holder that dies leaves its row behind: the next run on the same machine sees the
+process is gone and takes the lock over; elsewhere the row expires first.
 """
 
 from __future__ import annotations
@@ -20,6 +21,20 @@ from greenloop.errors import Busy
 from greenloop.store import tables as t
 
 __all__ = ["holder_name", "job_lock"]
+
+
+def _dead_here(holder: str) -> bool:
+    """The holder ran on this machine and its process is gone (killed, crashed)."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def holder_name() -> str:
@@ -45,16 +60,23 @@ def job_lock(
             conn.execute(insert(lock).values(**row))
     except IntegrityError:
         with engine.begin() as conn:
-            # Only an expired lock is taken over; the WHERE makes the take-over atomic.
+            # An expired lock (or one whose process died here) is taken over; the WHERE
+            # clauses make each take-over atomic.
             taken = conn.execute(
                 update(lock)
                 .where(lock.c.name == name, lock.c.expires_at < now)
                 .values(holder=me, acquired_at=now, expires_at=now + ttl)
             ).rowcount
+            current = conn.execute(
+                select(lock.c.holder, lock.c.acquired_at).where(lock.c.name == name)
+            ).first()
+            if not taken and current is not None and _dead_here(current.holder):
+                taken = conn.execute(
+                    update(lock)
+                    .where(lock.c.name == name, lock.c.holder == current.holder)
+                    .values(holder=me, acquired_at=now, expires_at=now + ttl)
+                ).rowcount
             if not taken:
-                current = conn.execute(
-                    select(lock.c.holder, lock.c.acquired_at).where(lock.c.name == name)
-                ).first()
                 since = f" since {current.acquired_at:%Y-%m-%d %H:%M} UTC" if current else ""
                 who = f" ({current.holder})" if current else ""
                 raise Busy(f"another {name} run is in progress{who}{since}") from None

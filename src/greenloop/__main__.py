@@ -1,0 +1,5 @@
+"""`python -m greenloop`: the same CLI as the `greenloop` script."""
+
+from greenloop.cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""What `tiers push` and `tiers verify` do, as plain functions over ``Settings``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from greenloop.analytics.program import program_from_settings
+from greenloop.config import Settings
+from greenloop.errors import ConfigError
+from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.operations import open_engine
+from greenloop.push.apply import PushOptions, PushReport, push_tiers
+from greenloop.push.sync_log import write_sync_log
+from greenloop.push.verify import VerifyReport, verify_tiers
+
+__all__ = ["push_options", "run_push", "run_verify", "sync_log_path"]
+
+ClientFactory = Callable[[Settings], LightspeedClient]
+
+
+def push_options(
+    settings: Settings, *, dry_run: bool = False, limit: int | None = None
+) -> PushOptions:
+    p = settings.push
+    return PushOptions(
+        batch_size=p.batch_size,
+        dry_run=dry_run,
+        limit=limit,
+        managed_groups=p.managed_groups,
+        default_group=p.default_group,
+        hand_moves=p.hand_moves,
+        move_placeholder_profiles=p.move_placeholder_profiles,
+        create_missing_groups=p.create_missing_groups,
+        page_size=settings.sync.page_size,
+        lock_ttl=timedelta(minutes=settings.jobs.lock_minutes),
+    )
+
+
+def sync_log_path(settings: Settings) -> Path:
+    return settings.path(settings.jobs.output_dir) / "tier_sync_log.json"
+
+
+def run_push(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    log_file: Path | None = None,
+    client_factory: ClientFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> tuple[PushReport, Path]:
+    """``greenloop tiers push``: one run, logged in the database and in the log file."""
+    if limit is not None and limit < 0:
+        raise ConfigError("--limit must be zero or more")
+    engine = open_engine(settings)
+    client = (client_factory or (lambda s: connect(s.lightspeed)))(settings)
+    try:
+        report = push_tiers(
+            engine,
+            client,
+            program_from_settings(settings),
+            push_options(settings, dry_run=dry_run, limit=limit),
+            clock=clock,
+        )
+    finally:
+        client.close()
+        engine.dispose()
+    path = write_sync_log(report, log_file or sync_log_path(settings))
+    return report, path
+
+
+def run_verify(
+    settings: Settings,
+    *,
+    client_factory: ClientFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> VerifyReport:
+    """``greenloop tiers verify``: groups in Lightspeed against what GreenLoop expects."""
+    engine = open_engine(settings)
+    client = (client_factory or (lambda s: connect(s.lightspeed)))(settings)
+    try:
+        return verify_tiers(
+            engine,
+            client,
+            program_from_settings(settings),
+            default_group=settings.push.default_group,
+            managed_groups=settings.push.managed_groups,
+            move_placeholder_profiles=settings.push.move_placeholder_profiles,
+            hand_moves=settings.push.hand_moves,
+            page_size=settings.sync.page_size,
+            clock=clock,
+        )
+    finally:
+        client.close()
+        engine.dispose()
