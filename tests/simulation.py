@@ -15,8 +15,8 @@ from sqlalchemy import Engine, select
 from greenloop.config import Settings, load_settings
 from greenloop.lightspeed import models as m
 from greenloop.simulator.app import app_for, create_context
-from greenloop.simulator.context import SimContext
 from greenloop.simulator.config import SimulatorConfig
+from greenloop.simulator.context import SimContext
 from greenloop.simulator.generator import GeneratorConfig, generate_store
 from greenloop.simulator.model import StoreData, dumps, loads
 from greenloop.simulator.server import start_in_thread

@@ -17,6 +17,8 @@ import typer
 
 from greenloop import operations
 from greenloop.cli_analytics import register as register_analytics
+from greenloop.cli_jobs import run_app
+from greenloop.cli_push import register as register_push
 from greenloop.cli_support import (
     ConfigOption,
     JsonOption,
@@ -38,7 +40,8 @@ app = typer.Typer(
 )
 app.add_typer(simulator_app, name="simulator")
 register_analytics(app)
-import greenloop.cli_push  # noqa: E402,F401  (adds `tiers push` and `tiers verify`)
+register_push()
+app.add_typer(run_app, name="run")
 
 
 @app.command()

@@ -75,7 +75,8 @@ def analyze_command(
 
 customers_app = typer.Typer(help="Look up persons and manage identity.", no_args_is_help=True)
 tiers_app = typer.Typer(
-    help="The tier program: preview (push and verify come later).", no_args_is_help=True
+    help="The tier program: preview, lock, push to Lightspeed groups, verify.",
+    no_args_is_help=True,
 )
 export_app = typer.Typer(help="Write files for other tools.", no_args_is_help=True)
 

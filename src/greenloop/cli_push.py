@@ -20,7 +20,11 @@ from greenloop.cli_support import (
 from greenloop.push.apply import PushReport
 from greenloop.push.verify import VerifyReport
 
-__all__ = ["print_push", "print_verify"]
+__all__ = ["print_push", "print_verify", "register"]
+
+
+def register() -> None:
+    """Nothing to add: importing this module adds its commands to the `tiers` group."""
 
 
 @tiers_app.command("push")
