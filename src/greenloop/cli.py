@@ -212,6 +212,11 @@ def demo(
         tiers = ", ".join(f"{k} {v}" for k, v in analysis.tier_counts.items())
         typer.echo(f"  tiers            {tiers}")
         typer.echo(f"  master CSV       {result.master_csv}")
+        push = result.push
+        typer.echo(
+            f"  tiers pushed     {push.moved:7} customers moved into their tier group "
+            f"({push.requests.total} requests, {push.outcome})"
+        )
         typer.echo(f"pipeline finished in {result.seconds:.1f}s; config: {result.config_path}")
         if no_serve:
             return

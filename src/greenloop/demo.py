@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from greenloop import operations
+from greenloop import operations, operations_push
 from greenloop.analytics.run import AnalyzeReport
 from greenloop.config import load_settings
 from greenloop.ecom.importer import ImportResult
+from greenloop.push.apply import PushReport
 from greenloop.simulator.app import create_app
 from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.ecom_export import write_ecom_export
@@ -41,6 +42,7 @@ class DemoResult:
     ecom: ImportResult
     analysis: AnalyzeReport
     master_csv: Path
+    push: PushReport
     seconds: float
 
 
@@ -88,6 +90,8 @@ def run_demo(
         analysis = operations.analyze(settings)
         master = directory / "customer_analytics_master.csv"
         operations.export_master(settings, master)
+        say("pushing tiers to the simulator's customer groups …")
+        push, _ = operations_push.run_push(settings, log_file=directory / "tier_sync_log.json")
     except BaseException:
         server.stop()
         raise
@@ -100,6 +104,7 @@ def run_demo(
         imported,
         analysis,
         master,
+        push,
         time.monotonic() - started,
     )
     return result, server
