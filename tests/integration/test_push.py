@@ -19,7 +19,9 @@ from typer.testing import CliRunner
 from greenloop import operations, operations_push
 from greenloop.cli import app
 from greenloop.config import Settings
+from greenloop.domain.group_plan import batches
 from greenloop.push.apply import PushReport
+from greenloop.simulator import ops_customers
 from greenloop.store import tables as t
 from tests.simulation import ANCHOR, TOKEN, Sim, running_simulator, settings_for, small_store
 
@@ -301,6 +303,32 @@ def test_batches_the_api_refuses_as_too_large_are_split(
         assert report.ok, report.error
         assert report.moved == len(report.plan.moves)
         assert operations_push.run_verify(settings).ok
+
+
+def test_a_customer_deleted_mid_run_fails_alone_and_the_others_move(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    with running_simulator(STORE) as sim:
+        settings = analyzed(sim, db_url, tmp_path)
+        dry, _ = operations_push.run_push(settings, dry_run=True)
+        target = batches(dry.plan.moves, 7)[-1][1][-1].customer_id
+        assert sim.ctx is not None
+        ctx = sim.ctx
+        deleted: list[str] = []
+
+        def delete_during_the_first_batch(kind: str, obj: dict[str, Any]) -> None:
+            if kind == "customers" and not deleted:
+                deleted.append(target)  # a manager merges the profile away meanwhile
+                ops_customers.delete_customer(ctx, target)
+
+        sim.state.add_listener(delete_during_the_first_batch)
+        report, log_file = operations_push.run_push(settings)
+        assert report.outcome == "partial"
+        assert not report.ok
+        assert [customer for customer, _ in report.failed] == [target]
+        assert report.moved == len(report.plan.moves) - 1
+        log = json.loads(log_file.read_text())
+        assert [e["customerId"] for e in log["errorDetails"]] == [target]
 
 
 def test_killed_mid_push_with_failing_writes_ends_right_with_every_move_accounted(
