@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from greenloop.push.apply import PushOptions, PushReport, push_tiers
 from greenloop.push.sync_log import write_sync_log
 from greenloop.push.verify import VerifyReport, verify_tiers
 
-__all__ = ["push_options", "run_push", "run_verify", "sync_log_path"]
+__all__ = ["push_customers", "push_options", "run_push", "run_verify", "sync_log_path"]
 
 ClientFactory = Callable[[Settings], LightspeedClient]
 
@@ -69,6 +69,28 @@ def run_push(
         engine.dispose()
     path = write_sync_log(report, log_file or sync_log_path(settings))
     return report, path
+
+
+def push_customers(
+    settings: Settings,
+    customer_ids: Iterable[str],
+    *,
+    client: LightspeedClient,
+    clock: Callable[[], datetime] | None = None,
+) -> PushReport:
+    """Push the tier of just these profiles (the real-time path), on a shared client."""
+    engine = open_engine(settings)
+    try:
+        return push_tiers(
+            engine,
+            client,
+            program_from_settings(settings),
+            push_options(settings),
+            customer_ids=customer_ids,
+            clock=clock,
+        )
+    finally:
+        engine.dispose()
 
 
 def run_verify(

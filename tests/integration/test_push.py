@@ -20,6 +20,7 @@ from greenloop import operations, operations_push
 from greenloop.cli import app
 from greenloop.config import Settings
 from greenloop.domain.group_plan import batches
+from greenloop.lightspeed.client import connect
 from greenloop.push.apply import PushReport
 from greenloop.simulator import ops_customers
 from greenloop.store import tables as t
@@ -156,6 +157,22 @@ def test_push_moves_changed_customers_once_and_a_second_push_sends_nothing(
         )
     assert statuses["moved"] == report.moved
     assert statuses["planned"] == len(dry.plan.moves)
+
+
+def test_a_scoped_push_moves_only_the_customers_asked_for(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    with running_simulator(STORE) as sim:
+        settings = analyzed(sim, db_url, tmp_path)
+        dry, _ = operations_push.run_push(settings, dry_run=True)
+        one = dry.plan.moves[-1]
+        before = api_groups(sim)
+        with connect(settings.lightspeed) as client:
+            report = operations_push.push_customers(settings, [one.customer_id], client=client)
+        assert report.ok
+        assert [m.customer_id for m in report.plan.moves] == [one.customer_id]
+        after = api_groups(sim)
+        assert {c for c in after if after[c] != before[c]} == {one.customer_id}
 
 
 def test_a_customer_staff_moved_into_staff_is_not_touched(

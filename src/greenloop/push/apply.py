@@ -11,7 +11,7 @@ re-read at the start of the next run, so a move is counted once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -206,9 +206,15 @@ def push_tiers(
     program: Program,
     options: PushOptions,
     *,
+    customer_ids: Iterable[str] | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> PushReport:
-    """Run one push. Errors after the run started are recorded and returned, not raised."""
+    """Run one push. Errors after the run started are recorded and returned, not raised.
+
+    ``customer_ids`` limits the push to those profiles: the real-time path pushes one
+    person's change this way, through the same plan, log and rate budget. The refresh
+    is still by cursor, which after a recent sync is a request or two.
+    """
     now = clock or (lambda: datetime.now(UTC))
     with job_lock(engine, "push", ttl=options.lock_ttl, clock=now):
         started = now()
@@ -218,7 +224,8 @@ def push_tiers(
         first_request = client.stats.requests
         first_429 = client.stats.rate_limited
         try:
-            _Push(engine, client, program, options, report, now).run()
+            scope = None if customer_ids is None else sorted(set(customer_ids))
+            _Push(engine, client, program, options, report, now, scope).run()
         except GreenLoopError as exc:
             report.error = exc.one_line()
             report.outcome = "failed"
@@ -263,7 +270,9 @@ class _Push:
         options: PushOptions,
         report: PushReport,
         now: Callable[[], datetime],
+        scope: list[str] | None = None,
     ) -> None:
+        self.scope = scope
         self.engine = engine
         self.client = client
         self.program = program
@@ -290,8 +299,8 @@ class _Push:
         }
         report.tier_groups[NO_TIER] = groups.name_of(rules.default_group_id)
         with self.engine.connect() as conn:
-            profiles = load_profiles(conn)
-            pushed = last_pushed_groups(conn)
+            profiles = load_profiles(conn, customer_ids=self.scope)
+            pushed = last_pushed_groups(conn, self.scope)
         report.hand_moves = find_hand_moves(profiles, pushed, rules)
         if report.hand_moves and options.hand_moves == "keep":
             if not options.dry_run:
