@@ -19,6 +19,7 @@ from greenloop import operations
 from greenloop.cli_analytics import register as register_analytics
 from greenloop.cli_jobs import run_app
 from greenloop.cli_push import register as register_push
+from greenloop.cli_realtime import register as register_realtime
 from greenloop.cli_support import (
     ConfigOption,
     JsonOption,
@@ -42,6 +43,7 @@ app.add_typer(simulator_app, name="simulator")
 register_analytics(app)
 register_push()
 app.add_typer(run_app, name="run")
+register_realtime(app)
 
 
 @app.command()

@@ -22,6 +22,7 @@ from greenloop.errors import ConfigError
 __all__ = [
     "DEFAULT_CONFIG_NAME",
     "AnalyticsSettings",
+    "DashboardSettings",
     "DatabaseSettings",
     "IdentitySettings",
     "JobSettings",
@@ -161,7 +162,45 @@ class EcomSettings(_Section):
 
 
 class WebhookSettings(_Section):
+    """Incoming X-Series webhooks: how deliveries are authenticated, and the inbox worker.
+
+    Lightspeed signs deliveries (``X-Signature``) only for OAuth apps; webhooks made with
+    a personal token or on the setup page arrive unsigned (reference §8). For those, a
+    secret token in the subscription URL (``?token=…``) is the alternative.
+    """
+
+    # The OAuth app's client_secret, the key of X-Signature (env: GREENLOOP_WEBHOOK_SECRET).
     secret: SecretStr = SecretStr("")
+    # Refuse deliveries without a valid X-Signature even when the URL token matches.
+    require_signature: bool = False
+    # Accepted as ?token=… on the webhook URL; `webhooks register` adds it to the URL.
+    url_token: SecretStr = SecretStr("")
+    # With neither a secret nor a URL token anyone could post fake sales: deliveries are
+    # refused unless this is set (local experiments only).
+    allow_unauthenticated: bool = False
+    # A 1.0 sale payload with hundreds of lines is well under 1 MB.
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    # What `webhooks register` subscribes to (reference §8: there is no sale.created).
+    types: tuple[str, ...] = ("sale.update", "customer.update")
+    # The worker: rows claimed per round, retries with exponential back-off, and the
+    # number of attempts after which a delivery is parked with its reason.
+    batch_size: int = Field(default=20, ge=1, le=1000)
+    max_attempts: int = Field(default=8, ge=1)
+    retry_base_seconds: float = Field(default=5.0, gt=0)
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # A sale or customer can be readable a moment after its webhook; a 404 is retried
+    # this many times before the object is taken as deleted.
+    not_found_attempts: int = Field(default=3, ge=1)
+    # A row "processing" for longer than this belongs to a worker that died: re-queued.
+    claim_timeout_seconds: float = Field(default=300.0, gt=0)
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    # Done rows are kept past Lightspeed's 48-hour retry horizon, so late re-sends of a
+    # delivery are still recognised as duplicates.
+    keep_done_days: int = Field(default=7, ge=3)
+
+    def authenticated(self) -> bool:
+        """Whether deliveries can be told from forgeries at all."""
+        return bool(self.secret.get_secret_value() or self.url_token.get_secret_value())
 
 
 class IdentitySettings(_Section):
@@ -260,6 +299,26 @@ class JobSettings(_Section):
     lock_minutes: int = Field(default=180, ge=1)
 
 
+class DashboardSettings(_Section):
+    """The web dashboard and JSON API (README: The dashboard). Every secret here is
+    compared in constant time and never rendered."""
+
+    # `greenloop dashboard hash-password` prints the value; empty means nobody can log
+    # in with a password (the API token still works).
+    admin_password_hash: SecretStr = SecretStr("")
+    # A bearer token for scripts: `Authorization: Bearer <token>` on /api/.
+    api_token: SecretStr = SecretStr("")
+    # The retailer's app sends this as `X-API-Key` to GET /api/progress/{customer_id};
+    # empty turns the endpoint off.
+    progress_api_key: SecretStr = SecretStr("")
+    # Signs the session cookie. Empty: a random key per process (logins end on restart).
+    session_secret: SecretStr = SecretStr("")
+    session_hours: int = Field(default=12, ge=1)
+    # "auto": the cookie is Secure when the request came over https.
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    page_size: int = Field(default=50, ge=1, le=1000)
+
+
 class Settings(_Section):
     """Everything GreenLoop can be told. Built by :func:`load_settings`."""
 
@@ -273,6 +332,7 @@ class Settings(_Section):
     program: ProgramSettings = ProgramSettings()
     push: PushSettings = PushSettings()
     jobs: JobSettings = JobSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     # Directory of the config file: relative paths (the SQLite file) resolve against it.
     base_dir: Path = Path()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -288,7 +348,18 @@ class Settings(_Section):
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for log and error redaction."""
-        values = [self.lightspeed.token.get_secret_value(), self.webhooks.secret.get_secret_value()]
+        values = [
+            secret.get_secret_value()
+            for secret in (
+                self.lightspeed.token,
+                self.webhooks.secret,
+                self.webhooks.url_token,
+                self.dashboard.admin_password_hash,
+                self.dashboard.api_token,
+                self.dashboard.progress_api_key,
+                self.dashboard.session_secret,
+            )
+        ]
         return [v for v in values if v]
 
 

@@ -43,8 +43,30 @@ resources = ["retailer", "outlets", "registers", "users", "customer_groups", "cu
 timezone = "America/Chicago"
 
 [webhooks]
-# Secret used to verify X-Signature on incoming webhooks (env: GREENLOOP_WEBHOOK_SECRET).
+# Incoming X-Series webhooks (POST /webhooks/lightspeed). Lightspeed signs them with
+# X-Signature only for OAuth apps, keyed with the app's client_secret: put that here
+# (env: GREENLOOP_WEBHOOK_SECRET). Webhooks made with a personal token arrive unsigned:
+# then set url_token (env: GREENLOOP_WEBHOOKS__URL_TOKEN) and `greenloop webhooks
+# register` adds ?token=... to the URL. With neither, every delivery is refused.
 # secret = ""
+# url_token = ""
+# Refuse a delivery without a valid X-Signature even when its URL token matches.
+require_signature = false
+# Larger requests are refused (413) before they are read.
+max_body_bytes = 2000000
+# What `greenloop webhooks register` subscribes to.
+types = ["sale.update", "customer.update"]
+# The worker re-reads each sale or customer from the API; a failing delivery is retried
+# with exponential back-off (retry_base_seconds doubling, at most retry_max_seconds) and
+# parked with its reason after max_attempts.
+batch_size = 20
+max_attempts = 8
+retry_base_seconds = 5
+retry_max_seconds = 3600
+# A row left "processing" this long by a worker that died goes back to the queue.
+claim_timeout_seconds = 300
+# Processed deliveries are kept this long to recognise Lightspeed's re-sends (48 h).
+keep_done_days = 7
 
 [identity]
 # Phones without a country code are read in this region.
@@ -95,6 +117,22 @@ output_dir = "output"
 ecom_inbox = "ecom-inbox"
 daily_at = "02:00"
 lock_minutes = 180
+
+[dashboard]
+# Login for the dashboard and /api/. Make the hash with `greenloop dashboard hash-password`
+# (env: GREENLOOP_DASHBOARD__ADMIN_PASSWORD_HASH). Empty: no password login.
+# admin_password_hash = ""
+# A bearer token for scripts calling /api/ (`Authorization: Bearer …`).
+# api_token = ""
+# The key the retailer's app sends as X-API-Key to GET /api/progress/{{customer_id}};
+# empty turns that endpoint off.
+# progress_api_key = ""
+# Signs the session cookie; empty means a random key per process (logins end on restart).
+# session_secret = ""
+session_hours = 12
+# "auto" marks the cookie Secure when the dashboard is reached over https.
+secure_cookies = "auto"
+page_size = 50
 """
 
 

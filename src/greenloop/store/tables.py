@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -57,6 +58,7 @@ __all__ = [
     "tier_locks",
     "tier_snapshots",
     "users",
+    "webhook_inbox",
 ]
 
 metadata = MetaData(
@@ -581,4 +583,43 @@ job_runs = Table(
     Column("outcome", String(20), nullable=False),
     Column("steps", JSON, nullable=False),
     Index(None, "job", "started_at"),
+)
+
+# -- incoming webhooks (sync/inbox.py) --------------------------------------------------
+
+# Every accepted delivery, written before the 2xx and processed after by the worker.
+# ``dedupe_key`` is unique: X-Series sends no delivery id, so it is built from the type,
+# the object id and a digest of the payload (a re-sent delivery is recognised).
+webhook_inbox = Table(
+    "webhook_inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("object_id", ID, nullable=False),
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    # The request exactly as received (the signature covers these bytes).
+    Column("body", LargeBinary, nullable=False),
+    Column("content_type", Text),
+    Column("endpoint", String(100), nullable=False),
+    # Which X-Signature encoding matched ("body:hex", ...), or "url-token" / "none".
+    Column("signature_encoding", String(40), nullable=False),
+    # webhook, or poll when the reconciliation poll caught a change first.
+    Column("first_seen_by", String(20), nullable=False),
+    # pending, processing, done, failed (waiting for its retry), parked (gave up)
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("claimed_by", String(200)),
+    Column("claimed_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("processed_at", UtcDateTime),
+    # What processing found: applied, unchanged, gone (deleted in Lightspeed)
+    Column("outcome", String(20)),
+    # Re-sends of the same delivery received after this row was stored.
+    Column("duplicates", Integer, nullable=False),
+    Column("last_duplicate_at", UtcDateTime),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "type", "object_id"),
+    Index(None, "received_at"),
 )

@@ -1,0 +1,278 @@
+"""Real-time operations: webhook subscriptions in X-Series, and the inbox worker.
+
+Plain functions over ``Settings`` for the CLI (``greenloop webhooks …``) and for
+``serve``. Subscriptions use the 2.0 JSON API (``/api/2.0/webhooks``) and fall back to
+the 0.9 form API (``/api/webhooks``, a form field ``data`` holding the JSON) where the
+2.0 one is missing (reference §8). One subscription is one URL and one type; the URL
+names the type (``?type=…``) because deliveries do not (reference §8: "route by the
+subscription URL"), and carries the URL token when one is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import Engine
+
+from greenloop.config import Settings
+from greenloop.errors import ApiRejected, BadResponse, ConfigError, NotFound
+from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.operations import analyze_options, open_engine
+from greenloop.sync import inbox
+from greenloop.sync.worker import AfterRecompute, InboxWorker, WorkerOptions, WorkerReport
+from greenloop.web.webhooks import WEBHOOK_TYPES
+
+__all__ = [
+    "Subscription",
+    "delete_webhook",
+    "inbox_status",
+    "list_webhooks",
+    "make_worker",
+    "process_inbox",
+    "redact_url",
+    "register_webhooks",
+    "requeue_parked",
+    "subscription_url",
+]
+
+ClientFactory = Callable[[Settings], LightspeedClient]
+_V2 = "/api/2.0/webhooks"
+_LEGACY = "/api/webhooks"
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&#]*")
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    type: str
+    url: str
+    active: bool
+    # created, exists, reactivated (register); listed; deleted
+    status: str = "listed"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def redact_url(url: str) -> str:
+    """The URL with its ``token`` query value masked, for printing."""
+    return _TOKEN_IN_URL.sub(r"\g<1>***", url)
+
+
+def subscription_url(url: str, type_: str, token: str = "") -> str:
+    """``url`` with ``type`` (and ``token``, when given) in its query, each set once."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"'{redact_url(url)}' is not an http(s) URL",
+            hint="Give the public address of `greenloop serve`, e.g. "
+            "https://greenloop.example.com/webhooks/lightspeed",
+        )
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "type"]
+    query.append(("type", type_))
+    if token and not any(k == "token" for k, _ in query):
+        query.append(("token", token))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def _client(settings: Settings, factory: ClientFactory | None) -> LightspeedClient:
+    return (factory or (lambda s: connect(s.lightspeed)))(settings)
+
+
+def _subscription(obj: Any, status: str) -> Subscription:
+    if not isinstance(obj, dict) or not obj.get("id"):
+        raise BadResponse("the webhooks API answered something that is not a webhook")
+    return Subscription(
+        id=str(obj["id"]),
+        type=str(obj.get("type", "")),
+        url=str(obj.get("url", "")),
+        active=obj.get("active") in (True, "1", 1, "true"),
+        status=status,
+    )
+
+
+class _Webhooks:
+    """The subscriptions API on one client: 2.0, or 0.9 where 2.0 answers 404."""
+
+    def __init__(self, client: LightspeedClient) -> None:
+        self.client = client
+        self.legacy = False
+
+    def list(self) -> list[Subscription]:
+        try:
+            payload = self.client.request("GET", _V2, label="webhooks")
+        except ApiRejected as exc:
+            if exc.status != 404:
+                raise
+            self.legacy = True
+            payload = self.client.request("GET", _LEGACY, label="webhooks")
+        items = payload.get("data") if isinstance(payload, dict) else payload
+        if not isinstance(items, list):
+            raise BadResponse("GET webhooks: expected a list of webhooks")
+        return [_subscription(item, "listed") for item in items]
+
+    def create(self, url: str, type_: str) -> Subscription:
+        body = {"url": url, "active": True, "type": type_}
+        if self.legacy:
+            form = {"data": json.dumps(body)}
+            answer = self.client.request("POST", _LEGACY, form=form, label="webhooks")
+        else:
+            answer = self.client.request("POST", _V2, json=body, label="webhooks")
+        data = answer.get("data", answer) if isinstance(answer, dict) else answer
+        return _subscription(data, "created")
+
+    def activate(self, hook: Subscription) -> Subscription:
+        body = {"url": hook.url, "active": True, "type": hook.type}
+        answer = self.client.request("PUT", f"{_V2}/{hook.id}", json=body, label="webhooks")
+        data = answer.get("data", answer) if isinstance(answer, dict) else answer
+        return _subscription(data, "reactivated")
+
+    def delete(self, webhook_id: str) -> None:
+        path = f"{_LEGACY if self.legacy else _V2}/{webhook_id}"
+        self.client.request("DELETE", path, label="webhooks")
+
+
+def register_webhooks(
+    settings: Settings,
+    url: str,
+    *,
+    types: Sequence[str] | None = None,
+    client_factory: ClientFactory | None = None,
+) -> list[Subscription]:
+    """Subscribe ``url`` to each type; an existing identical subscription is kept."""
+    wanted = list(types or settings.webhooks.types)
+    unknown = [k for k in wanted if k not in WEBHOOK_TYPES]
+    if unknown:
+        raise ConfigError(
+            f"unknown webhook type(s): {', '.join(unknown)}",
+            hint=f"Use any of: {', '.join(WEBHOOK_TYPES)}.",
+        )
+    token = settings.webhooks.url_token.get_secret_value()
+    targets = [(kind, subscription_url(url, kind, token)) for kind in wanted]
+    client = _client(settings, client_factory)
+    try:
+        api = _Webhooks(client)
+        existing = {(h.type, h.url): h for h in api.list()}
+        out = []
+        for kind, target in targets:
+            hook = existing.get((kind, target))
+            if hook is None:
+                try:
+                    hook = api.create(target, kind)
+                except ApiRejected as exc:
+                    # 409: "A webhook with this type and URL already exists." (2026-07
+                    # spec) - made by someone else since we listed.
+                    if exc.status != 409:
+                        raise
+                    found = [h for h in api.list() if (h.type, h.url) == (kind, target)]
+                    if not found:
+                        raise
+                    hook = Subscription(found[0].id, kind, target, found[0].active, "exists")
+            elif not hook.active and not api.legacy:
+                hook = api.activate(hook)
+            else:
+                hook = Subscription(hook.id, hook.type, hook.url, hook.active, "exists")
+            out.append(_shown(hook))
+        return out
+    finally:
+        client.close()
+
+
+def _shown(hook: Subscription) -> Subscription:
+    return Subscription(hook.id, hook.type, redact_url(hook.url), hook.active, hook.status)
+
+
+def list_webhooks(
+    settings: Settings, *, client_factory: ClientFactory | None = None
+) -> list[Subscription]:
+    """Every subscription of the retailer (URL tokens masked)."""
+    client = _client(settings, client_factory)
+    try:
+        return [_shown(h) for h in _Webhooks(client).list()]
+    finally:
+        client.close()
+
+
+def delete_webhook(
+    settings: Settings, webhook_id: str, *, client_factory: ClientFactory | None = None
+) -> Subscription:
+    """Remove one subscription by id."""
+    client = _client(settings, client_factory)
+    try:
+        api = _Webhooks(client)
+        hook = next((h for h in api.list() if h.id == webhook_id), None)
+        if hook is None:
+            raise NotFound(
+                f"no webhook subscription with id {webhook_id}",
+                hint="See the ids with `greenloop webhooks list`.",
+            )
+        api.delete(webhook_id)
+        return _shown(Subscription(hook.id, hook.type, hook.url, hook.active, "deleted"))
+    finally:
+        client.close()
+
+
+def make_worker(
+    settings: Settings,
+    engine: Engine,
+    client: LightspeedClient,
+    *,
+    after_recompute: AfterRecompute | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> InboxWorker:
+    """The inbox worker as configured (``serve`` runs its ``run_forever``)."""
+    return InboxWorker(
+        engine,
+        client,
+        analyze_options(settings),
+        WorkerOptions.from_settings(settings.webhooks),
+        after_recompute=after_recompute,
+        secrets=settings.secrets(),
+        clock=clock,
+    )
+
+
+def process_inbox(
+    settings: Settings,
+    *,
+    client_factory: ClientFactory | None = None,
+    after_recompute: AfterRecompute | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> WorkerReport:
+    """Process every due delivery once, then return (rows waiting to retry stay queued)."""
+    engine = open_engine(settings)
+    client = _client(settings, client_factory)
+    try:
+        worker = make_worker(settings, engine, client, after_recompute=after_recompute, clock=clock)
+        return worker.run_until_idle()
+    finally:
+        client.close()
+        engine.dispose()
+
+
+def inbox_status(settings: Settings, *, limit: int = 20) -> dict[str, Any]:
+    """Inbox depth per status, the oldest unprocessed age, and the parked deliveries."""
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            stats = inbox.inbox_stats(conn, datetime.now(UTC))
+            parked = inbox.list_rows(conn, statuses=("parked",), limit=limit)
+        return {**stats.as_json(), "parked_rows": parked}
+    finally:
+        engine.dispose()
+
+
+def requeue_parked(settings: Settings, ids: Sequence[int] | None = None) -> int:
+    """Send parked deliveries (all, or these ids) back to the queue."""
+    engine = open_engine(settings)
+    try:
+        with engine.begin() as conn:
+            return inbox.requeue_parked(conn, datetime.now(UTC), ids)
+    finally:
+        engine.dispose()
