@@ -20,6 +20,7 @@ from greenloop.cli_analytics import register as register_analytics
 from greenloop.cli_jobs import run_app
 from greenloop.cli_push import register as register_push
 from greenloop.cli_realtime import register as register_realtime
+from greenloop.cli_serve import register as register_serve
 from greenloop.cli_support import (
     ConfigOption,
     JsonOption,
@@ -44,6 +45,7 @@ register_analytics(app)
 register_push()
 app.add_typer(run_app, name="run")
 register_realtime(app)
+register_serve(app)
 
 
 @app.command()

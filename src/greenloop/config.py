@@ -295,6 +295,13 @@ class JobSettings(_Section):
     # <ecom_inbox>/imported (or <ecom_inbox>/rejected when a row was refused).
     ecom_inbox: str = "ecom-inbox"
     daily_at: str = "02:00"
+    # `serve` syncs customers and sales this often to catch changes webhooks missed
+    # (delivery is not guaranteed); 0 turns the poll off.
+    poll_minutes: float = Field(default=5.0, ge=0)
+    # Where `serve` listens. The dashboard shows personal data: keep it on loopback
+    # behind a TLS proxy unless you mean otherwise.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
     # A run holding the lock longer than this is presumed dead and its lock taken over.
     lock_minutes: int = Field(default=180, ge=1)
 

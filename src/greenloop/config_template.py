@@ -116,6 +116,10 @@ create_missing_groups = true
 output_dir = "output"
 ecom_inbox = "ecom-inbox"
 daily_at = "02:00"
+# `greenloop serve`: the reconciliation poll (minutes; 0 = off) and where it listens.
+poll_minutes = 5
+host = "127.0.0.1"
+port = 8080
 lock_minutes = 180
 
 [dashboard]

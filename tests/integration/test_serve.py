@@ -1,0 +1,120 @@
+"""`serve` end to end: a webhook for a big sale moves the customer into the new tier's
+group within seconds; a change no webhook announced is caught by the poll; /metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from greenloop import operations, operations_push, realtime
+from greenloop.config import Settings
+from greenloop.serve import Service, metrics_text
+from greenloop.simulator.server import start_in_thread
+from greenloop.web.app import create_app
+from tests.integration.test_webhooks_support import SECRET, WebhookSender
+from tests.simulation import Sim, running_simulator, settings_for, small_store
+
+STORE = small_store(seed=21, customers=160, days=240)
+EVERGREEN = "GreenHaus Crew - Evergreen"
+
+
+def pushed(sim: Sim, db_url: str, tmp_path: Path) -> tuple[Settings, list[str]]:
+    settings = settings_for(
+        sim.url,
+        db_url,
+        webhooks={"secret": SECRET},
+        jobs={"output_dir": str(tmp_path / "out"), "poll_minutes": 0},
+    )
+    operations.run_sync(settings)
+    operations.analyze(settings)
+    report, _ = operations_push.run_push(settings)
+    assert report.ok
+    movable = [m.customer_id for m in report.plan.moves if m.tier not in {"Evergreen", "Bloom"}]
+    return settings, movable
+
+
+def ring_up(sim: Sim, customer_id: str, price: str) -> Any:
+    register = sim.store()["registers"][0]
+    body = {
+        "register_id": register["id"],
+        "customer_id": customer_id,
+        "status": "CLOSED",
+        "line_items": [{"product_id": "p-1", "quantity": 1, "price": Decimal(price)}],
+    }
+    return sim.control("POST", "sales", body)["data"]
+
+
+def group_name_of(sim: Sim, customer_id: str) -> str:
+    groups = {g["id"]: g["name"] for g in sim.state.snapshot("customer_groups")}
+    customer = next(c for c in sim.state.snapshot("customers") if c["id"] == customer_id)
+    return str(groups.get(customer.get("customer_group_id"), ""))
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def test_a_sale_webhook_moves_the_customer_into_the_new_tier_group(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    with running_simulator(STORE) as sim:
+        settings, movable = pushed(sim, db_url, tmp_path)
+        customer_id = movable[0]
+        service = Service(settings)
+        service.start(worker=True, schedule=False)
+        try:
+            app = create_app(settings, service.engine, routes=service.routes())
+            with start_in_thread(app) as server:
+                realtime.register_webhooks(settings, f"{server.url}/webhooks/lightspeed")
+                sender = WebhookSender(sim)
+                try:
+                    ring_up(sim, customer_id, "2000")
+                    assert {r.status_code for r in sender.flush()} == {200}
+                    wait_for(lambda: group_name_of(sim, customer_id) == EVERGREEN)
+                finally:
+                    sender.close()
+                wait_for(
+                    lambda: "greenloop_inbox_depth 0" in httpx.get(server.url + "/metrics").text
+                )
+                metrics = httpx.get(server.url + "/metrics").text
+        finally:
+            service.shutdown()
+    assert "greenloop_webhook_deliveries_total" in metrics
+    assert "greenloop_push_ok 1" in metrics
+    assert SECRET not in metrics
+
+
+def test_the_poll_catches_a_change_no_webhook_announced(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    with running_simulator(STORE) as sim:
+        settings, movable = pushed(sim, db_url, tmp_path)
+        customer_id = movable[-1]
+        service = Service(settings)
+        try:
+            ring_up(sim, customer_id, "2000")  # the webhook is lost
+            report = service.poll()
+            assert report.error is None
+            assert report.caught >= 1
+            assert report.persons >= 1
+            assert group_name_of(sim, customer_id) == EVERGREEN
+            again = service.poll()
+            assert again.caught == 0
+            text = metrics_text(service.engine, service.budget)
+        finally:
+            service.shutdown()
+    caught = next(
+        line for line in text.splitlines() if line.startswith("greenloop_poll_catches_total ")
+    )
+    assert int(caught.split()[1]) == report.caught
