@@ -22,11 +22,11 @@ from greenloop.domain.identity import (
     normalise_email,
     normalise_phone,
 )
-from greenloop.domain.metrics import MetricRules, PersonMetrics, person_metrics
-from greenloop.domain.purchases import Purchase
+from greenloop.domain.metrics import MetricRules, PersonMetrics, timeline_metrics
+from greenloop.domain.purchases import Purchase, Timeline
 from greenloop.domain.replay import Lock, with_lock
 from greenloop.domain.risk import risk_status
-from greenloop.domain.tiers import Evaluation, Program, TierState, decide, evaluate
+from greenloop.domain.tiers import Evaluation, Program, TierState, decide, evaluate, tier_at
 from greenloop.domain.tiers import Facts as TierFacts
 
 __all__ = [
@@ -145,6 +145,9 @@ class PersonResult:
     evaluation: Evaluation
     metrics: PersonMetrics
     history: HistoryEntry | None
+    # The digest of the row's columns known before everyone is computed (see
+    # analytics_repo.early_digest), when the full analysis took it.
+    digest: bytes | None = None
 
 
 def _primary(profiles: Sequence[Profile], rules: IdentityRules) -> Profile | None:
@@ -153,6 +156,8 @@ def _primary(profiles: Sequence[Profile], rules: IdentityRules) -> Profile | Non
         stamp = moment.timestamp() if moment is not None else 0.0
         return (p.deleted, normalise_email(p.email, rules) is None, not p.phones, -stamp, p.id)
 
+    if len(profiles) == 1:
+        return profiles[0]
     return min(profiles, key=rank) if profiles else None
 
 
@@ -169,12 +174,7 @@ def _change(program: Program, old: str | None, new: str | None, reason: str) -> 
 def _windowed(program: Program, tier: str) -> bool:
     """Whether a tier's conditions can stop holding without any new purchase (a window
     that moves); lifetime thresholds, once met, hold for good."""
-    return any(
-        c.window.kind in ("rolling", "calendar_year")
-        for t in program.tiers
-        if t.name == tier
-        for c in t.conditions
-    )
+    return tier in program.moving_tiers
 
 
 def risk_of(metrics: PersonMetrics, store_cycle: Decimal, min_visits: int) -> str:
@@ -186,7 +186,7 @@ def risk_of(metrics: PersonMetrics, store_cycle: Decimal, min_visits: int) -> st
 def compute_person(
     person_id: str,
     member_keys: Iterable[str],
-    purchases: Sequence[Purchase],
+    purchases: Timeline,
     facts: Facts,
     ctx: Context,
     previous: TierState | None,
@@ -194,14 +194,15 @@ def compute_person(
     placeholder_emails: Mapping[str, str],
 ) -> PersonResult:
     keys = sorted(member_keys)
+    known = facts.profiles
     profiles = [
-        facts.profiles[k.removeprefix("customer:")]
+        known[cid]
         for k in keys
-        if k.startswith("customer:") and k.removeprefix("customer:") in facts.profiles
+        if k.startswith("customer:") and (cid := k.removeprefix("customer:")) in known
     ]
     loyalty = any(p.enable_loyalty and not p.deleted for p in profiles)
-    metrics = person_metrics(purchases, ctx.now, ctx.metrics)
-    tier_facts = TierFacts(purchases=purchases, loyalty_enrolled=loyalty)
+    metrics = timeline_metrics(purchases, ctx.now, ctx.metrics)
+    tier_facts = TierFacts(loyalty_enrolled=loyalty, timeline=purchases)
     program = ctx.program
     # Most runs keep the previous state, so explain "what keeps it" at its review date
     # first time; only a change of review date needs a second evaluation.
@@ -232,8 +233,9 @@ def compute_person(
         and state.locked_until is None
         and (state.tier != evaluation.tier or _windowed(program, state.tier))
     ):
-        at_review = evaluate(tier_facts, program, state.review_at)
-        drop = program.rank(at_review.tier) > program.rank(state.tier)
+        drop = program.rank(tier_at(tier_facts, program, state.review_at)) > program.rank(
+            state.tier
+        )
     primary = _primary(profiles, ctx.identity)
     email = None
     if primary is not None:
@@ -319,7 +321,7 @@ def compute_persons(
             compute_person(
                 pid,
                 members,
-                by_person.get(pid, []),
+                Timeline.of(by_person.get(pid, ())),
                 facts,
                 ctx,
                 states.get(pid),

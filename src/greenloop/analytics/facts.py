@@ -21,9 +21,14 @@ from greenloop.domain.purchases import (
     merge_purchases,
 )
 from greenloop.store import tables as t
-from greenloop.store.purchase_facts import load_order_facts, load_sale_facts
+from greenloop.store.purchase_facts import (
+    load_order_facts,
+    load_sale_facts,
+    moment_reader,
+    raw_rows,
+)
 
-__all__ = ["Facts", "Profile", "load_all", "load_scoped"]
+__all__ = ["Facts", "Profile", "load_all", "load_people", "load_scoped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,41 @@ def _display_name(row: object) -> str:
     return " ".join(p.strip() for p in parts if p.strip()) or "Unknown"
 
 
+def _name(name: str | None, first: str | None, last: str | None) -> str:
+    name = (name or "").strip()
+    if name:
+        return name
+    return " ".join(p.strip() for p in (first or "", last or "") if p.strip()) or "Unknown"
+
+
+def _all_profiles(conn: Connection) -> dict[str, Profile]:
+    """Every profile, read straight from the driver (SQLite: the full analysis' path)."""
+    moment = moment_reader(conn.dialect)
+    out: dict[str, Profile] = {}
+    rows = raw_rows(
+        conn,
+        "SELECT id, customer_code, name, first_name, last_name, email, phone, mobile, "
+        "enable_loyalty, deleted_at, customer_group_id, created_at, updated_at FROM customers",
+    )
+    for cid, code, name, first, last, email, phone, mobile, loyalty, deleted, group, c, u in rows:
+        out[cid] = Profile(
+            cid,
+            code,
+            _name(name, first, last),
+            email,
+            tuple(p for p in (phone, mobile) if p),
+            bool(loyalty),
+            deleted is not None,
+            group,
+            None if c is None else moment(c),
+            None if u is None else moment(u),
+        )
+    return out
+
+
 def _profiles(conn: Connection, ids: Collection[str] | None) -> dict[str, Profile]:
+    if ids is None and conn.dialect.name == "sqlite":
+        return _all_profiles(conn)
     c = t.customers.c
     query = select(
         c.id,
@@ -117,10 +156,17 @@ def _contacts(facts: Facts, orders: Iterable[OrderFact]) -> list[OrderFact]:
     return kept
 
 
-def load_all(conn: Connection, rules: CountingRules) -> Facts:
+def load_people(conn: Connection) -> tuple[Facts, list[OrderFact]]:
+    """Everything identity needs (profiles, eCom buyers, overrides), without the sales,
+    and the eCom orders."""
     facts = Facts(profiles=_profiles(conn, None))
     _overrides(conn, facts)
     orders = _contacts(facts, load_order_facts(conn))
+    return facts, orders
+
+
+def load_all(conn: Connection, rules: CountingRules) -> Facts:
+    facts, orders = load_people(conn)
     facts.purchases = merge_purchases(load_sale_facts(conn), orders, rules).purchases
     return facts
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from greenloop.analytics.compute import PersonResult
-from greenloop.domain.purchases import Purchase
+from greenloop.domain.purchases import Timeline
 
 if TYPE_CHECKING:
     from greenloop.analytics.run import AnalyzeOptions
     from greenloop.domain.predictions import CustomerSummary
 
-__all__ = ["apply_predictions", "summaries_for"]
+__all__ = ["apply_predictions", "summary_of"]
 
 FOUR_PLACES = Decimal("0.0001")
 
@@ -25,38 +25,31 @@ FOUR_PLACES = Decimal("0.0001")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def summaries_for(
-    results: Sequence[PersonResult],
-    by_person: Mapping[str, Sequence[Purchase]],
-    options: AnalyzeOptions,
-    now: datetime,
-) -> dict[str, CustomerSummary]:
+def summary_of(timeline: Timeline, now: datetime, zone: tzinfo | None) -> CustomerSummary | None:
+    """A person's purchase days and values up to ``now``, for the models (None: none)."""
     # SciPy takes a second to import; commands that never predict should not pay it.
     from greenloop.domain.predictions import summarize_purchases
 
-    zone = options.metrics.store_zone
-    end = now.astimezone(zone).date()
-    summaries: dict[str, CustomerSummary] = {}
-    for result in results:
-        pid = result.row["id"]
-        pairs: list[tuple[date, Decimal]] = [
-            (p.occurred_at.astimezone(zone).date(), p.value)
-            for p in by_person.get(pid, ())
-            if p.counts and p.kind == "purchase" and p.occurred_at and p.occurred_at <= now
-        ]
-        if pairs:
-            summaries[pid] = summarize_purchases(pairs, end)
-    return summaries
+    count = timeline.upto_purchases(now)
+    if not count:
+        return None
+    if zone is not None:
+        days = timeline.purchase_days(zone)[:count]
+    else:
+        # astimezone(None) is the machine's zone, as these summaries always read it.
+        days = [m.astimezone(None).date() for m in timeline.purchase_at[:count]]
+    values = timeline.purchase_values()[:count]
+    return summarize_purchases(zip(days, values, strict=True), now.astimezone(zone).date())
 
 
 def apply_predictions(
     results: Sequence[PersonResult],
-    by_person: Mapping[str, Sequence[Purchase]],
+    summaries: Mapping[str, CustomerSummary],
     options: AnalyzeOptions,
-    now: datetime,
 ) -> dict[str, Any]:
     """Fit BG/NBD and Gamma-Gamma when ready and write each person's predictions into
-    their row; returns what happened, for the run log."""
+    their row; returns what happened, for the run log. ``summaries``: person id →
+    :func:`summary_of`, for those with a purchase."""
     from greenloop.domain.predictions import (
         ModelFitError,
         ModelReadiness,
@@ -64,7 +57,6 @@ def apply_predictions(
         fit_models,
     )
 
-    summaries = summaries_for(results, by_person, options, now)
     ready, reasons = check_readiness(summaries.values(), ModelReadiness(**options.readiness))
     if not ready:
         return {"ready": False, "fitted": False, "reasons": reasons}

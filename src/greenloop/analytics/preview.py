@@ -49,8 +49,8 @@ def preview_program(
     then_counts: Counter[str] = Counter()
     for result in computed.results:
         pid = result.row["id"]
-        old_row = computed.previous_rows.get(pid)
-        before = (old_row or {}).get("tier") or NONE
+        stored = computed.previous.get(pid)
+        before = (stored.tier if stored else None) or NONE
         after = result.row["tier"] or NONE
         now_counts[before] += 1
         then_counts[after] += 1

@@ -25,7 +25,13 @@ from greenloop.analytics.compute import (
 )
 from greenloop.analytics.facts import load_scoped
 from greenloop.analytics.run import AnalyzeOptions, group_purchases, history_row, new_person_id
-from greenloop.domain.identity import cluster, normalise_email, normalise_phone, stable_person_ids
+from greenloop.domain.identity import (
+    Placeholders,
+    cluster,
+    normalise_email,
+    normalise_phone,
+    stable_person_ids,
+)
 from greenloop.store import analytics_repo as repo
 from greenloop.store import tables as t
 
@@ -54,7 +60,10 @@ def _store_cycle(conn: Connection) -> Decimal:
 
 
 def _neighbours(
-    conn: Connection, customer_ids: Collection[str], options: AnalyzeOptions
+    conn: Connection,
+    customer_ids: Collection[str],
+    options: AnalyzeOptions,
+    known: Placeholders,
 ) -> set[str]:
     """Member keys sharing a non-placeholder identity value with these profiles."""
     c = t.customers.c
@@ -73,7 +82,6 @@ def _neighbours(
                 values.add(("phone", phone))
         if row.customer_code:
             values.add(("code", row.customer_code.strip().lower()))
-    known = repo.load_placeholders(conn)
     values = {
         (k, v)
         for k, v in values
@@ -85,24 +93,32 @@ def _neighbours(
 def recompute_customer(
     engine: Engine, options: AnalyzeOptions, customer_ids: Collection[str], now: datetime
 ) -> RecomputeResult:
-    """Re-cluster and recompute the persons of these profiles and their neighbours."""
+    """Re-cluster and recompute the persons of these profiles and their neighbours.
+
+    One transaction, reading by index and writing only what changed: on PostgreSQL each
+    statement is a round trip, and those are most of the time here."""
     began = time.perf_counter()
-    with engine.connect() as conn:
+    with engine.begin() as conn:
+        known = repo.load_placeholders(conn)
         seed_keys = {f"customer:{cid}" for cid in customer_ids}
-        seed_keys |= _neighbours(conn, customer_ids, options)
-        m = t.identity_members.c
-        old_persons = {
-            r.person_id
-            for r in conn.execute(select(m.person_id).where(m.member_key.in_(sorted(seed_keys))))
-        }
-        members_now, customers, emails = repo.person_scope(conn, old_persons)
+        seed_keys |= _neighbours(conn, customer_ids, options, known)
+        members_now, values_now = repo.load_scope(conn, seed_keys)
+        old_persons = set(members_now.values())
+        customers = {k.removeprefix("customer:") for k in members_now if k.startswith("customer:")}
         customers |= set(customer_ids)
         customers |= {k.removeprefix("customer:") for k in seed_keys if k.startswith("customer:")}
+        emails = {
+            value
+            for key, found in values_now.items()
+            if key.startswith("email:")
+            for kind, value in found
+            if kind == "raw_email"
+        }
         orders = {k.removeprefix("order:") for k in members_now if k.startswith("order:")}
         facts = load_scoped(conn, options.counting, customers, emails, orders)
-        known = repo.load_placeholders(conn)
-        previous_rows = repo.load_person_rows(conn, old_persons)
+        previous = repo.load_person_states(conn, old_persons, predictions=True)
         locks = repo.load_locks(conn, old_persons)
+        links_now = repo.load_links(conn, old_persons) if old_persons else {}
         cycle = _store_cycle(conn)
         index = build_members(facts, options.identity, known)
         # An eCom email read in passing (a twin's order under another address) that
@@ -112,66 +128,77 @@ def recompute_customer(
                 conn, [x.key for x in index.members if x.key not in members_now], old_persons
             )
         )
-    index.members = [x for x in index.members if x.key not in outside]
-    clusters, links = cluster(
-        index.members,
-        options.identity,
-        manual_links=facts.manual_links,
-        manual_unlinks=facts.manual_unlinks,
-        placeholders=index.placeholders,
-    )
-    assignment = stable_person_ids(clusters, members_now, new_person_id)
-    by_person, _walk_in = group_purchases(facts, index, assignment, options.identity)
-    states = repo.load_tier_states(previous_rows)
-    ctx = Context(
-        options.program,
-        options.identity,
-        options.metrics,
-        now,
-        cycle,
-        options.min_visits_for_own_cycle,
-    )
-    results = compute_persons(clusters, assignment, by_person, facts, ctx, states, locks, index)
-    outcome = RecomputeResult(persons=[r.row["id"] for r in results])
-    outcome.removed = sorted(old_persons - set(outcome.persons))
-    history = [r.history for r in results if r.history is not None]
-    outcome.tier_changes = [(h.person_id, h.from_tier, h.to_tier) for h in history]
-    with engine.begin() as conn:
-        started = datetime.now(now.tzinfo)
-        # One run row per person, so a replay finds every moment a person was decided.
-        run_ids = {
-            pid: repo.start_run(conn, started, now, "person", pid) for pid in outcome.persons
-        }
-        repo.replace_identity(
-            conn,
-            assignment,
+        index.members = [x for x in index.members if x.key not in outside]
+        clusters, links = cluster(
             index.members,
-            links,
-            assignment,
-            now,
-            index.raw_emails,
-            scope=set(members_now) | set(assignment),
-            old_persons=old_persons,
+            options.identity,
+            manual_links=facts.manual_links,
+            manual_unlinks=facts.manual_unlinks,
+            placeholders=index.placeholders,
         )
+        assignment = stable_person_ids(clusters, members_now, new_person_id)
+        by_person, _walk_in = group_purchases(facts, index, assignment, options.identity)
+        states = repo.load_tier_states(previous)
+        ctx = Context(
+            options.program,
+            options.identity,
+            options.metrics,
+            now,
+            cycle,
+            options.min_visits_for_own_cycle,
+        )
+        results = compute_persons(clusters, assignment, by_person, facts, ctx, states, locks, index)
+        outcome = RecomputeResult(persons=[r.row["id"] for r in results])
+        outcome.removed = sorted(old_persons - set(outcome.persons))
+        history = [r.history for r in results if r.history is not None]
+        outcome.tier_changes = [(h.person_id, h.from_tier, h.to_tier) for h in history]
+
+        started = datetime.now(now.tzinfo)
+        changes = Counter(h.person_id for h in history)
+        # One run row per person, so a replay finds every moment a person was decided.
+        ids = repo.record_runs(
+            conn,
+            [
+                {
+                    "started_at": started,
+                    "finished_at": started,
+                    "as_of": now,
+                    "scope": "person",
+                    "person_id": r.row["id"],
+                    "outcome": "ok",
+                    "persons": 1,
+                    "profiles": r.row["profiles"],
+                    "changed": changes[r.row["id"]],
+                    "detail": {"tier": r.row["tier"], "scope_persons": outcome.persons},
+                }
+                for r in results
+            ],
+        )
+        run_ids = dict(zip(outcome.persons, ids, strict=True))
+        values = repo.member_values(index.members, assignment, index.raw_emails)
+        wanted: dict[str, list[tuple[str, str, str]]] = {}
+        for link in links:
+            wanted.setdefault(assignment[link.a], []).append((link.a, link.b, link.reason))
+        if dict(assignment) != members_now or values != values_now or wanted != links_now:
+            repo.replace_identity(
+                conn,
+                assignment,
+                index.members,
+                links,
+                assignment,
+                now,
+                index.raw_emails,
+                scope=set(members_now) | set(assignment),
+                old_persons=old_persons,
+            )
         for result in results:
             # Predictions need everyone; keep the last full run's until the next one.
-            old = previous_rows.get(result.row["id"])
-            for key in ("p_alive", "expected_purchases_90d", "predicted_value_12m"):
-                result.row[key] = old.get(key) if old else None
+            old = previous.get(result.row["id"])
+            result.row["p_alive"] = old.p_alive if old else None
+            result.row["expected_purchases_90d"] = old.expected_purchases_90d if old else None
+            result.row["predicted_value_12m"] = old.predicted_value_12m if old else None
         repo.upsert_persons(conn, [r.row for r in results])
         repo.delete_persons(conn, outcome.removed)
         repo.record_history(conn, [history_row(h, run_ids[h.person_id]) for h in history], 0)
         outcome.seconds = time.perf_counter() - began
-        changes = Counter(h.person_id for h in history)
-        for result in results:
-            pid = result.row["id"]
-            repo.finish_run(
-                conn,
-                run_ids[pid],
-                datetime.now(now.tzinfo),
-                persons=1,
-                profiles=result.row["profiles"],
-                changed=changes[pid],
-                detail={"tier": result.row["tier"], "scope_persons": outcome.persons},
-            )
     return outcome

@@ -9,16 +9,18 @@ counts is replaced. A one-person recompute for the real-time path lives in
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from greenloop.analytics.compute import (
     Context,
@@ -26,18 +28,36 @@ from greenloop.analytics.compute import (
     MemberIndex,
     PersonResult,
     build_members,
-    compute_persons,
+    compute_person,
     member_of,
     risk_of,
 )
-from greenloop.analytics.facts import Facts, load_all
-from greenloop.analytics.predict import apply_predictions
-from greenloop.domain.identity import IdentityRules, Link, cluster, stable_person_ids
+from greenloop.analytics.facts import Facts, load_people
+from greenloop.analytics.predict import apply_predictions, summary_of
+from greenloop.domain.identity import (
+    IdentityRules,
+    Link,
+    cluster,
+    normalise_email,
+    stable_person_ids,
+)
 from greenloop.domain.metrics import MetricRules
-from greenloop.domain.purchases import CountingRules, Purchase
+from greenloop.domain.purchases import (
+    CountingRules,
+    OrderFact,
+    Purchase,
+    Timeline,
+    statuses_needing_payments,
+    stream_purchases,
+)
+from greenloop.domain.replay import Lock
 from greenloop.domain.risk import store_cycle_days
-from greenloop.domain.tiers import Program
+from greenloop.domain.tiers import Program, TierState
 from greenloop.store import analytics_repo as repo
+from greenloop.store.purchase_facts import load_payments, load_return_originals, stream_sale_rows
+
+if TYPE_CHECKING:
+    from greenloop.domain.predictions import CustomerSummary
 
 __all__ = [
     "AnalyzeOptions",
@@ -90,16 +110,6 @@ class AnalyzeReport:
         return data
 
 
-# Figures that change on every run without anything happening to the person.
-_VOLATILE = frozenset({"computed_at"})
-
-
-def _differs(new: Mapping[str, Any], old: Mapping[str, Any] | None) -> bool:
-    if old is None:
-        return True
-    return any(new[k] != old.get(k) for k in new if k not in _VOLATILE)
-
-
 def group_purchases(
     facts: Facts, index: Any, assignment: Mapping[str, str], rules: IdentityRules
 ) -> tuple[dict[str, list[Purchase]], int]:
@@ -115,6 +125,149 @@ def group_purchases(
     return by_person, unattributed
 
 
+Entry = tuple[datetime, Decimal, int]
+
+
+def _entries_by_person(
+    conn: Connection,
+    orders: Sequence[OrderFact],
+    index: MemberIndex,
+    assignment: Mapping[str, str],
+    options: AnalyzeOptions,
+) -> tuple[dict[str, list[Entry]], int, int]:
+    """Each person's counted purchases and returns as timeline entries, from every sale
+    and order merged one at a time (:func:`member_of`'s rules, without building each
+    purchase); with the number of purchases and of those that belong to nobody."""
+    counting, rules = options.counting, options.identity
+    originals = load_return_originals(conn)
+    payments = load_payments(conn, statuses_needing_payments(counting))
+    rows = stream_purchases(stream_sale_rows(conn), orders, counting, originals, payments)
+    by_customer = {
+        key.removeprefix("customer:"): pid
+        for key, pid in assignment.items()
+        if key.startswith("customer:")
+    }
+    email_members = index.email_members
+    entries: dict[str, list[Entry]] = defaultdict(list)
+    total = unattributed = 0
+    for customer_id, email, number, at, counts, flags, value in rows:
+        total += 1
+        if customer_id is not None:
+            pid = by_customer.get(customer_id)
+        else:
+            normal = normalise_email(email, rules)
+            if normal is not None and normal in email_members:
+                pid = assignment.get(f"email:{normal}")
+            elif number is not None:
+                pid = assignment.get(f"order:{number}")
+            else:
+                pid = None
+        if pid is None:
+            unattributed += 1
+        elif counts and at is not None:
+            entries[pid].append((at, value, flags))
+    return entries, total, unattributed
+
+
+@dataclass
+class _People:
+    """What the per-person stage reads (a forked worker sees it as it is)."""
+
+    clusters: Sequence[Sequence[str]]
+    assignment: Mapping[str, str]
+    entries: dict[str, list[Entry]]
+    facts: Facts
+    ctx: Context
+    states: Mapping[str, TierState]
+    locks: Mapping[str, Lock]
+    placeholder_emails: Mapping[str, str]
+    predictions: bool
+
+
+Computed = tuple[list[PersonResult], dict[str, "CustomerSummary"]]
+
+
+def _compute_people(people: _People, start: int, stop: int) -> Computed:
+    """:func:`compute_person` for clusters[start:stop], with the early part of each row's
+    digest and the prediction summaries."""
+    ctx = people.ctx
+    zone = ctx.metrics.store_zone
+    summaries: dict[str, CustomerSummary] = {}
+    results: list[PersonResult] = []
+    for members in people.clusters[start:stop]:
+        pid = people.assignment[members[0]]
+        # Each person's entries go once they are computed, to keep the peak down.
+        timeline = Timeline(people.entries.pop(pid, ()))
+        result = compute_person(
+            pid,
+            members,
+            timeline,
+            people.facts,
+            ctx,
+            people.states.get(pid),
+            people.locks.get(pid),
+            people.placeholder_emails,
+        )
+        result.digest = repo.early_digest(result.row)
+        results.append(result)
+        if people.predictions:
+            summary = summary_of(timeline, ctx.now, zone)
+            if summary is not None:
+                summaries[pid] = summary
+    return results, summaries
+
+
+# Below this many persons a second process costs more than it saves.
+PARALLEL_MIN_PERSONS = 40_000
+
+
+def _compute_everyone(people: _People) -> Computed:
+    """The per-person stage, the second half in a forked process when there are many
+    persons and a second CPU: it is most of a full analysis' time, and each person is
+    computed alone. Results come back in cluster order either way."""
+    count = len(people.clusters)
+    if (
+        count < PARALLEL_MIN_PERSONS
+        or _cpus() < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return _compute_people(people, 0, count)
+    if people.predictions:
+        # Imported once, before the fork, rather than once in each process.
+        import greenloop.domain.predictions  # noqa: F401
+
+    fork = multiprocessing.get_context("fork")
+    receive, send = fork.Pipe(duplex=False)
+    half = count // 2
+    worker = fork.Process(target=_worker, args=(people, half, count, send), daemon=True)
+    worker.start()
+    send.close()
+    try:
+        results, summaries = _compute_people(people, 0, half)
+        people.entries.clear()  # the worker's half, computed there
+        try:
+            theirs, their_summaries = receive.recv()
+        except EOFError:
+            raise RuntimeError("the second analysis process failed") from None
+    finally:
+        receive.close()
+        worker.join()
+    results.extend(theirs)
+    summaries.update(their_summaries)
+    return results, summaries
+
+
+def _cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _worker(people: _People, start: int, stop: int, send: Any) -> None:
+    send.send(_compute_people(people, start, stop))
+    send.close()
+
+
 @dataclass
 class Computation:
     """Everyone computed from the facts, not yet written."""
@@ -125,7 +278,8 @@ class Computation:
     links: list[Link]
     assignment: dict[str, str]
     results: list[PersonResult]
-    previous_rows: dict[str, dict[str, Any]]
+    previous: dict[str, repo.Stored]
+    purchases: int
     unattributed: int
     store_cycle: Decimal
     predictions: dict[str, Any]
@@ -134,21 +288,25 @@ class Computation:
 def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
     """Identity, metrics, tiers (with last run's states) and risk for everyone."""
     with engine.connect() as conn:
-        facts = load_all(conn, options.counting)
+        facts, orders = load_people(conn)
         previous_members = repo.load_member_persons(conn)
-        previous_rows = repo.load_person_rows(conn)
+        previous = repo.load_person_states(conn)
         locks = repo.load_locks(conn)
-    states = repo.load_tier_states(previous_rows)
-    index = build_members(facts, options.identity)
-    clusters, links = cluster(
-        index.members,
-        options.identity,
-        manual_links=facts.manual_links,
-        manual_unlinks=facts.manual_unlinks,
-        placeholders=index.placeholders,
-    )
-    assignment = stable_person_ids(clusters, previous_members, new_person_id)
-    by_person, unattributed = group_purchases(facts, index, assignment, options.identity)
+        index = build_members(facts, options.identity)
+        clusters, links = cluster(
+            index.members,
+            options.identity,
+            manual_links=facts.manual_links,
+            manual_unlinks=facts.manual_unlinks,
+            placeholders=index.placeholders,
+        )
+        assignment = stable_person_ids(clusters, previous_members, new_person_id)
+        del previous_members
+        entries, purchases, unattributed = _entries_by_person(
+            conn, orders, index, assignment, options
+        )
+    del orders
+    states = repo.load_tier_states(previous)
     ctx = Context(
         options.program,
         options.identity,
@@ -157,7 +315,19 @@ def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Compu
         Decimal(90),
         options.min_visits_for_own_cycle,
     )
-    results = compute_persons(clusters, assignment, by_person, facts, ctx, states, locks, index)
+    people = _People(
+        clusters,
+        assignment,
+        entries,
+        facts,
+        ctx,
+        states,
+        locks,
+        index.placeholders.emails,
+        options.predictions,
+    )
+    results, summaries = _compute_everyone(people)
+    del entries
     cycle = store_cycle_days(
         r.metrics.average_cycle_days
         for r in results
@@ -167,7 +337,7 @@ def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Compu
     for result in results:
         result.row["risk"] = risk_of(result.metrics, cycle, options.min_visits_for_own_cycle)
     predictions = (
-        apply_predictions(results, by_person, options, now)
+        apply_predictions(results, summaries, options)
         if options.predictions
         else {"ready": False, "reasons": ["predictions are turned off (analytics.predictions)"]}
     )
@@ -178,7 +348,8 @@ def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Compu
         links,
         assignment,
         results,
-        previous_rows,
+        previous,
+        purchases,
         unattributed,
         cycle,
         predictions,
@@ -194,11 +365,18 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
         computed.links,
         computed.assignment,
     )
-    results, previous_rows, cycle = computed.results, computed.previous_rows, computed.store_cycle
+    results, previous, cycle = computed.results, computed.previous, computed.store_cycle
     predictions, unattributed = computed.predictions, computed.unattributed
-    changed_rows = [r.row for r in results if _differs(r.row, previous_rows.get(r.row["id"]))]
+    changed_rows: list[dict[str, Any]] = []
+    changed_hashes: list[str] = []
+    for result in results:
+        digest = repo.row_hash(result.row, result.digest)
+        stored = previous.get(result.row["id"])
+        if stored is None or stored.row_hash != digest:
+            changed_rows.append(result.row)
+            changed_hashes.append(digest)
     current = {r.row["id"] for r in results}
-    vanished = set(previous_rows) - current
+    vanished = set(previous) - current
     history = [r.history for r in results if r.history is not None]
     value_counts: Counter[tuple[str, str]] = Counter()
     for member in index.members:
@@ -210,7 +388,7 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
             conn, assignment, index.members, links, assignment, now, index.raw_emails
         )
         repo.replace_placeholders(conn, index.placeholders, value_counts)
-        repo.upsert_persons(conn, changed_rows)
+        repo.upsert_persons(conn, changed_rows, changed_hashes)
         repo.delete_persons(conn, vanished)
         repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
         counts = repo.write_snapshot(conn, now.date().isoformat())
@@ -224,7 +402,7 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
             changed=len(history),
             changes=dict(sorted(changes.items())),
             rows_written=len(changed_rows) + len(vanished),
-            purchases=len(facts.purchases),
+            purchases=computed.purchases,
             unattributed_purchases=unattributed,
             placeholders=len(index.placeholders.emails) + len(index.placeholders.phones),
             store_cycle_days=cycle,

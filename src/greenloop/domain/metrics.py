@@ -13,10 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
-from greenloop.domain.purchases import Purchase
+from greenloop.domain.purchases import ECOM, RETURN, Purchase, Timeline
 
-__all__ = ["MetricRules", "PersonMetrics", "person_metrics"]
+__all__ = ["MetricRules", "PersonMetrics", "person_metrics", "timeline_metrics"]
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -56,54 +57,75 @@ def _local_day(moment: datetime, zone: tzinfo | None) -> date:
     return (moment.astimezone(zone) if zone is not None else moment).date()
 
 
+@lru_cache(maxsize=64)
+def _bounds(
+    now: datetime, window_days: int | None, recent_days: int, zone: tzinfo | None
+) -> tuple[datetime | None, date]:
+    """The value window's first moment and the recent visits' first day (the same for
+    everyone in a run)."""
+    window_start = now - timedelta(days=window_days) if window_days else None
+    return window_start, _local_day(now - timedelta(days=recent_days), zone)
+
+
 def person_metrics(
     purchases: Iterable[Purchase], now: datetime, rules: MetricRules = MetricRules()
 ) -> PersonMetrics:
-    lifetime = window = ecom_value = instore_value = returns = ZERO
-    counted: list[Purchase] = []
-    window_start = now - timedelta(days=rules.window_days) if rules.window_days else None
-    for purchase in purchases:
-        if not purchase.counts or purchase.occurred_at is None or purchase.occurred_at > now:
-            continue
-        lifetime += purchase.value
-        if window_start is None or purchase.occurred_at >= window_start:
-            window += purchase.value
-        if purchase.channel == "ecom":
-            ecom_value += purchase.value
+    return timeline_metrics(Timeline.of(purchases), now, rules)
+
+
+def timeline_metrics(
+    timeline: Timeline, now: datetime, rules: MetricRules = MetricRules()
+) -> PersonMetrics:
+    """:func:`person_metrics` of a person's :class:`Timeline`."""
+    lifetime = ecom_value = instore_value = returns = ZERO
+    ecom_purchases = 0
+    high = timeline.upto(now)
+    values, flags = timeline.values, timeline.flags
+    if high < len(values):
+        values, flags = values[:high], flags[:high]
+    for value, flag in zip(values, flags, strict=True):
+        lifetime += value
+        if flag & ECOM:
+            ecom_value += value
+            if not flag & RETURN:
+                ecom_purchases += 1
         else:
-            instore_value += purchase.value
-        if purchase.kind == "return":
-            returns += purchase.value
-        else:
-            counted.append(purchase)
-    counted.sort(key=lambda p: p.occurred_at or now)
-    moments = [p.occurred_at for p in counted if p.occurred_at is not None]
-    if rules.same_day_is_one_visit:
-        days = sorted({_local_day(m, rules.store_zone) for m in moments})
-    else:
-        days = [_local_day(m, rules.store_zone) for m in moments]
-    recent_start = _local_day(now - timedelta(days=rules.recent_days), rules.store_zone)
+            instore_value += value
+        if flag & RETURN:
+            returns += value
+    zone = rules.store_zone
+    window_start, recent_start = _bounds(now, rules.window_days, rules.recent_days, zone)
+    window = lifetime
+    if window_start is not None:
+        # Summed like the lifetime value (not as a difference of running sums) so the
+        # stored figure is written the same way.
+        window = sum(timeline.values[timeline.since(window_start) : high], ZERO)
+    low, count = timeline.purchases_between(window_start, now)
+    moments = timeline.purchase_at[:count]
+    local_days = timeline.purchase_days(zone)[:count]
+    days = sorted(set(local_days)) if rules.same_day_is_one_visit else local_days
     cycle: Decimal | None = None
     if len(days) >= 2:
         span = (days[-1] - days[0]).days
         cycle = (Decimal(span) / (len(days) - 1)).quantize(CENT, rounding=ROUND_HALF_UP)
     first, last = (moments[0], moments[-1]) if moments else (None, None)
+    ecom_purchases = sum(1 for f in flags if f & ECOM and not f & RETURN)
     return PersonMetrics(
         lifetime_value=lifetime,
         window_value=window,
-        purchases=len(counted),
-        window_purchases=sum(1 for m in moments if window_start is None or m >= window_start),
+        purchases=count,
+        window_purchases=max(0, count - low),
         visits=len(days),
         visits_recent=sum(1 for d in days if d >= recent_start),
         ecom_value=ecom_value,
         instore_value=instore_value,
-        ecom_purchases=sum(1 for p in counted if p.channel == "ecom"),
-        instore_purchases=sum(1 for p in counted if p.channel == "instore"),
+        ecom_purchases=ecom_purchases,
+        instore_purchases=count - ecom_purchases,
         returns_value=returns,
         first_purchase=first,
         last_purchase=last,
         average_order_value=(
-            (lifetime / len(counted)).quantize(CENT, rounding=ROUND_HALF_UP) if counted else None
+            (lifetime / count).quantize(CENT, rounding=ROUND_HALF_UP) if count else None
         ),
         days_since_last=(now - last).days if last is not None else None,
         average_cycle_days=cycle,

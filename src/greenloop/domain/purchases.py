@@ -13,21 +13,30 @@ fulfilment see) and from the export until then. What counts is explicit, in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Literal
+from operator import itemgetter
+from typing import Any, Literal
 
 __all__ = [
+    "AWAITING_FULFILMENT",
+    "ECOM",
+    "RETURN",
     "CountingRules",
     "MergeResult",
     "OrderFact",
     "Purchase",
+    "PurchaseRow",
     "SaleFact",
+    "Timeline",
     "merge_purchases",
     "payment_state",
     "sale_channel",
+    "statuses_needing_payments",
+    "stream_purchases",
 ]
 
 ZERO = Decimal(0)
@@ -135,7 +144,7 @@ class SaleFact:
 
     @property
     def is_ecom_source(self) -> bool:
-        return bool(self.source and self.source.lower().startswith("ecw:"))
+        return _is_ecom_source(self.source)
 
     def non_loyalty_payments(self) -> Decimal:
         return sum((a for name, a in self.payments if name.strip().lower() != "loyalty"), ZERO)
@@ -162,6 +171,17 @@ class OrderFact:
 
 
 Channel = Literal["ecom", "instore"]
+
+AWAITING_FULFILMENT = ("AWAITING_PICKUP", "AWAITING_DISPATCH")
+
+
+def statuses_needing_payments(rules: CountingRules) -> tuple[str, ...] | None:
+    """The sale statuses whose payments can change a purchase (None: every sale's).
+
+    Payments decide whether a sale awaiting fulfilment is paid, and take loyalty
+    redemptions out of the value when those are excluded; nothing else reads them.
+    """
+    return AWAITING_FULFILMENT if rules.include_loyalty_redemptions else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +210,9 @@ class MergeResult:
     stale_hints: list[tuple[str, str, str]] = field(default_factory=list)  # order, hint, sale
 
 
-def sale_channel(sale: SaleFact, sales_by_id: dict[str, SaleFact], rules: CountingRules) -> Channel:
+def sale_channel(
+    sale: SaleFact, sales_by_id: Mapping[str, SaleFact], rules: CountingRules
+) -> Channel:
     """eCom or in-store. The ``ecw:`` source decides; the online register and an
     ``Order ID:`` note are fallbacks. A return copies its original's note (reference
     §5.5), so a return takes its original's channel instead of reading its own note."""
@@ -198,11 +220,26 @@ def sale_channel(sale: SaleFact, sales_by_id: dict[str, SaleFact], rules: Counti
         original = sales_by_id[sale.return_for]
         if original.id != sale.id:
             return sale_channel(original, sales_by_id, rules)
-    if sale.is_ecom_source:
+    return _own_channel(sale.is_ecom_source, sale.register_id, sale.note, sale.return_for, rules)
+
+
+def _is_ecom_source(source: str | None) -> bool:
+    return bool(source and source.lower().startswith("ecw:"))
+
+
+def _own_channel(
+    ecom_source: bool,
+    register_id: str | None,
+    note: str | None,
+    return_for: str | None,
+    rules: CountingRules,
+) -> Channel:
+    """A sale's channel from its own fields (a return's original aside)."""
+    if ecom_source:
         return "ecom"
-    if sale.register_id and sale.register_id in rules.online_register_ids:
+    if register_id and register_id in rules.online_register_ids:
         return "ecom"
-    if not sale.return_for and (sale.note or "").lstrip().lower().startswith("order id:"):
+    if not return_for and (note or "").lstrip().lower().startswith("order id:"):
         return "ecom"
     return "instore"
 
@@ -217,7 +254,7 @@ def _sale_counts(sale: SaleFact, order: OrderFact | None, rules: CountingRules) 
             return False
     if sale.status in rules.counted_sale_statuses:
         return True
-    if sale.status in ("AWAITING_PICKUP", "AWAITING_DISPATCH"):
+    if sale.status in AWAITING_FULFILMENT:
         if not rules.count_paid_awaiting_fulfilment:
             return False
         return sale.paid() + CENT >= sale.total_incl
@@ -315,3 +352,172 @@ def merge_purchases(
             )
         )
     return result
+
+
+# -- the full analysis' path: many sales, one pass --------------------------------------
+
+RETURN = 1
+ECOM = 2
+
+# (customer_id, email, order_number, occurred_at, counts, RETURN | ECOM bits, value)
+PurchaseRow = tuple[str | None, str | None, str | None, datetime | None, bool, int, Decimal]
+
+# A sale as read for stream_purchases: SaleFact's fields with one moment
+# (sale_date, else created_at) in place of the two dates, and no payments.
+_ID, _CUSTOMER, _STATUS, _SOURCE, _SOURCE_ID, _REGISTER, _NOTE, _RETURN_FOR = range(8)
+_AT, _PRICE, _TAX, _INCL = range(8, 12)
+
+
+def stream_purchases(
+    sales: Iterable[Sequence[Any]],
+    orders: Sequence[OrderFact],
+    rules: CountingRules,
+    originals: Mapping[str, SaleFact],
+    payments: Mapping[str, tuple[tuple[str, Decimal], ...]],
+) -> Iterator[PurchaseRow]:
+    """What :func:`merge_purchases` gives, for sales read one at a time, as plain rows.
+
+    A million sales as objects cost more than a gigabyte and most of the analysis'
+    time; here each sale is read, merged and forgotten. ``sales`` must come in the
+    order :func:`merge_purchases` would see them (the twin of an order is the first
+    eCom sale with its number). ``originals`` holds every sale a return points at (and
+    theirs), ``payments`` those of the sales whose status
+    :func:`statuses_needing_payments` names.
+    """
+    by_number = {order.order_number: order for order in orders}
+    claimed: set[str] = set()
+    channels: dict[str, Channel] = {}
+    counted = rules.counted_sale_statuses
+    plain_value = rules.include_loyalty_redemptions
+    make_sale: Any = SaleFact  # the row is SaleFact's fields but one date
+    for row in sales:
+        source = row[_SOURCE]
+        return_for = row[_RETURN_FOR]
+        ecom_source = _is_ecom_source(source)
+        twin: OrderFact | None = None
+        source_id = row[_SOURCE_ID]
+        if ecom_source and source_id and not return_for:
+            number = source_id.strip()
+            if number not in claimed:
+                claimed.add(number)
+                twin = by_number.get(number)
+        original = originals.get(return_for) if return_for else None
+        if original is not None and original.id != row[_ID]:
+            channel = channels.get(original.id)
+            if channel is None:
+                channel = channels[original.id] = sale_channel(original, originals, rules)
+        else:
+            channel = _own_channel(ecom_source, row[_REGISTER], row[_NOTE], return_for, rules)
+        status = row[_STATUS]
+        if plain_value and status not in AWAITING_FULFILMENT:
+            incl = row[_INCL]
+            if not rules.include_tax:
+                value = row[_PRICE]
+            else:
+                value = incl if incl is not None else row[_PRICE] + row[_TAX]
+            if return_for:
+                counts = status in counted
+            elif twin is not None and (
+                twin.order_number in rules.excluded_order_numbers
+                or payment_state(twin.payment_status_code) not in rules.counted_payment_states
+            ):
+                counts = False
+            else:
+                counts = status in counted
+        else:
+            sale = make_sale(*row[:_AT], row[_AT], None, *row[_PRICE:], payments.get(row[_ID], ()))
+            value = rules.sale_value(sale)
+            counts = status in counted if return_for else _sale_counts(sale, twin, rules)
+        flags = (RETURN if return_for else 0) | (ECOM if channel == "ecom" else 0)
+        if twin is not None:
+            yield (row[_CUSTOMER], twin.email, twin.order_number, row[_AT], counts, flags, value)
+        else:
+            number_or_none = source_id if ecom_source else None
+            yield (row[_CUSTOMER], None, number_or_none, row[_AT], counts, flags, value)
+    for order in orders:
+        if order.order_number not in claimed:
+            counts = _order_counts(order, rules)
+            value = rules.order_value(order)
+            yield (None, order.email, order.order_number, order.placed_at, counts, ECOM, value)
+
+
+_at = itemgetter(0)
+
+
+class Timeline:
+    """One person's counted purchases and returns in time order, for windowed figures.
+
+    Metrics and every tier condition read the same few sums over a time window; with
+    the entries sorted once, a window is two binary searches.
+    """
+
+    __slots__ = ("_days", "_prefix", "at", "flags", "purchase_at", "values")
+
+    def __init__(self, entries: Iterable[tuple[datetime, Decimal, int]]) -> None:
+        # A stable sort: same-moment entries keep their order, as list.sort did before.
+        ordered = sorted(entries, key=_at)
+        self.at: list[datetime] = [e[0] for e in ordered]
+        self.values: list[Decimal] = [e[1] for e in ordered]
+        self.flags: list[int] = [e[2] for e in ordered]
+        self.purchase_at: list[datetime] = [e[0] for e in ordered if not e[2] & RETURN]
+        self._prefix: list[Decimal] | None = None
+        self._days: dict[tzinfo | None, list[date]] = {}
+
+    @classmethod
+    def of(cls, purchases: Iterable[Purchase]) -> Timeline:
+        """The counted purchases and returns that have a moment."""
+        return cls(
+            (
+                p.occurred_at,
+                p.value,
+                (RETURN if p.kind == "return" else 0) | (ECOM if p.channel == "ecom" else 0),
+            )
+            for p in purchases
+            if p.counts and p.occurred_at is not None
+        )
+
+    def upto(self, moment: datetime) -> int:
+        """How many entries happened at or before ``moment``."""
+        return bisect_right(self.at, moment)
+
+    def since(self, moment: datetime | None) -> int:
+        """The index of the first entry at or after ``moment``."""
+        return 0 if moment is None else bisect_left(self.at, moment)
+
+    def value_between(self, start: datetime | None, end: datetime) -> Decimal:
+        """The value of the entries from ``start`` to ``end``, both inclusive (equal to,
+        not necessarily written like, the plain sum)."""
+        prefix = self._prefix
+        if prefix is None:
+            prefix = [ZERO]
+            running = ZERO
+            for value in self.values:
+                running += value
+                prefix.append(running)
+            self._prefix = prefix
+        low, high = self.since(start), self.upto(end)
+        return prefix[high] - prefix[low] if high > low else ZERO
+
+    def upto_purchases(self, moment: datetime) -> int:
+        """How many purchases (returns aside) happened at or before ``moment``."""
+        return bisect_right(self.purchase_at, moment)
+
+    def purchases_between(self, start: datetime | None, end: datetime) -> tuple[int, int]:
+        """The slice of ``purchase_at`` from ``start`` to ``end``, both inclusive."""
+        low = 0 if start is None else bisect_left(self.purchase_at, start)
+        return low, bisect_right(self.purchase_at, end)
+
+    def purchase_days(self, zone: tzinfo | None) -> list[date]:
+        """The store-local day of each purchase (returns aside), in time order."""
+        days = self._days.get(zone)
+        if days is None:
+            if zone is None:
+                days = [m.date() for m in self.purchase_at]
+            else:
+                days = [m.astimezone(zone).date() for m in self.purchase_at]
+            self._days[zone] = days
+        return days
+
+    def purchase_values(self) -> list[Decimal]:
+        """The value of each purchase (returns aside), in time order."""
+        return [v for v, f in zip(self.values, self.flags, strict=True) if not f & RETURN]

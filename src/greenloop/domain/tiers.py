@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal
 
-from greenloop.domain.purchases import Purchase
+from greenloop.domain.purchases import Purchase, Timeline
 
 __all__ = [
     "DEFAULT_PROGRAM",
@@ -36,6 +37,7 @@ __all__ = [
     "Window",
     "decide",
     "evaluate",
+    "tier_at",
 ]
 
 WindowKind = Literal["lifetime", "rolling", "calendar_year", "since_enrolment"]
@@ -102,10 +104,24 @@ class Program:
 
     def rank(self, name: str | None) -> int:
         """0 for the top tier; len(tiers) for "no tier"."""
+        return self._ranks.get(name, len(self.tiers))
+
+    @cached_property
+    def _ranks(self) -> dict[str | None, int]:
+        ranks: dict[str | None, int] = {}
         for index, tier in enumerate(self.tiers):
-            if tier.name == name:
-                return index
-        return len(self.tiers)
+            ranks.setdefault(tier.name, index)
+        return ranks
+
+    @cached_property
+    def moving_tiers(self) -> frozenset[str]:
+        """Tiers whose conditions can stop holding without any new purchase (a window
+        that moves); lifetime thresholds, once met, hold for good."""
+        return frozenset(
+            t.name
+            for t in self.tiers
+            if any(c.window.kind in ("rolling", "calendar_year") for c in t.conditions)
+        )
 
 
 def _value(amount: str) -> Condition:
@@ -134,11 +150,17 @@ DEFAULT_PROGRAM = Program(
 
 @dataclass(frozen=True)
 class Facts:
-    """What the program reads about one person."""
+    """What the program reads about one person: purchases, or their :class:`Timeline`
+    (built here when not given)."""
 
-    purchases: Sequence[Purchase]
+    purchases: Sequence[Purchase] = ()
     loyalty_enrolled: bool = False
     enrolled_at: datetime | None = None
+    timeline: Timeline | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.timeline is None:
+            object.__setattr__(self, "timeline", Timeline.of(self.purchases))
 
 
 @dataclass
@@ -151,43 +173,30 @@ class Evaluation:
 
 
 Measured = Decimal | int | bool
-_Cache = dict[tuple[ConditionKind, Window, datetime], Measured]
 
 
-def _measure(
-    condition: Condition,
-    facts: Facts,
-    now: datetime,
-    zone: tzinfo | None,
-    cache: _Cache | None = None,
-) -> Measured:
+def _measure(condition: Condition, facts: Facts, now: datetime, zone: tzinfo | None) -> Measured:
     if condition.kind == "loyalty":
         return facts.loyalty_enrolled
-    key = (condition.kind, condition.window, now)
-    if cache is not None and key in cache:
-        return cache[key]
-    start = condition.window.start(now, facts.enrolled_at, zone)
-    # Counted purchases up to now (and from the window's start): the same rules as
-    # person_metrics, computed directly because evaluation runs for every person daily.
-    counted = [
-        p
-        for p in facts.purchases
-        if p.counts
-        and p.occurred_at is not None
-        and p.occurred_at <= now
-        and (start is None or p.occurred_at >= start)
-    ]
-    measured: Measured
-    if condition.kind == "value":
-        measured = sum((p.value for p in counted), Decimal(0))
-    elif condition.kind == "visits":
-        moments = [p.occurred_at for p in counted if p.kind == "purchase" and p.occurred_at]
-        measured = len({(m.astimezone(zone) if zone is not None else m).date() for m in moments})
+    timeline = facts.timeline
+    assert timeline is not None  # set by Facts.__post_init__
+    window = condition.window
+    # Counted purchases (and returns, for value) from the window's start up to now: the
+    # same rules as person_metrics, by binary search on the sorted timeline.
+    if window.kind == "lifetime":
+        start = None
+    elif window.kind == "rolling":
+        start = now - timedelta(days=window.days or 0)
     else:
-        measured = sum(1 for p in counted if p.kind == "purchase")
-    if cache is not None:
-        cache[key] = measured
-    return measured
+        start = window.start(now, facts.enrolled_at, zone)
+    if condition.kind == "value":
+        return timeline.value_between(start, now)
+    low, high = timeline.purchases_between(start, now)
+    if high <= low:
+        return 0
+    if condition.kind == "visits":
+        return len(set(timeline.purchase_days(zone)[low:high]))
+    return high - low
 
 
 def _holds(condition: Condition, measured: Measured) -> bool:
@@ -242,7 +251,6 @@ def _keep(
     tier: str,
     review_at: datetime,
     zone: tzinfo | None,
-    cache: _Cache,
 ) -> str:
     """What keeps ``tier`` at the review, from this condition's point of view."""
     if condition.kind != "visits" and condition.window.kind != "rolling":
@@ -250,7 +258,7 @@ def _keep(
             return f"{tier} holds while enrolled in loyalty"
         return f"{tier} holds for good on this rule ({condition.window.describe()} never drops)"
     # What will still be inside the window on the review date, then what is missing.
-    measured = _measure(condition, facts, review_at, zone, cache)
+    measured = _measure(condition, facts, review_at, zone)
     missing = (condition.at_least or Decimal(0)) - Decimal(measured)
     by = review_at.date().isoformat()
     if missing <= 0:
@@ -268,11 +276,15 @@ def evaluate(
     """The tier the rules give today, with the reasons, the way to the next tier and
     what keeps this one at ``review_at`` (default: one review period from now)."""
     zone = program.store_zone
-    cache: _Cache = {}
     winner: Tier | None = None
     reasons: list[str] = []
+    # Every condition the explanations need is measured on the way down; by identity,
+    # which is enough within one call.
+    measured_now: dict[int, Measured] = {}
     for tier in program.tiers:
-        measured = [(c, _measure(c, facts, now, zone, cache)) for c in tier.conditions]
+        measured = [(c, _measure(c, facts, now, zone)) for c in tier.conditions]
+        for c, m in measured:
+            measured_now[id(c)] = m
         results = [_holds(c, m) for c, m in measured]
         ok = all(results) if tier.combine == "all" else any(results)
         if ok:
@@ -286,19 +298,33 @@ def evaluate(
     else:
         review = review_at or now + timedelta(days=program.downgrade.review_days)
         evaluation.keep = [
-            _keep(c, facts, winner.name, review, zone, cache)
+            _keep(c, facts, winner.name, review, zone)
             for c in winner.conditions
-            if _holds(c, _measure(c, facts, now, zone, cache))
+            if _holds(c, measured_now[id(c)])
         ]
     rank = program.rank(evaluation.tier)
     if rank > 0:
         above = program.tiers[rank - 1]
         evaluation.next_tier = above.name
         gaps = [
-            _gap(c, _measure(c, facts, now, zone, cache), above.name, now) for c in above.conditions
+            _gap(c, measured_now[id(c)], above.name, now)
+            if id(c) in measured_now
+            else _gap(c, _measure(c, facts, now, zone), above.name, now)
+            for c in above.conditions
         ]
         evaluation.to_next = [g for g in gaps if g]
     return evaluation
+
+
+def tier_at(facts: Facts, program: Program, now: datetime) -> str | None:
+    """The tier the rules give at ``now``: :func:`evaluate`'s tier, without the
+    explanations."""
+    zone = program.store_zone
+    for tier in program.tiers:
+        results = (_holds(c, _measure(c, facts, now, zone)) for c in tier.conditions)
+        if all(results) if tier.combine == "all" else any(results):
+            return tier.name
+    return None
 
 
 @dataclass(frozen=True)
@@ -323,7 +349,7 @@ def decide(
     earned = evaluation.tier
     if previous is None or previous.tier is None:
         return _entered(earned, now, policy, "first evaluation" if previous is None else "upgrade")
-    if previous.tier not in {tier.name for tier in program.tiers}:
+    if previous.tier not in program._ranks:
         # The program no longer has this tier: nothing to protect, take what is earned.
         return _entered(earned, now, policy, "the program changed")
     old, new = program.rank(previous.tier), program.rank(earned)

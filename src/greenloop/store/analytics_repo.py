@@ -2,33 +2,46 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from greenloop.domain.identity import Link, Member, Placeholders
 from greenloop.domain.replay import Lock
 from greenloop.domain.tiers import TierState
 from greenloop.store import tables as t
-from greenloop.store.bulk import bulk_insert, bulk_upsert
+from greenloop.store.bulk import bulk_insert, bulk_upsert, placeholders
+from greenloop.store.types import Money, UtcDateTime
 
 __all__ = [
+    "LATE_COLUMNS",
     "PERSON_COLUMNS",
+    "Stored",
     "delete_persons",
+    "early_digest",
     "finish_run",
+    "load_links",
     "load_locks",
     "load_member_keys_elsewhere",
     "load_member_persons",
     "load_person_rows",
+    "load_person_states",
     "load_placeholders",
+    "load_scope",
     "load_tier_states",
+    "member_values",
     "members_sharing",
     "person_scope",
     "record_history",
+    "record_runs",
     "replace_identity",
     "replace_placeholders",
+    "row_hash",
     "start_run",
     "upsert_persons",
     "write_snapshot",
@@ -57,11 +70,37 @@ def load_person_rows(
     return {r.id: dict(r._mapping) for r in conn.execute(query)}
 
 
-def load_tier_states(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, TierState]:
+class Stored(NamedTuple):
+    """What an analysis needs of a stored person: the tier state, the digest of the
+    written figures, and (for a one-person recompute) the last predictions."""
+
+    tier: str | None
+    tier_since: datetime | None
+    review_at: datetime | None
+    row_hash: str | None
+    p_alive: Decimal | None = None
+    expected_purchases_90d: Decimal | None = None
+    predicted_value_12m: Decimal | None = None
+
+
+def load_person_states(
+    conn: Connection, person_ids: Iterable[str] | None = None, *, predictions: bool = False
+) -> dict[str, Stored]:
+    p = t.persons.c
+    columns = [p.id, p.tier, p.tier_since, p.review_at, p.row_hash]
+    if predictions:
+        columns += [p.p_alive, p.expected_purchases_90d, p.predicted_value_12m]
+    query = select(*columns)
+    if person_ids is not None:
+        query = query.where(p.id.in_(list(person_ids)))
+    return {row[0]: Stored(*row[1:]) for row in conn.execute(query)}
+
+
+def load_tier_states(stored: Mapping[str, Stored]) -> dict[str, TierState]:
     return {
-        pid: TierState(row["tier"], row["tier_since"], row["review_at"])
-        for pid, row in rows.items()
-        if row["tier_since"] is not None
+        pid: TierState(row.tier, row.tier_since, row.review_at)
+        for pid, row in stored.items()
+        if row.tier_since is not None
     }
 
 
@@ -71,6 +110,25 @@ def load_locks(conn: Connection, person_ids: Iterable[str] | None = None) -> dic
     if person_ids is not None:
         query = query.where(lk.person_id.in_(list(person_ids)))
     return {r.person_id: Lock(r.tier, r.created_at, r.until) for r in conn.execute(query)}
+
+
+def member_values(
+    members: Sequence[Member],
+    assignments: Mapping[str, str],
+    raw_emails: Mapping[str, Iterable[str]],
+) -> dict[str, set[tuple[str, str]]]:
+    """Member key → its (kind, value) identity values."""
+    values: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for member in members:
+        found = values[member.key]
+        found.update(("email", e) for e in member.emails)
+        found.update(("phone", p) for p in member.phones)
+        if member.code:
+            found.add(("code", member.code))
+    for key, raws in raw_emails.items():
+        if key in assignments:
+            values[key].update(("raw_email", raw) for raw in raws)
+    return {k: v for k, v in values.items() if v}
 
 
 def replace_identity(
@@ -87,56 +145,139 @@ def replace_identity(
 ) -> None:
     """Write member → person, identity values and links. With ``scope`` (member keys)
     only those members' rows (and the links of their old and new persons) are
-    replaced; otherwise the whole identity is."""
-    m, v, lk = t.identity_members, t.identity_values, t.identity_links
+    replaced; otherwise the whole identity is, writing only what differs from the
+    stored one. A member keeps its ``assigned_at`` while it stays with its person."""
     if scope is None:
-        for table in (m, v, lk):
-            conn.execute(delete(table))
-    else:
-        keys = list(scope)
-        persons = set(assignments.values()) | set(old_persons)
-        for chunk in _chunks(keys):
-            conn.execute(delete(m).where(m.c.member_key.in_(chunk)))
-            conn.execute(delete(v).where(v.c.member_key.in_(chunk)))
-        for chunk in _chunks(sorted(persons)):
-            conn.execute(delete(lk).where(lk.c.person_id.in_(chunk)))
+        _sync_identity(conn, assignments, members, links, link_person, now, raw_emails)
+        return
+    m, v, lk = t.identity_members, t.identity_values, t.identity_links
+    keys = list(scope)
+    persons = set(assignments.values()) | set(old_persons)
+    for chunk in _chunks(keys):
+        conn.execute(delete(m).where(m.c.member_key.in_(chunk)))
+        conn.execute(delete(v).where(v.c.member_key.in_(chunk)))
+    for chunk in _chunks(sorted(persons)):
+        conn.execute(delete(lk).where(lk.c.person_id.in_(chunk)))
+    bulk_insert(conn, m, _MEMBER_COLUMNS, _member_rows(assignments.items(), now))
+    values = member_values(members, assignments, raw_emails)
     bulk_insert(
         conn,
-        m,
-        ("member_key", "person_id", "customer_id", "assigned_at"),
-        [
-            (
-                key,
-                pid,
-                key.removeprefix("customer:") if key.startswith("customer:") else None,
-                now,
-            )
-            for key, pid in assignments.items()
-        ],
+        v,
+        ("member_key", "kind", "value"),
+        sorted((key, kind, value) for key, found in values.items() for kind, value in found),
     )
-    values = {
-        (member.key, kind, value)
-        for member in members
-        for kind, items in (
-            ("email", member.emails),
-            ("phone", member.phones),
-            ("code", (member.code,) if member.code else ()),
-        )
-        for value in items
-    }
-    values.update(
-        (key, "raw_email", raw)
-        for key, raws in raw_emails.items()
-        if key in assignments
-        for raw in raws
-    )
-    bulk_insert(conn, v, ("member_key", "kind", "value"), sorted(values))
     bulk_insert(
         conn,
         lk,
         ("person_id", "a", "b", "reason"),
         [(link_person[link.a], link.a, link.b, link.reason) for link in links],
     )
+
+
+_MEMBER_COLUMNS = ("member_key", "person_id", "customer_id", "assigned_at")
+
+
+def _member_rows(
+    assignments: Iterable[tuple[str, str]], now: datetime
+) -> list[tuple[str, str, str | None, datetime]]:
+    return [
+        (key, pid, key.removeprefix("customer:") if key.startswith("customer:") else None, now)
+        for key, pid in assignments
+    ]
+
+
+def _sync_identity(
+    conn: Connection,
+    assignments: Mapping[str, str],
+    members: Sequence[Member],
+    links: Sequence[Link],
+    link_person: Mapping[str, str],
+    now: datetime,
+    raw_emails: Mapping[str, Iterable[str]],
+) -> None:
+    """The whole identity, written as its differences from the stored one (most runs
+    change a handful of rows out of hundreds of thousands)."""
+    m, v, lk = t.identity_members, t.identity_values, t.identity_links
+    mark = placeholders(conn, 1)
+    # Read in the writing transaction: what a recompute wrote meanwhile counts.
+    previous = load_member_persons(conn)
+    gone = [(key,) for key in previous if key not in assignments]
+    if gone:
+        # Names come from our own schema, never from input.
+        conn.exec_driver_sql(f"DELETE FROM {m.name} WHERE member_key = {mark}", gone)  # noqa: S608
+    moved = [(k, pid) for k, pid in assignments.items() if previous.get(k) != pid]
+    del previous
+    bulk_upsert(conn, m, _MEMBER_COLUMNS, _member_rows(moved, now), version_guard=False)
+
+    values = member_values(members, assignments, raw_emails)
+    stale: list[tuple[str, str, str]] = []
+    added: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    vc = v.c
+    stored = conn.execute(
+        select(vc.member_key, vc.kind, vc.value).order_by(vc.member_key, vc.kind, vc.value)
+    )
+    for key, group in _grouped(stored):
+        seen.add(key)
+        old = {(kind, value) for _key, kind, value in group}
+        new = values.get(key, set())
+        stale.extend((key, kind, value) for kind, value in old - new)
+        added.extend((key, kind, value) for kind, value in new - old)
+    added.extend(
+        (key, kind, value)
+        for key, found in values.items()
+        if key not in seen
+        for kind, value in found
+    )
+    if stale:
+        where = f"member_key = {mark} AND kind = {mark} AND value = {mark}"
+        conn.exec_driver_sql(f"DELETE FROM {v.name} WHERE {where}", stale)  # noqa: S608
+    bulk_insert(conn, v, ("member_key", "kind", "value"), sorted(added))
+
+    # A person's links are shown in the order they were made, so a person whose links
+    # changed gets all of them rewritten in that order.
+    wanted: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for link in links:
+        wanted[link_person[link.a]].append((link.a, link.b, link.reason))
+    lc = lk.c
+    stored_links = conn.execute(
+        select(lc.person_id, lc.a, lc.b, lc.reason).order_by(lc.person_id, lc.id)
+    )
+    unchanged: set[str] = set()
+    rewrite: list[str] = []
+    for pid, group in _grouped(stored_links):
+        if wanted.get(pid) == [(a, b, reason) for _pid, a, b, reason in group]:
+            unchanged.add(pid)
+        else:
+            rewrite.append(pid)
+    for chunk in _chunks(rewrite):
+        conn.execute(delete(lk).where(lc.person_id.in_(chunk)))
+    bulk_insert(
+        conn,
+        lk,
+        ("person_id", "a", "b", "reason"),
+        [
+            (pid, link.a, link.b, link.reason)
+            for link in links
+            if (pid := link_person[link.a]) not in unchanged
+        ],
+    )
+
+
+def _grouped(rows: Iterable[Sequence[Any]]) -> Iterable[tuple[str, list[Sequence[Any]]]]:
+    """Rows ordered by their first column, in runs of the same first column."""
+    key: str | None = None
+    group: list[Sequence[Any]] = []
+    for row in rows:
+        if row[0] != key:
+            if group:
+                assert key is not None
+                yield key, group
+            key, group = row[0], []
+        group.append(row)
+    if group:
+        assert key is not None
+        yield key, group
 
 
 def replace_placeholders(
@@ -156,12 +297,56 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[list[str]]:
         yield list(items[start : start + size])
 
 
-def upsert_persons(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+# What a person's digest covers: every written column but the moment of computing, in
+# two parts: the columns a full analysis knows only once everyone is computed (the store
+# cycle behind risk, the fitted models), and the rest, which can be digested per person
+# as it is computed.
+LATE_COLUMNS = ("risk", "p_alive", "expected_purchases_90d", "predicted_value_12m")
+_HASHED = tuple(c for c in PERSON_COLUMNS if c not in ("computed_at", *LATE_COLUMNS))
+_HASHED_MONEY = tuple(c for c in _HASHED if isinstance(t.persons.c[c].type, Money))
+_HASHED_TIMES = tuple(c for c in _HASHED if isinstance(t.persons.c[c].type, UtcDateTime))
+_HASHED_PLAIN = tuple(c for c in _HASHED if c not in _HASHED_MONEY and c not in _HASHED_TIMES)
+
+
+def _amount(value: Decimal | None) -> str | None:
+    # By value: 12.5 and 12.50 are equal, as comparing with the stored row found them.
+    return None if value is None else str(value.normalize()) if value else "0"
+
+
+def early_digest(row: Mapping[str, Any]) -> bytes:
+    """The digest of a person's columns but :data:`LATE_COLUMNS`."""
+    # Moments as instants (a float resolves microseconds until 2106).
+    text = repr(
+        (
+            *[row[c] for c in _HASHED_PLAIN],
+            *[_amount(row[c]) for c in _HASHED_MONEY],
+            *[None if (m := row[c]) is None else m.timestamp() for c in _HASHED_TIMES],
+        )
+    )
+    return hashlib.md5(text.encode(), usedforsecurity=False).digest()
+
+
+def row_hash(row: Mapping[str, Any], early: bytes | None = None) -> str:
+    """A digest of a person's written figures: equal digests, equal stored rows.
+    ``early``: :func:`early_digest` of the row, when already known."""
+    late = repr((row["risk"], *[_amount(row[c]) for c in LATE_COLUMNS if c != "risk"])).encode()
+    first = early if early is not None else early_digest(row)
+    return hashlib.md5(first + late, usedforsecurity=False).hexdigest()
+
+
+_WRITTEN = (*PERSON_COLUMNS, "row_hash")
+
+
+def upsert_persons(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], hashes: Sequence[str] | None = None
+) -> None:
+    """Write persons with their digests (:func:`row_hash`, computed here unless given)."""
+    digests = hashes if hashes is not None else [row_hash(row) for row in rows]
     bulk_upsert(
         conn,
         t.persons,
-        PERSON_COLUMNS,
-        [tuple(row[c] for c in PERSON_COLUMNS) for row in rows],
+        _WRITTEN,
+        [(*(row[c] for c in PERSON_COLUMNS), h) for row, h in zip(rows, digests, strict=True)],
         version_guard=False,
     )
 
@@ -237,15 +422,61 @@ def load_placeholders(conn: Connection) -> Placeholders:
 
 
 def members_sharing(conn: Connection, values: Iterable[tuple[str, str]]) -> set[str]:
-    """Member keys holding any of these (kind, value) identity values."""
+    """Member keys holding any of these (kind, value) identity values (one query)."""
     v = t.identity_values.c
-    out: set[str] = set()
-    for kind, value in values:
-        out.update(
-            r.member_key
-            for r in conn.execute(select(v.member_key).where(v.kind == kind, v.value == value))
-        )
+    pairs = sorted(set(values))
+    if not pairs:
+        return set()
+    match = or_(*(and_(v.kind == kind, v.value == value) for kind, value in pairs))
+    return set(conn.execute(select(v.member_key).where(match)).scalars())
+
+
+def load_scope(
+    conn: Connection, keys: Collection[str]
+) -> tuple[dict[str, str], dict[str, set[tuple[str, str]]]]:
+    """The members of the persons holding any of ``keys`` (member → person), with their
+    identity values, in one query."""
+    m, v = t.identity_members, t.identity_values
+    holders = select(m.c.person_id).where(m.c.member_key.in_(sorted(keys)))
+    query = (
+        select(m.c.member_key, m.c.person_id, v.c.kind, v.c.value)
+        .select_from(m.outerjoin(v, v.c.member_key == m.c.member_key))
+        .where(m.c.person_id.in_(holders))
+    )
+    members: dict[str, str] = {}
+    values: dict[str, set[tuple[str, str]]] = {}
+    for key, pid, kind, value in conn.execute(query):
+        members[key] = pid
+        if kind is not None:
+            values.setdefault(key, set()).add((kind, value))
+    return members, values
+
+
+def load_links(
+    conn: Connection, person_ids: Iterable[str]
+) -> dict[str, list[tuple[str, str, str]]]:
+    """Each person's links (a, b, reason), in the order they were made."""
+    lk = t.identity_links.c
+    query = (
+        select(lk.person_id, lk.a, lk.b, lk.reason)
+        .where(lk.person_id.in_(sorted(person_ids)))
+        .order_by(lk.person_id, lk.id)
+    )
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for pid, a, b, reason in conn.execute(query):
+        out.setdefault(pid, []).append((a, b, reason))
     return out
+
+
+def record_runs(conn: Connection, runs: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert finished runs (analyze_runs columns); their ids, in order (one statement)."""
+    if not runs:
+        return []
+    table = t.analyze_runs
+    result = conn.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), list(runs)
+    )
+    return [int(x) for x in result.scalars()]
 
 
 def person_scope(

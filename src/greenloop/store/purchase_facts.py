@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Table, func, select
 
 from greenloop.domain.purchases import OrderFact, SaleFact
 from greenloop.store import tables as t
+from greenloop.store.types import Money, UtcDateTime
 
-__all__ = ["load_order_facts", "load_sale_facts"]
+__all__ = [
+    "load_order_facts",
+    "load_payments",
+    "load_return_originals",
+    "load_sale_facts",
+    "moment_reader",
+    "money_reader",
+    "raw_rows",
+    "stream_sale_rows",
+]
 
 
 def _all_rows(
@@ -76,52 +87,46 @@ def load_sale_facts(conn: Connection, where: ColumnElement[bool] | None = None) 
         # PostgreSQL's driver already returns Decimal and datetime; its NUMERIC result
         # processor also needs the cursor's type codes, which a raw cursor does not give.
         return _all_sale_facts(conn)
-    payments: dict[str, list[tuple[str, Decimal]]] = {}
-    query = select(t.sale_payments.c.sale_id, t.sale_payments.c.name, t.sale_payments.c.amount)
-    if where is not None:
-        query = query.where(
-            t.sale_payments.c.sale_id.in_(select(t.sales.c.id).where(where).scalar_subquery())
+    s, sp = t.sales.c, t.sale_payments.c
+    # Sales with their payments in one query (one round trip for the real-time path).
+    query = (
+        select(
+            s.id,
+            s.customer_id,
+            s.status,
+            s.source,
+            s.source_id,
+            s.register_id,
+            s.note,
+            s.return_for,
+            s.sale_date,
+            s.created_at,
+            s.total_price,
+            s.total_tax,
+            s.total_price_incl,
+            sp.sale_id,
+            sp.name,
+            sp.amount,
         )
-    for row in conn.execute(query.order_by(t.sale_payments.c.sale_id, t.sale_payments.c.sequence)):
-        payments.setdefault(row.sale_id, []).append((row.name or "", row.amount))
-    s = t.sales.c
-    sale_query = select(
-        s.id,
-        s.customer_id,
-        s.status,
-        s.source,
-        s.source_id,
-        s.register_id,
-        s.note,
-        s.return_for,
-        s.sale_date,
-        s.created_at,
-        s.total_price,
-        s.total_tax,
-        s.total_price_incl,
-    ).order_by(s.sale_date, s.id)
+        .select_from(t.sales.outerjoin(t.sale_payments, sp.sale_id == s.id))
+        .order_by(s.sale_date, s.id, sp.sequence)
+    )
     if where is not None:
-        sale_query = sale_query.where(where)
-    rows = conn.execute(sale_query)
-    return [
-        SaleFact(
-            id=r.id,
-            customer_id=r.customer_id,
-            status=r.status,
-            source=r.source,
-            source_id=r.source_id,
-            register_id=r.register_id,
-            note=r.note,
-            return_for=r.return_for,
-            sale_date=r.sale_date,
-            created_at=r.created_at,
-            total_price=r.total_price,
-            total_tax=r.total_tax,
-            total_price_incl=r.total_price_incl,
-            payments=tuple(payments.get(r.id, ())),
-        )
-        for r in rows
-    ]
+        query = query.where(where)
+    sales: list[SaleFact] = []
+    current: list[Any] | None = None
+    payments: list[tuple[str, Decimal]] = []
+    make: Any = SaleFact  # rows come in SaleFact's field order
+    for row in conn.execute(query):
+        if current is None or row[0] != current[0]:
+            if current is not None:
+                sales.append(make(*current, tuple(payments)))
+            current, payments = list(row[:13]), []
+        if row[13] is not None:
+            payments.append((row[14] or "", row[15]))
+    if current is not None:
+        sales.append(make(*current, tuple(payments)))
+    return sales
 
 
 def load_order_facts(
@@ -155,3 +160,128 @@ def load_order_facts(
             tax=r.tax or Decimal(0),
             shipping=r.shipping or Decimal(0),
         )
+
+
+# -- the full analysis: every sale once, one at a time -----------------------------------
+
+# Distinct amounts are few next to sales; sharing one Decimal per text saves the
+# conversions and most of their memory. Bounded, for stores whose amounts never repeat.
+_MONEY_CACHE_LIMIT = 500_000
+
+
+def money_reader(dialect: Any) -> Callable[[Any], Any]:
+    """Stored money → Decimal, as the Money type reads it, one Decimal per distinct text."""
+    process = Money()._cached_result_processor(dialect, None)
+    cache: dict[Any, Decimal] = {}
+
+    def money(value: Any) -> Any:
+        if type(value) is not str:
+            return process(value) if process else value
+        found = cache.get(value)
+        if found is None:
+            found = Decimal(value)
+            if len(cache) < _MONEY_CACHE_LIMIT:
+                cache[value] = found
+        return found
+
+    return money
+
+
+def moment_reader(dialect: Any) -> Callable[[Any], Any]:
+    """Stored moment → aware UTC datetime, as the UtcDateTime type reads it."""
+    process = UtcDateTime()._cached_result_processor(dialect, None)
+
+    def moment(value: Any) -> Any:
+        if type(value) is not str:
+            return process(value) if process else value
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is UTC:
+            return parsed
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+    return moment
+
+
+def raw_rows(conn: Connection, sql: str) -> Iterator[Sequence[Any]]:
+    """The rows of a driver-level query, in batches, straight from the driver's cursor
+    (SQLAlchemy's result rows cost more than the query for large reads)."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(10_000):
+            yield from batch
+    finally:
+        cursor.close()
+
+
+def stream_sale_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
+    """Every sale as a row for :func:`~greenloop.domain.purchases.stream_purchases`, in
+    :func:`load_sale_facts`' order, read in batches."""
+    s = t.sales.c
+    if conn.dialect.name != "sqlite":
+        query = select(
+            s.id,
+            s.customer_id,
+            s.status,
+            s.source,
+            s.source_id,
+            s.register_id,
+            s.note,
+            s.return_for,
+            func.coalesce(s.sale_date, s.created_at),
+            s.total_price,
+            s.total_tax,
+            s.total_price_incl,
+        ).order_by(s.sale_date, s.id)
+        for row in conn.execution_options(yield_per=5_000).execute(query):
+            yield tuple(row)
+        return
+    money, moment = money_reader(conn.dialect), moment_reader(conn.dialect)
+    rows = raw_rows(
+        conn,
+        "SELECT id, customer_id, status, source, source_id, register_id, note, return_for, "
+        "COALESCE(sale_date, created_at), total_price, total_tax, total_price_incl "
+        "FROM sales ORDER BY sale_date, id",
+    )
+    for raw in rows:
+        at, incl = raw[8], raw[11]
+        yield (
+            *raw[:8],
+            None if at is None else moment(at),
+            money(raw[9]),
+            money(raw[10]),
+            None if incl is None else money(incl),
+        )
+
+
+def load_return_originals(conn: Connection) -> dict[str, SaleFact]:
+    """Every sale a return points at, and the sales those point at in turn."""
+    s = t.sales.c
+    found = {
+        sale.id: sale
+        for sale in load_sale_facts(
+            conn, where=s.id.in_(select(s.return_for).where(s.return_for.is_not(None)))
+        )
+    }
+    tried = set(found)
+    missing = {x.return_for for x in found.values() if x.return_for} - tried
+    while missing:
+        tried |= missing
+        for sale in load_sale_facts(conn, where=s.id.in_(sorted(missing))):
+            found[sale.id] = sale
+        missing = {x.return_for for x in found.values() if x.return_for} - tried
+    return found
+
+
+def load_payments(
+    conn: Connection, statuses: Sequence[str] | None
+) -> dict[str, tuple[tuple[str, Decimal], ...]]:
+    """The payments of the sales in these statuses (None: of every sale)."""
+    sp, s = t.sale_payments.c, t.sales.c
+    query = select(sp.sale_id, sp.name, sp.amount)
+    if statuses is not None:
+        query = query.where(sp.sale_id.in_(select(s.id).where(s.status.in_(list(statuses)))))
+    found: dict[str, list[tuple[str, Decimal]]] = {}
+    for sale_id, name, amount in conn.execute(query.order_by(sp.sale_id, sp.sequence)):
+        found.setdefault(sale_id, []).append((name or "", amount))
+    return {k: tuple(v) for k, v in found.items()}

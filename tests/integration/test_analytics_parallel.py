@@ -1,0 +1,41 @@
+"""The full analysis' per-person stage split over two processes gives what one gives."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+
+from greenloop import operations
+from greenloop.analytics import run
+from greenloop.config import Settings
+from tests.simulation import ANCHOR, running_simulator, settings_for, small_store
+
+STORE = small_store(seed=5, customers=120, days=200)
+
+
+@pytest.fixture
+def synced(engine: Engine, db_url: str) -> Settings:
+    with running_simulator(STORE) as sim:
+        settings = settings_for(sim.url, db_url, analytics={"min_customers_for_predictions": 50})
+        operations.run_sync(settings)
+    return settings
+
+
+@pytest.mark.skipif(run._cpus() < 2, reason="needs two CPUs")
+def test_two_processes_compute_what_one_does(
+    synced: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operations.analyze(synced, now=ANCHOR)  # person ids from here on are stable
+    options = operations.analyze_options(synced)
+    alone = run.compute_all(engine, options, ANCHOR)
+    monkeypatch.setattr(run, "PARALLEL_MIN_PERSONS", 0)
+    split = run.compute_all(engine, options, ANCHOR)
+    assert [r.row for r in split.results] == [r.row for r in alone.results]
+    assert [r.history for r in split.results] == [r.history for r in alone.results]
+    assert [r.digest for r in split.results] == [r.digest for r in alone.results]
+    timing = "fit_seconds"
+    assert {k: v for k, v in split.predictions.items() if k != timing} == {
+        k: v for k, v in alone.predictions.items() if k != timing
+    }
+    again = operations.analyze(synced, now=ANCHOR)
+    assert (again.changed, again.rows_written) == (0, 0)
