@@ -1,0 +1,445 @@
+"""What the dashboard pages and the JSON API show, as plain functions over a connection.
+
+Every function returns JSON-ready values: money as strings (Decimal, never float),
+datetimes as ISO 8601 in UTC. Routes parse input, call one of these and render.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Numeric, Select, cast, func, or_, select, union
+
+from greenloop.analytics.lists import at_risk
+from greenloop.domain.identity import IdentityRules, normalise_email, normalise_phone
+from greenloop.domain.purchases import CountingRules, merge_purchases
+from greenloop.domain.tiers import Program
+from greenloop.store import tables as t
+from greenloop.store.purchase_facts import load_order_facts, load_sale_facts
+
+__all__ = [
+    "NO_TIER",
+    "RISK_SORTS",
+    "Page",
+    "channel_months",
+    "iso",
+    "money",
+    "movements",
+    "overview",
+    "person_progress",
+    "program_view",
+    "risk_list",
+    "search_persons",
+    "tier_distribution",
+]
+
+NO_TIER = "(none)"
+ZERO = Decimal(0)
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Page:
+    data: list[dict[str, Any]]
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "data": self.data,
+            "page": self.page,
+            "page_size": self.page_size,
+            "total": self.total,
+        }
+
+
+def paginate(rows: list[dict[str, Any]], page: int, page_size: int) -> Page:
+    start = (page - 1) * page_size
+    return Page(rows[start : start + page_size], page, page_size, len(rows))
+
+
+def _tier_order(program: Program, names: set[str]) -> list[str]:
+    configured = [tier.name for tier in program.tiers]
+    extra = sorted(n for n in names if n not in configured and n != NO_TIER)
+    ordered = [n for n in configured if n in names] + extra
+    return [*ordered, NO_TIER] if NO_TIER in names else ordered
+
+
+# -- overview ---------------------------------------------------------------------------
+
+
+def _job_run(conn: Connection) -> dict[str, Any] | None:
+    j = t.job_runs.c
+    row = conn.execute(
+        select(j.id, j.job, j.started_at, j.finished_at, j.outcome, j.steps)
+        .where(j.job == "daily")
+        .order_by(j.started_at.desc(), j.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return {
+        "id": row.id,
+        "job": row.job,
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
+        "outcome": row.outcome,
+        "steps": [
+            {
+                "name": s.get("name"),
+                "status": s.get("status"),
+                "seconds": s.get("seconds"),
+                "error": s.get("error"),
+            }
+            for s in row.steps or []
+            if isinstance(s, dict)
+        ],
+    }
+
+
+def _analyze_run(conn: Connection) -> dict[str, Any] | None:
+    r = t.analyze_runs.c
+    row = conn.execute(
+        select(r.id, r.started_at, r.finished_at, r.as_of, r.outcome, r.persons, r.changed)
+        .where(r.scope == "all")
+        .order_by(r.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return {
+        "id": row.id,
+        "started_at": iso(row.started_at),
+        "finished_at": iso(row.finished_at),
+        "as_of": iso(row.as_of),
+        "outcome": row.outcome,
+        "persons": row.persons,
+        "changed": row.changed,
+    }
+
+
+def tier_counts(conn: Connection, program: Program) -> dict[str, int]:
+    p = t.persons.c
+    counts = {
+        (tier or NO_TIER): n
+        for tier, n in conn.execute(select(p.tier, func.count()).group_by(p.tier)).all()
+    }
+    return {name: counts.get(name, 0) for name in _tier_order(program, set(counts))}
+
+
+def overview(conn: Connection, program: Program) -> dict[str, Any]:
+    c = t.customers.c
+    customers = conn.execute(
+        select(func.count()).select_from(t.customers).where(c.deleted_at.is_(None))
+    ).scalar_one()
+    persons = conn.execute(select(func.count()).select_from(t.persons)).scalar_one()
+    counts = tier_counts(conn, program)
+    return {
+        "customers": customers,
+        "persons": persons,
+        "persons_with_tier": sum(n for k, n in counts.items() if k != NO_TIER),
+        "tiers": counts,
+        "last_daily_run": _job_run(conn),
+        "last_analysis": _analyze_run(conn),
+    }
+
+
+def tier_distribution(conn: Connection, program: Program) -> dict[str, Any]:
+    """Persons per tier per day, from the daily snapshots (a stacked-area series)."""
+    s = t.tier_snapshots.c
+    rows = conn.execute(select(s.day, s.tier, s.persons).order_by(s.day)).all()
+    days = sorted({r.day for r in rows})
+    index = {day: i for i, day in enumerate(days)}
+    series: dict[str, list[int]] = defaultdict(lambda: [0] * len(days))
+    for r in rows:
+        series[r.tier][index[r.day]] = r.persons
+    order = _tier_order(program, set(series))
+    return {"days": days, "tiers": [{"tier": n, "persons": series[n]} for n in order]}
+
+
+def movements(
+    conn: Connection, program: Program, since: datetime | None, until: datetime | None
+) -> dict[str, Any]:
+    """Tier changes in [since, until): counts per (from, to) pair and per kind."""
+    h = t.tier_history.c
+    query = select(h.from_tier, h.to_tier, h.change, func.count().label("n")).group_by(
+        h.from_tier, h.to_tier, h.change
+    )
+    if since is not None:
+        query = query.where(h.at >= since)
+    if until is not None:
+        query = query.where(h.at < until)
+    pairs = []
+    kinds: Counter[str] = Counter()
+    for r in conn.execute(query):
+        kinds[r.change] += r.n
+        pairs.append({"from": r.from_tier, "to": r.to_tier, "change": r.change, "count": r.n})
+    pairs.sort(key=lambda x: (program.rank(x["from"]), program.rank(x["to"]), x["change"]))
+    return {
+        "since": iso(since),
+        "until": iso(until),
+        "upgrades": kinds["upgrade"] + kinds["entered"],
+        "downgrades": kinds["downgrade"] + kinds["left"],
+        "by_change": dict(sorted(kinds.items())),
+        "pairs": pairs,
+    }
+
+
+def channel_months(
+    conn: Connection, rules: CountingRules, zone: tzinfo | None
+) -> list[dict[str, Any]]:
+    """Counted value and purchases per store-local month, eCom vs in-store. Every purchase
+    once: an eCom order and its X-Series twin are one (the same merge as analyze)."""
+    merged = merge_purchases(load_sale_facts(conn), load_order_facts(conn), rules)
+    months: dict[str, dict[str, Any]] = {}
+    for purchase in merged.purchases:
+        if not purchase.counts or purchase.occurred_at is None:
+            continue
+        month = purchase.occurred_at.astimezone(zone or UTC).strftime("%Y-%m")
+        entry = months.setdefault(
+            month,
+            {
+                "ecom_value": ZERO,
+                "instore_value": ZERO,
+                "ecom_purchases": 0,
+                "instore_purchases": 0,
+            },
+        )
+        entry[f"{purchase.channel}_value"] += purchase.value
+        if purchase.kind == "purchase":
+            entry[f"{purchase.channel}_purchases"] += 1
+    return [
+        {
+            "month": month,
+            "ecom_value": str(v["ecom_value"]),
+            "instore_value": str(v["instore_value"]),
+            "ecom_purchases": v["ecom_purchases"],
+            "instore_purchases": v["instore_purchases"],
+        }
+        for month, v in sorted(months.items())
+    ]
+
+
+# -- customers ----------------------------------------------------------------------
+
+
+def _matching_ids(text: str, rules: IdentityRules) -> Select[Any]:
+    m, v, p = t.identity_members.c, t.identity_values.c, t.persons.c
+    keys: list[tuple[str, str]] = [("code", text.lower())]
+    email = normalise_email(text, rules)
+    if email:
+        keys.append(("email", email))
+    phone = normalise_phone(text, rules)
+    if phone:
+        keys.append(("phone", phone))
+    pattern = f"%{text.lower()}%"
+    by_value = (
+        select(m.person_id)
+        .join(t.identity_values, v.member_key == m.member_key)
+        .where(or_(*((v.kind == kind) & (v.value == value) for kind, value in keys)))
+    )
+    by_profile = select(m.person_id).where(m.customer_id == text)
+    by_person = select(p.id.label("person_id")).where(
+        or_(
+            p.id == text,
+            func.lower(p.name).like(pattern),
+            func.lower(p.email).like(pattern),
+            p.customer_code == text,
+        )
+    )
+    return select(union(by_value, by_profile, by_person).subquery().c.person_id)
+
+
+def _person_summary(r: Any) -> dict[str, Any]:
+    return {
+        "person_id": r.id,
+        "name": r.name,
+        "email": r.email,
+        "phone": r.phone,
+        "customer_code": r.customer_code,
+        "profiles": r.profiles,
+        "tier": r.tier,
+        "lifetime_value": money(r.lifetime_value),
+        "purchases": r.purchases,
+        "last_purchase": iso(r.last_purchase),
+        "risk": r.risk,
+    }
+
+
+def search_persons(
+    conn: Connection, query: str, rules: IdentityRules, page: int, page_size: int
+) -> Page:
+    """Persons matching a name, email, phone (any format), code or id; most valuable first."""
+    p = t.persons.c
+    where = None
+    text = query.strip()
+    if text:
+        where = p.id.in_(_matching_ids(text, rules))
+    base = select(func.count()).select_from(t.persons)
+    total = conn.execute(base if where is None else base.where(where)).scalar_one()
+    rows = select(
+        p.id,
+        p.name,
+        p.email,
+        p.phone,
+        p.customer_code,
+        p.profiles,
+        p.tier,
+        p.lifetime_value,
+        p.purchases,
+        p.last_purchase,
+        p.risk,
+    )
+    if where is not None:
+        rows = rows.where(where)
+    rows = (
+        rows.order_by(cast(p.lifetime_value, Numeric).desc(), p.id)  # text on SQLite
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return Page([_person_summary(r) for r in conn.execute(rows)], page, page_size, total)
+
+
+# -- at risk ----------------------------------------------------------------------------
+
+
+def _decimal_key(field: str) -> Any:
+    def key(row: dict[str, Any]) -> tuple[bool, Decimal]:
+        value = row.get(field)
+        return (value is None, Decimal(value) if value is not None else ZERO)
+
+    return key
+
+
+def _text_key(field: str) -> Any:
+    def key(row: dict[str, Any]) -> tuple[bool, str]:
+        value = row.get(field)
+        return (value is None, str(value or "").lower())
+
+    return key
+
+
+RISK_SORTS = {
+    "lifetime_value": _decimal_key("lifetime_value"),
+    "p_alive": _decimal_key("p_alive"),
+    "predicted_value_12m": _decimal_key("predicted_value_12m"),
+    "average_cycle_days": _decimal_key("average_cycle_days"),
+    "last_purchase": _text_key("last_purchase"),
+    "review_at": _text_key("review_at"),
+    "name": _text_key("name"),
+    "tier": _text_key("tier"),
+    "risk": _text_key("risk"),
+}
+
+
+def risk_list(conn: Connection, sort: str, descending: bool) -> list[dict[str, Any]]:
+    """The at-risk list (past their cycle, low p_alive, dropping at review), sorted."""
+    rows = at_risk(conn)
+    key = RISK_SORTS[sort]
+    present = [r for r in rows if key(r)[0] is False]
+    missing = [r for r in rows if key(r)[0] is True]
+    present.sort(key=key, reverse=descending)
+    return present + missing  # rows without the value last either way
+
+
+# -- program ----------------------------------------------------------------------------
+
+
+def _condition(c: Any) -> dict[str, Any]:
+    text = {
+        "value": f"value ≥ ${c.at_least}" if c.at_least is not None else "value",
+        "visits": f"visits ≥ {c.at_least}" if c.at_least is not None else "visits",
+        "purchase_count": f"exactly {c.equals} purchase(s)"
+        if c.equals is not None
+        else f"purchases ≥ {c.at_least}",
+        "loyalty": "enrolled in loyalty",
+    }[c.kind]
+    if c.kind != "loyalty":
+        text = f"{text} ({c.window.describe()})"
+    return {
+        "kind": c.kind,
+        "at_least": money(c.at_least),
+        "equals": c.equals,
+        "window": c.window.kind,
+        "days": c.window.days,
+        "text": text,
+    }
+
+
+def program_view(conn: Connection, program: Program) -> dict[str, Any]:
+    counts = tier_counts(conn, program)
+    policy = program.downgrade
+    return {
+        "tiers": [
+            {
+                "rank": rank,
+                "name": tier.name,
+                "group": tier.group,
+                "combine": tier.combine,
+                "conditions": [_condition(c) for c in tier.conditions],
+                "persons": counts.get(tier.name, 0),
+            }
+            for rank, tier in enumerate(program.tiers, start=1)
+        ],
+        "no_tier_persons": counts.get(NO_TIER, 0),
+        "downgrade": {
+            "mode": policy.mode,
+            "review_days": policy.review_days,
+            "max_steps": policy.max_steps,
+            "grace_days": policy.grace_days,
+        },
+    }
+
+
+# -- the retailer's app -----------------------------------------------------------------
+
+
+def person_progress(conn: Connection, customer_id: str) -> dict[str, Any] | None:
+    """One customer's tier, the way up and what keeps it; no contact details."""
+    m, p = t.identity_members.c, t.persons.c
+    row = conn.execute(
+        select(
+            p.tier,
+            p.tier_since,
+            p.review_at,
+            p.reasons,
+            p.to_next,
+            p.keep,
+            p.lifetime_value,
+            p.visits_30d,
+            p.computed_at,
+        )
+        .join(t.identity_members, m.person_id == p.id)
+        .where(m.customer_id == customer_id)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return {
+        "customer_id": customer_id,
+        "tier": row.tier,
+        "tier_since": iso(row.tier_since),
+        "review_at": iso(row.review_at),
+        "reasons": row.reasons,
+        "to_next": row.to_next,
+        "keep": row.keep,
+        "lifetime_value": money(row.lifetime_value),
+        "visits_30d": row.visits_30d,
+        "computed_at": iso(row.computed_at),
+    }

@@ -1,0 +1,87 @@
+// GreenLoop dashboard charts. Each <canvas data-chart="KIND" data-source="ID"> is drawn
+// from the JSON in <script type="application/json" id="ID">, the same figures the JSON
+// API returns. Chart.js is vendored under /static/vendor/ (see NOTICE there).
+"use strict";
+
+(function () {
+  const PALETTE = ["#1f7a4d", "#4caf7d", "#8bc34a", "#c0ca33", "#f2a93b", "#9aa5a0", "#6d8fb3", "#b36d8f"];
+
+  function read(id) {
+    const node = document.getElementById(id);
+    return node ? JSON.parse(node.textContent || "null") : null;
+  }
+
+  function color(index, name) {
+    if (name === "(none)") return "#c9d1cc";
+    return PALETTE[index % PALETTE.length];
+  }
+
+  function tiers(canvas, data) {
+    return new Chart(canvas, {
+      type: "line",
+      data: {
+        labels: data.days,
+        datasets: data.tiers.map(function (series, i) {
+          const c = color(i, series.tier);
+          return { label: series.tier, data: series.persons, fill: true, backgroundColor: c + "cc", borderColor: c, pointRadius: 0, tension: 0.2 };
+        }),
+      },
+      options: {
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: { y: { stacked: true, beginAtZero: true, title: { display: true, text: "persons" } }, x: { ticks: { maxTicksLimit: 12 } } },
+        plugins: { legend: { position: "bottom" } },
+      },
+    });
+  }
+
+  function movements(canvas, data) {
+    const pairs = data.pairs;
+    return new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: pairs.map(function (p) { return (p.from || "(none)") + " → " + (p.to || "(none)"); }),
+        datasets: [{
+          label: "persons",
+          data: pairs.map(function (p) { return p.count; }),
+          backgroundColor: pairs.map(function (p) { return p.change === "upgrade" || p.change === "entered" ? "#1f7a4d" : p.change === "locked" ? "#6d8fb3" : "#f2a93b"; }),
+        }],
+      },
+      options: { indexAxis: "y", maintainAspectRatio: false, plugins: { legend: { display: false } } },
+    });
+  }
+
+  function revenue(canvas, data) {
+    return new Chart(canvas, {
+      data: {
+        labels: data.map(function (m) { return m.month; }),
+        datasets: [
+          { type: "bar", label: "eCom value", data: data.map(function (m) { return Number(m.ecom_value); }), backgroundColor: "#6d8fb3", stack: "value", yAxisID: "y" },
+          { type: "bar", label: "In-store value", data: data.map(function (m) { return Number(m.instore_value); }), backgroundColor: "#1f7a4d", stack: "value", yAxisID: "y" },
+          { type: "line", label: "eCom purchases", data: data.map(function (m) { return m.ecom_purchases; }), borderColor: "#b36d8f", yAxisID: "count" },
+          { type: "line", label: "In-store purchases", data: data.map(function (m) { return m.instore_purchases; }), borderColor: "#f2a93b", yAxisID: "count" },
+        ],
+      },
+      options: {
+        maintainAspectRatio: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          y: { stacked: true, beginAtZero: true, title: { display: true, text: "value ($)" } },
+          count: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "purchases" } },
+        },
+        plugins: { legend: { position: "bottom" } },
+      },
+    });
+  }
+
+  const KINDS = { tiers: tiers, movements: movements, revenue: revenue };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (typeof Chart === "undefined") return;
+    document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      const draw = KINDS[canvas.dataset.chart];
+      const data = read(canvas.dataset.source);
+      if (draw && data) canvas.chart = draw(canvas, data);
+    });
+  });
+})();
