@@ -17,6 +17,7 @@ import typer
 
 from greenloop import operations
 from greenloop.cli_analytics import register as register_analytics
+from greenloop.cli_events import register as register_events
 from greenloop.cli_jobs import run_app
 from greenloop.cli_push import register as register_push
 from greenloop.cli_realtime import register as register_realtime
@@ -45,6 +46,7 @@ register_analytics(app)
 register_push()
 app.add_typer(run_app, name="run")
 register_realtime(app)
+register_events(app)
 register_serve(app)
 
 

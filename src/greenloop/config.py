@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from greenloop.errors import ConfigError
 
@@ -58,6 +66,8 @@ _ENV_ALIASES: tuple[tuple[str, tuple[str, str]], ...] = (
     ("GREENLOOP_LIGHTSPEED_BASE_URL", ("lightspeed", "base_url")),
     ("GREENLOOP_DATABASE_URL", ("database", "url")),
     ("GREENLOOP_WEBHOOK_SECRET", ("webhooks", "secret")),
+    ("GREENLOOP_EVENTS_URL", ("events", "url")),
+    ("GREENLOOP_EVENTS_SECRET", ("events", "secret")),
 )
 
 
@@ -326,6 +336,46 @@ class DashboardSettings(_Section):
     page_size: int = Field(default=50, ge=1, le=1000)
 
 
+class EventSettings(_Section):
+    """Outgoing tier-change events (README: Tier-change events): every change of a
+    person's tier is posted to ``url`` so the retailer's own app can tell the customer."""
+
+    # Empty turns events off; changes made while off are never announced later.
+    url: str = ""
+    # Key of the X-GreenLoop-Signature HMAC (env: GREENLOOP_EVENTS_SECRET). Required
+    # when url is set: an unsigned event could be forged by anyone who finds the URL.
+    secret: SecretStr = SecretStr("")
+    # The first analysis of a store gives everyone a tier at once; announcing that
+    # would message every customer on day one.
+    announce_first_analysis: bool = False
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    max_attempts: int = Field(default=10, ge=1)
+    retry_base_seconds: float = Field(default=10.0, gt=0)
+    retry_max_seconds: float = Field(default=3600.0, gt=0)
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://app.example.com/greenloop")
+        return value
+
+    @model_validator(mode="after")
+    def _signed(self) -> EventSettings:
+        if self.url and not self.secret.get_secret_value():
+            raise ValueError(
+                "events.url is set but events.secret is empty; set GREENLOOP_EVENTS_SECRET"
+            )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
 class Settings(_Section):
     """Everything GreenLoop can be told. Built by :func:`load_settings`."""
 
@@ -340,6 +390,7 @@ class Settings(_Section):
     push: PushSettings = PushSettings()
     jobs: JobSettings = JobSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    events: EventSettings = EventSettings()
     # Directory of the config file: relative paths (the SQLite file) resolve against it.
     base_dir: Path = Path()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -365,6 +416,7 @@ class Settings(_Section):
                 self.dashboard.api_token,
                 self.dashboard.progress_api_key,
                 self.dashboard.session_secret,
+                self.events.secret,
             )
         ]
         return [v for v in values if v]

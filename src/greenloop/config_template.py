@@ -137,6 +137,18 @@ session_hours = 12
 # "auto" marks the cookie Secure when the dashboard is reached over https.
 secure_cookies = "auto"
 page_size = 50
+
+[events]
+# Every tier change is POSTed here as JSON, signed (X-GreenLoop-Signature), so your own
+# app can tell the customer (README: Tier-change events). Empty: no events.
+# url = "https://app.example.com/greenloop/events"
+# The signing key (env: GREENLOOP_EVENTS_SECRET); required when url is set.
+# secret = ""
+# The first analysis of a store gives everyone a tier at once; it is not announced.
+announce_first_analysis = false
+max_attempts = 10
+retry_base_seconds = 10
+retry_max_seconds = 3600
 """
 
 

@@ -250,6 +250,8 @@ def analyze_options(settings: Settings) -> AnalyzeOptions:
             "min_history_days": analytics.min_history_days_for_predictions,
             "min_repeat_customers": analytics.min_repeat_customers_for_predictions,
         },
+        emit_events=settings.events.enabled,
+        announce_first_analysis=settings.events.announce_first_analysis,
     )
 
 

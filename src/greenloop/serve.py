@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Route
 from greenloop.analytics.recompute import recompute_customer
 from greenloop.config import Settings
 from greenloop.errors import GreenLoopError
+from greenloop.events.sender import EventSender
 from greenloop.jobs.daily import run_daily
 from greenloop.lightspeed.client import LightspeedClient, connect
 from greenloop.lightspeed.ratelimit import RateBudget
@@ -34,7 +35,7 @@ from greenloop.operations import analyze_options, open_engine
 from greenloop.operations_push import push_customers
 from greenloop.realtime import make_worker
 from greenloop.scheduler import Schedule, parse_daily_at
-from greenloop.store import repo
+from greenloop.store import events_repo, repo
 from greenloop.store import tables as t
 from greenloop.sync.inbox import inbox_stats
 from greenloop.sync.pull import sync
@@ -209,6 +210,17 @@ class Service:
                 last_daily_started=self.last_daily_started,
             )
             self._schedule.start()
+        if worker and self.settings.events.enabled:
+            sender = EventSender(self.settings.events, self.engine)
+            thread = threading.Thread(target=self._send_events, args=(sender,), name="tier-events")
+            thread.start()
+            self._threads.append(thread)
+
+    def _send_events(self, sender: EventSender) -> None:
+        try:
+            sender.run_forever(self.stop)
+        finally:
+            sender.close()
 
     def shutdown(self) -> None:
         """Stop taking work; the worker hands unfinished rows back to the queue."""
@@ -273,6 +285,7 @@ def metrics_text(
                 t.job_runs.c.job == "daily", t.job_runs.c.outcome == "ok"
             )
         ).scalar()
+        event_counts = events_repo.event_counts(conn)
     for status, count in sorted(stats.by_status.items()):
         gauge("greenloop_inbox_rows", "Webhook inbox rows by status.", count, {"status": status})
     gauge("greenloop_inbox_depth", "Deliveries waiting to be processed.", stats.depth)
@@ -300,6 +313,13 @@ def metrics_text(
     if budget is not None and budget.remaining is not None:
         gauge(
             "greenloop_rate_budget_remaining", "Requests left in the API window.", budget.remaining
+        )
+    for status, count in sorted(event_counts.items()):
+        gauge(
+            "greenloop_tier_events",
+            "Outgoing tier-change events by status.",
+            count,
+            {"status": status},
         )
     if isinstance(last_daily, datetime):
         gauge(

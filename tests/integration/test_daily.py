@@ -43,9 +43,17 @@ def test_daily_runs_every_step_files_the_inbox_and_writes_the_outputs(
         settings = daily_settings(sim.url, db_url, tmp_path)
         report = run_daily(settings, now=ANCHOR)
     steps = {s.name: s for s in report.steps}
-    assert list(steps) == ["sync", "import_ecom", "analyze", "push", "verify", "export_master"]
+    assert list(steps) == [
+        "sync",
+        "import_ecom",
+        "analyze",
+        "push",
+        "verify",
+        "export_master",
+        "events",
+    ]
     assert {n: s.status for n, s in steps.items() if n != "import_ecom"} == dict.fromkeys(
-        ["sync", "analyze", "push", "verify", "export_master"], "ok"
+        ["sync", "analyze", "push", "verify", "export_master", "events"], "ok"
     )
     # The broken file is reported and filed away; the real export imported.
     assert steps["import_ecom"].status == "problems"

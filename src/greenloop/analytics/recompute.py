@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection, Engine, select
@@ -33,6 +33,7 @@ from greenloop.domain.identity import (
     stable_person_ids,
 )
 from greenloop.store import analytics_repo as repo
+from greenloop.store import events_repo
 from greenloop.store import tables as t
 
 __all__ = ["RecomputeResult", "recompute_customer"]
@@ -200,5 +201,9 @@ def recompute_customer(
         repo.upsert_persons(conn, [r.row for r in results])
         repo.delete_persons(conn, outcome.removed)
         repo.record_history(conn, [history_row(h, run_ids[h.person_id]) for h in history], 0)
+        if options.emit_events and history:
+            events_repo.enqueue_for_runs(
+                conn, {run_ids[h.person_id] for h in history}, datetime.now(UTC)
+            )
         outcome.seconds = time.perf_counter() - began
     return outcome

@@ -16,7 +16,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,7 @@ from greenloop.domain.replay import Lock
 from greenloop.domain.risk import store_cycle_days
 from greenloop.domain.tiers import Program, TierState
 from greenloop.store import analytics_repo as repo
+from greenloop.store import events_repo
 from greenloop.store.purchase_facts import load_payments, load_return_originals, stream_sale_rows
 
 if TYPE_CHECKING:
@@ -84,6 +85,9 @@ class AnalyzeOptions:
     min_visits_for_own_cycle: int = 3
     predictions: bool = True
     readiness: Mapping[str, int] = field(default_factory=dict)
+    # Outgoing tier-change events (events.url): queue one per history row written.
+    emit_events: bool = False
+    announce_first_analysis: bool = False
 
 
 @dataclass
@@ -391,6 +395,8 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
         repo.upsert_persons(conn, changed_rows, changed_hashes)
         repo.delete_persons(conn, vanished)
         repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
+        if options.emit_events and (previous or options.announce_first_analysis):
+            events_repo.enqueue_for_runs(conn, [run_id], datetime.now(UTC))
         counts = repo.write_snapshot(conn, now.date().isoformat())
         changes = Counter(h.change for h in history)
         report = AnalyzeReport(

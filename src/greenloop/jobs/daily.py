@@ -1,4 +1,5 @@
-"""The daily job: sync → eCom inbox → analyze → push → verify → master CSV, one run at a time.
+"""The daily job: sync → eCom inbox → analyze → push → verify → master CSV → tier events,
+one run at a time.
 
 It replaces the retailer's workflow (SEED_SCRIPTS_FACTS §6), which ran its scripts in a
 row at 02:00 UTC and published ``customer_analytics_master.csv`` and
@@ -21,7 +22,7 @@ from typing import Any, Literal
 
 from sqlalchemy import insert, update
 
-from greenloop import operations, operations_push
+from greenloop import operations, operations_events, operations_push
 from greenloop.config import Settings
 from greenloop.errors import FatalError, GreenLoopError
 from greenloop.lightspeed.client import LightspeedClient
@@ -130,7 +131,7 @@ def run_daily(
         engine.dispose()
 
 
-_STEP_NAMES = ("sync", "import_ecom", "analyze", "push", "verify", "export_master")
+_STEP_NAMES = ("sync", "import_ecom", "analyze", "push", "verify", "export_master", "events")
 
 
 def _run_steps(
@@ -179,6 +180,13 @@ def _run_steps(
         rows = operations.export_master(settings, path, now=now)
         return "ok", {"file": str(path), "rows": rows}
 
+    def events() -> tuple[Status, dict[str, Any]]:
+        if not settings.events.enabled:
+            return "ok", {"note": "events.url is not set"}
+        sent = operations_events.send_events(settings)
+        # A receiver that is down is not the daily job's failure: the events wait.
+        return ("ok" if sent.failed + sent.parked == 0 else "problems"), sent.as_json()
+
     steps: dict[str, Step] = {
         "sync": sync,
         "import_ecom": import_ecom,
@@ -186,6 +194,7 @@ def _run_steps(
         "push": push,
         "verify": verify,
         "export_master": export_master,
+        "events": events,
     }
     failed: str | None = None
     for name in _STEP_NAMES:

@@ -54,6 +54,7 @@ __all__ = [
     "sales",
     "sync_cursors",
     "sync_runs",
+    "tier_events",
     "tier_history",
     "tier_locks",
     "tier_snapshots",
@@ -622,4 +623,28 @@ webhook_inbox = Table(
     Index(None, "status", "next_attempt_at"),
     Index(None, "type", "object_id"),
     Index(None, "received_at"),
+)
+
+# -- outgoing tier-change events (events/) ----------------------------------------------
+
+# The outbox: one row per tier_history row to announce, written in the same transaction
+# as the history row, so an event is never sent for a change that rolled back and never
+# lost for one that committed. ``event_id`` is what receivers deduplicate on; it stays
+# the same across retries.
+tier_events = Table(
+    "tier_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False, unique=True),
+    Column("history_id", Integer, nullable=False, unique=True),
+    Column("person_id", String(40), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # pending, failed (waiting for its retry), sent, parked (gave up)
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Index(None, "status", "next_attempt_at"),
 )
