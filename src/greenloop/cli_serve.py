@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from greenloop.cli_support import ConfigOption, VerboseOption, settings_from, translate_errors
+from greenloop.dashboard import dashboard_routes
+from greenloop.dashboard.cli import dashboard_app
 from greenloop.serve import Service
 from greenloop.web.app import create_app
 
@@ -33,7 +35,8 @@ def serve_command(
     config: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Webhook receiver + inbox worker + reconciliation poll + daily job + /metrics.
+    """Webhook receiver + inbox worker + reconciliation poll + daily job + /metrics
+    + the dashboard under / and its JSON API under /api/.
 
     SIGTERM or Ctrl-C stops it gracefully: deliveries being processed go back to the
     queue. Example: greenloop serve --port 8080
@@ -51,7 +54,9 @@ def serve_command(
             typer.echo("greenloop worker running (no HTTP); SIGTERM stops it")
             stopped.wait()
             return
-        app = create_app(settings, service.engine, routes=service.routes())
+        # The dashboard reads the service's engine and shows its live rate budget.
+        dashboard = dashboard_routes(settings, service.engine, budget=service.budget)
+        app = create_app(settings, service.engine, routes=[*service.routes(), *dashboard])
         bind_host = host or settings.jobs.host
         bind_port = settings.jobs.port if port is None else port
         typer.echo(f"greenloop serving on http://{bind_host}:{bind_port}")
@@ -63,3 +68,4 @@ def serve_command(
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
+    app.add_typer(dashboard_app, name="dashboard")

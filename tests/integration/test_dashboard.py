@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, func, select, text, update
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from greenloop import operations
+from greenloop.analytics.lists import LOW_P_ALIVE
 from greenloop.config import Settings
 from greenloop.dashboard import dashboard_routes, hash_password
+from greenloop.dashboard.figures import HeavyFigures
 from greenloop.jobs.daily import run_daily
+from greenloop.lightspeed.ratelimit import RateBudget, RateLimit
+from greenloop.operations import analyze_options
 from greenloop.simulator.ecom_export import write_ecom_export
 from greenloop.store import tables as t
 from greenloop.store.engine import make_engine, migrate, normalise_url
@@ -48,6 +53,7 @@ class Built:
     app: Starlette
     person: dict[str, Any]  # a person with a tier, an email and a phone
     customer_id: str
+    engine: Engine
 
 
 @pytest.fixture(scope="module", params=DB_PARAMS)
@@ -75,7 +81,10 @@ def built(
             settings = settings_for(
                 sim.url,
                 url,
-                analytics={"min_customers_for_predictions": 50},
+                analytics={
+                    "min_customers_for_predictions": 50,
+                    "min_repeat_customers_for_predictions": 10,
+                },
                 jobs={"output_dir": str(tmp / "out"), "ecom_inbox": str(inbox)},
                 webhooks={"secret": WEBHOOK_SECRET},
                 dashboard={
@@ -103,7 +112,7 @@ def built(
                 select(m.customer_id).where(m.person_id == row.id, m.customer_id.is_not(None))
             ).scalar()
         app = Starlette(routes=dashboard_routes(settings, engine, clock=lambda: ANCHOR))
-        yield Built(settings, app, dict(row._mapping), str(customer_id))
+        yield Built(settings, app, dict(row._mapping), str(customer_id), engine)
     finally:
         engine.dispose()
         if schema is not None:
@@ -451,3 +460,172 @@ def test_routes_work_under_a_prefix(built: Built, tmp_path: Path) -> None:
     page = client.get("/dash/customers")
     assert page.status_code == 200
     assert 'href="/dash/static/dashboard.css"' in page.text
+
+
+# -- what the fixes of the dashboard's first version keep true ------------------------
+
+
+def test_the_at_risk_list_is_everyone_past_their_cycle_unlikely_active_or_dropping(
+    built: Built,
+) -> None:
+    p = t.persons.c
+    with built.engine.connect() as conn:
+        rows = conn.execute(select(p.id, p.risk, p.drop_at_review, p.p_alive)).all()
+    expected = {
+        r.id
+        for r in rows
+        if r.risk in ("at_risk", "lapsed")
+        or r.drop_at_review
+        or (r.p_alive is not None and r.p_alive < LOW_P_ALIVE)
+    }
+    assert any(r.p_alive is not None for r in rows), "the fixture should have predictions"
+    client = TestClient(built.app, headers={"Authorization": f"Bearer {API_TOKEN}"})
+    listed = client.get("/api/at-risk", params={"page_size": 500}).json()
+    assert listed["total"] == len(expected)
+    assert {r["person_id"] for r in listed["data"]} == expected
+    low = [r for r in listed["data"] if r["p_alive"] and Decimal(r["p_alive"]) < LOW_P_ALIVE]
+    assert all(any("probability still active" in w for w in r["why"]) for r in low)
+    by_p = client.get(
+        "/api/at-risk", params={"sort": "p_alive", "order": "asc", "page_size": 500}
+    ).json()["data"]
+    known = [Decimal(r["p_alive"]) for r in by_p if r["p_alive"] is not None]
+    assert known == sorted(known)
+    assert all(r["p_alive"] is None for r in by_p[len(known) :])  # unknown values last
+    pages = [
+        client.get("/api/at-risk", params={"page": n, "page_size": 7}).json()["data"]
+        for n in (1, 2)
+    ]
+    assert [r["person_id"] for r in pages[0] + pages[1]] == [
+        r["person_id"] for r in listed["data"][:14]
+    ]
+
+
+def test_default_movements_cover_the_90_days_up_to_the_last_analysis_inclusive(
+    built: Built,
+) -> None:
+    h = t.tier_history.c
+    start = ANCHOR - timedelta(days=89)
+    end = ANCHOR + timedelta(days=1)
+    with built.engine.connect() as conn:
+        expected = conn.execute(select(func.count()).where(h.at >= start, h.at < end)).scalar_one()
+        at_anchor = conn.execute(select(func.count()).where(h.at == ANCHOR)).scalar_one()
+    assert at_anchor > 0, "the daily run at ANCHOR should have recorded changes"
+    client = TestClient(built.app, headers={"Authorization": f"Bearer {API_TOKEN}"})
+    moves = client.get("/api/movements").json()
+    assert sum(pair["count"] for pair in moves["pairs"]) == expected
+    assert moves["until"] == end.isoformat()
+    one_day = client.get(
+        "/api/movements", params={"since": ANCHOR.date().isoformat(), "until": "2026-11-01"}
+    ).json()
+    assert sum(pair["count"] for pair in one_day["pairs"]) == at_anchor
+    page = logged_in(built).get("/").text
+    assert 'name="until" value="2026-11-01"' in page
+    backwards = client.get("/api/movements", params={"since": "2026-11-02", "until": "2026-11-01"})
+    assert_error(backwards, 400, "invalid_parameter")
+
+
+def test_revenue_by_month_adds_up_to_the_persons_channel_values(built: Built) -> None:
+    client = TestClient(built.app, headers={"Authorization": f"Bearer {API_TOKEN}"})
+    months = client.get("/api/revenue").json()["data"]
+    p = t.persons.c
+    with built.engine.connect() as conn:
+        persons = conn.execute(select(p.ecom_value, p.ecom_purchases)).all()
+    # Every eCom purchase has a buyer (an email), so the channel's months add up to the
+    # persons' eCom figures; in-store also has walk-in sales nobody owns.
+    assert sum(Decimal(m["ecom_value"]) for m in months) == sum(r.ecom_value for r in persons)
+    assert sum(m["ecom_purchases"] for m in months) == sum(r.ecom_purchases for r in persons)
+    page = logged_in(built).get("/").text
+    assert months[-1]["month"] in page
+
+
+def test_heavy_figures_are_recomputed_in_the_background_when_a_sale_changes(
+    built: Built,
+) -> None:
+    options = analyze_options(built.settings)
+    figures = HeavyFigures(
+        built.engine,
+        built.settings,
+        options.counting,
+        options.metrics.store_zone,
+        lambda: ANCHOR,
+        check_seconds=0,
+    )
+    first = figures.get()
+    assert figures.get() is first  # nothing changed: the same figures, no recomputation
+    s = t.sales.c
+    with built.engine.connect() as conn:
+        sale_id, version = conn.execute(
+            select(s.id, s.version).order_by(s.version.desc()).limit(1)
+        ).one()
+    try:
+        with built.engine.begin() as conn:
+            conn.execute(update(t.sales).where(s.id == sale_id).values(version=version + 1))
+        assert figures.get() is first  # answered at once from memory ...
+        deadline = time.monotonic() + 60
+        while figures.get() is first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        fresh = figures.get()
+        assert fresh is not first  # ... and recomputed behind it
+        assert fresh.revenue == first.revenue  # only the version moved
+    finally:
+        with built.engine.begin() as conn:
+            conn.execute(update(t.sales).where(s.id == sale_id).values(version=version))
+
+
+def test_a_twin_purchase_is_shown_once_with_both_ids(built: Built) -> None:
+    s, o, m = t.sales.c, t.ecom_orders.c, t.identity_members.c
+    with built.engine.connect() as conn:
+        sale_id, number, person_id = conn.execute(
+            select(s.id, o.order_number, m.person_id)
+            .join(t.ecom_orders, o.order_number == s.source_id)
+            .join(t.identity_members, m.customer_id == s.customer_id)
+            .where(s.source.like("ecw:%"), s.return_for.is_(None))
+            .order_by(s.id)
+            .limit(1)
+        ).one()
+    client = logged_in(built)
+    detail = client.get(f"/api/customers/{person_id}").json()
+    rows = [p for p in detail["purchases"] if number in (p["order_number"], p["key"])]
+    assert len(rows) == 1
+    assert rows[0]["sale_id"] == sale_id
+    page = client.get(f"/customers/{person_id}").text
+    assert page.count(f"<code>{sale_id}</code>") == 1
+    assert page.count(f"<td>{number}</td>") == 1
+
+
+def test_unknown_api_paths_and_methods_answer_in_the_one_error_shape(built: Built) -> None:
+    client = TestClient(built.app, headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert_error(client.get("/api/no-such-thing"), 404, "not_found")
+    wrong = client.delete("/api/overview")
+    assert_error(wrong, 405, "method_not_allowed")
+    assert "GET" in wrong.headers["allow"]
+
+
+def test_the_api_token_opens_a_session_too(built: Built) -> None:
+    client = TestClient(built.app)
+    token = csrf_of(client.get("/login").text)
+    response = client.post(
+        "/login", data={"password": API_TOKEN, "csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert client.get("/", follow_redirects=False).status_code == 200
+
+
+def test_sync_health_shows_the_serving_processs_live_rate_budget(built: Built) -> None:
+    client = TestClient(built.app, headers={"Authorization": f"Bearer {API_TOKEN}"})
+    assert client.get("/api/sync-health").json()["rate_budget"] is None
+    budget = RateBudget(window_seconds=300)
+    app = Starlette(
+        routes=dashboard_routes(built.settings, built.engine, clock=lambda: ANCHOR, budget=budget)
+    )
+    served = TestClient(app, headers={"Authorization": f"Bearer {API_TOKEN}"})
+    budget.acquire()
+    budget.observe(RateLimit(limit=350, remaining=342))
+    live = served.get("/api/sync-health").json()["rate_budget"]
+    assert (live["limit"], live["remaining"], live["requests_sent"]) == (350, 342, 1)
+    budget.acquire()  # the next request reserves one: the page shows it at once
+    login = served.get("/login")
+    served.post("/login", data={"password": PASSWORD, "csrf_token": csrf_of(login.text)})
+    page = served.get("/sync").text
+    assert 'id="fig-budget-remaining">341<' in page
+    assert 'id="fig-budget-limit">350<' in page

@@ -1,5 +1,5 @@
 """Dashboard work that is more than one query: the program preview from pasted TOML,
-the current program as TOML, the CSV exports and the reconciliation summary."""
+the current program as TOML, and the CSV exports."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from greenloop import operations
 from greenloop.analytics.master_csv import write_master
 from greenloop.analytics.preview import preview_program
 from greenloop.analytics.program import load_program_file
 from greenloop.analytics.run import AnalyzeOptions
 from greenloop.config import Settings
-from greenloop.dashboard.queries_health import reconcile_summary
 from greenloop.domain.tiers import Program
 from greenloop.errors import GreenLoopError, InputFileError
 
@@ -28,7 +26,6 @@ __all__ = [
     "master_csv",
     "preview_toml",
     "program_toml",
-    "reconcile",
     "risk_csv",
 ]
 
@@ -139,7 +136,3 @@ def master_csv(conn: Connection, now: datetime) -> bytes:
         path = Path(folder) / "customer_analytics_master.csv"
         write_master(conn, path, now)
         return path.read_bytes()
-
-
-def reconcile(settings: Settings, now: datetime) -> dict[str, Any]:
-    return reconcile_summary(operations.reconcile_ecom(settings, now=now))

@@ -5,25 +5,43 @@ errors have one shape, money is a string, datetimes are ISO 8601 in UTC."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from greenloop.analytics.person import person_detail
 from greenloop.dashboard import actions, queries
 from greenloop.dashboard import queries_health as health
-from greenloop.dashboard.context import ApiError, Dashboard, date_param, int_param, json_response
+from greenloop.dashboard.context import (
+    ApiError,
+    Dashboard,
+    date_param,
+    error_response,
+    int_param,
+    json_response,
+)
 from greenloop.dashboard.guards import api_endpoint, read_body
 from greenloop.dashboard.openapi import openapi_document
 
-__all__ = ["api_routes", "page_params", "risk_sort"]
+__all__ = [
+    "FALLBACK",
+    "api_routes",
+    "csv_response",
+    "page_params",
+    "period",
+    "risk_sort",
+    "shown_until",
+]
 
 MAX_PAGE_SIZE = 500
+DEFAULT_PERIOD_DAYS = 90
+FALLBACK = "api-fallback"
+_ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def page_params(request: Request, default_size: int) -> tuple[int, int]:
@@ -45,13 +63,27 @@ def risk_sort(request: Request) -> tuple[str, bool]:
 
 
 def period(dash: Dashboard, request: Request, conn: Connection) -> tuple[datetime, datetime]:
-    """The movements period: ``since``/``until`` or the 90 days up to the last analysis."""
+    """The movements period as [start, end). A date means that whole day (UTC), so
+    ``until=2026-10-31`` includes the 31st. By default the 90 days up to and including
+    the day of the last full analysis (or today)."""
     since, until = date_param(request, "since"), date_param(request, "until")
     if until is None:
         last = queries.overview(conn, dash.options.program)["last_analysis"]
-        until = datetime.fromisoformat(last["as_of"]) if last else dash.clock()
-    default_since, _ = dash.default_period(until)
-    return since or default_since, until
+        moment = datetime.fromisoformat(last["as_of"]) if last else dash.clock()
+        until = datetime.combine(moment.astimezone(UTC).date(), time(0), tzinfo=UTC)
+        end = until + timedelta(days=1)
+    else:
+        raw = request.query_params.get("until", "").strip()
+        end = until + timedelta(days=1) if len(raw) == 10 else until
+    start = since or end - timedelta(days=DEFAULT_PERIOD_DAYS)
+    if start >= end:
+        raise ApiError(400, "invalid_parameter", "since must be before until")
+    return start, end
+
+
+def shown_until(end: datetime) -> str:
+    """The last day a period [start, end) covers, for the page's date field."""
+    return (end - timedelta(microseconds=1)).date().isoformat()
 
 
 def api_routes(dash: Dashboard) -> list[BaseRoute]:
@@ -71,10 +103,8 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
         return json_response(await dash.read(run))
 
     async def revenue(request: Request) -> Response:
-        zone = dash.options.metrics.store_zone
-        rules = dash.options.counting
-        rows = await dash.read(lambda c: queries.channel_months(c, rules, zone))
-        return json_response({"data": rows})
+        figures = await run_in_threadpool(dash.figures.get)
+        return json_response(figures.revenue_json())
 
     async def customers(request: Request) -> Response:
         page, size = page_params(request, dash.page_size)
@@ -91,8 +121,8 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
     async def risk(request: Request) -> Response:
         page, size = page_params(request, dash.page_size)
         sort, descending = risk_sort(request)
-        rows = await dash.read(lambda c: queries.risk_list(c, sort, descending))
-        return json_response(queries.paginate(rows, page, size).as_json())
+        found = await dash.read(lambda c: queries.risk_page(c, sort, descending, page, size))
+        return json_response(found.as_json())
 
     async def risk_csv(request: Request) -> Response:
         sort, descending = risk_sort(request)
@@ -127,10 +157,17 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
 
     async def sync_health(request: Request) -> Response:
         resources = dash.settings.sync.resources
-        data = await dash.read(lambda c: health.sync_health(c, resources))
-        data["webhook_inbox"] = await dash.read(lambda c: health.webhook_inbox(c, dash.clock()))
-        data["reconcile"] = await run_in_threadpool(actions.reconcile, dash.settings, dash.clock())
-        data["rate_budget"] = None  # not recorded by sync or push yet
+        data = await dash.read(
+            lambda c: {
+                **health.sync_health(c, resources),
+                "webhook_inbox": health.webhook_inbox(c, dash.clock()),
+            }
+        )
+        figures = await run_in_threadpool(dash.figures.get)
+        data["reconcile"] = figures.reconcile
+        data["reconcile_error"] = figures.reconcile_error
+        data["figures_computed_at"] = figures.computed_at
+        data["rate_budget"] = dash.rate_budget()
         return json_response(data)
 
     async def push_runs(request: Request) -> Response:
@@ -162,7 +199,7 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
     def route(path: str, handler: Any, methods: tuple[str, ...] = ("GET",), **kw: Any) -> Route:
         return Route(path, api_endpoint(dash, handler, **kw), methods=list(methods))
 
-    return [
+    routes = [
         route("/api/openapi.json", openapi, public=True),
         route("/api/overview", overview),
         route("/api/tiers/history", tier_history),
@@ -180,6 +217,27 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
         route("/api/push-runs/{run_id:int}", push_run),
         route("/api/progress/{customer_id}", progress, public=True),
     ]
+
+    async def unknown(request: Request) -> Response:
+        # Unknown paths and methods answer in the one error shape too.
+        allowed = sorted(
+            {
+                method
+                for r in routes
+                if r.matches(request.scope)[0] is Match.PARTIAL
+                for method in r.methods or ()
+            }
+        )
+        if allowed:
+            response = error_response(
+                405, "method_not_allowed", f"use {', '.join(allowed)} on this path"
+            )
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
+        return error_response(404, "not_found", "no such API route; see /api/openapi.json")
+
+    fallback = Route("/api/{rest:path}", unknown, methods=list(_ALL_METHODS), name=FALLBACK)
+    return [*routes, fallback]
 
 
 def csv_response(data: bytes, filename: str) -> Response:

@@ -129,8 +129,10 @@ class Auth:
         )
 
     def log_in(self, session: Session, password: str) -> bool:
+        """The admin password, or the API token, opens a session."""
         stored = self.settings.admin_password_hash.get_secret_value()
-        if not stored or not verify_password(password, stored):
+        by_password = bool(stored) and verify_password(password, stored)
+        if not by_password and not _same(password, self.settings.api_token.get_secret_value()):
             return False
         session.user = "admin"
         session.csrf = secrets.token_urlsafe(32)  # a new token after login (fixation)
@@ -145,7 +147,11 @@ class Auth:
 
     @property
     def password_configured(self) -> bool:
-        return bool(self.settings.admin_password_hash.get_secret_value())
+        """Whether anything can open a session (a password hash or an API token)."""
+        return bool(
+            self.settings.admin_password_hash.get_secret_value()
+            or self.settings.api_token.get_secret_value()
+        )
 
     # -- tokens ---------------------------------------------------------------------
 

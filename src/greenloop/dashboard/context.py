@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse, Response
 from greenloop.analytics.run import AnalyzeOptions
 from greenloop.config import Settings
 from greenloop.dashboard.auth import Auth
+from greenloop.dashboard.figures import HeavyFigures
+from greenloop.lightspeed.ratelimit import RateBudget
 from greenloop.operations import analyze_options
 
 __all__ = [
@@ -122,10 +124,18 @@ class Dashboard:
     auth: Auth
     templates: jinja2.Environment
     clock: Callable[[], datetime]
+    figures: HeavyFigures
+    # The serving process's own budget (shared by its worker, poll and push), when the
+    # dashboard runs inside `greenloop serve`; None elsewhere.
+    budget: RateBudget | None = None
 
     @classmethod
     def build(
-        cls, settings: Settings, engine: Engine, clock: Callable[[], datetime] | None = None
+        cls,
+        settings: Settings,
+        engine: Engine,
+        clock: Callable[[], datetime] | None = None,
+        budget: RateBudget | None = None,
     ) -> Dashboard:
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -134,17 +144,34 @@ class Dashboard:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # Chart data is embedded as JSON in the same encoding the API uses.
+        env.policies["json.dumps_kwargs"] = {"default": _default, "ensure_ascii": False}
         env.filters["money"] = _money_filter
         env.filters["when"] = _when_filter
         env.filters["day"] = _day_filter
+        options = analyze_options(settings)
+        now = clock or (lambda: datetime.now(UTC))
         return cls(
             settings=settings,
             engine=engine,
-            options=analyze_options(settings),
+            options=options,
             auth=Auth(settings.dashboard),
             templates=env,
-            clock=clock or (lambda: datetime.now(UTC)),
+            clock=now,
+            figures=HeavyFigures(
+                engine, settings, options.counting, options.metrics.store_zone, now
+            ),
+            budget=budget,
         )
+
+    def rate_budget(self) -> dict[str, Any] | None:
+        """The live budget: what the last API response said, minus requests in flight."""
+        if self.budget is None:
+            return None
+        return {
+            **self.budget.snapshot(),
+            "window_seconds": self.budget.window.total_seconds(),
+        }
 
     @property
     def page_size(self) -> int:
@@ -158,10 +185,6 @@ class Dashboard:
                 return fn(conn)
 
         return await run_in_threadpool(call)
-
-    def default_period(self, until: datetime | None) -> tuple[datetime, datetime]:
-        end = until or self.clock()
-        return end - timedelta(days=90), end
 
 
 def _money_filter(value: Any) -> str:

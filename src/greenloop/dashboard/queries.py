@@ -8,24 +8,21 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Numeric, Select, cast, func, or_, select, union
 
-from greenloop.analytics.lists import at_risk
+from greenloop.analytics.lists import LOW_P_ALIVE
 from greenloop.domain.identity import IdentityRules, normalise_email, normalise_phone
-from greenloop.domain.purchases import CountingRules, merge_purchases
 from greenloop.domain.tiers import Program
 from greenloop.store import tables as t
-from greenloop.store.purchase_facts import load_order_facts, load_sale_facts
 
 __all__ = [
     "NO_TIER",
     "RISK_SORTS",
     "Page",
-    "channel_months",
     "iso",
     "money",
     "movements",
@@ -33,12 +30,12 @@ __all__ = [
     "person_progress",
     "program_view",
     "risk_list",
+    "risk_page",
     "search_persons",
     "tier_distribution",
 ]
 
 NO_TIER = "(none)"
-ZERO = Decimal(0)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -67,11 +64,6 @@ class Page:
             "page_size": self.page_size,
             "total": self.total,
         }
-
-
-def paginate(rows: list[dict[str, Any]], page: int, page_size: int) -> Page:
-    start = (page - 1) * page_size
-    return Page(rows[start : start + page_size], page, page_size, len(rows))
 
 
 def _tier_order(program: Program, names: set[str]) -> list[str]:
@@ -201,41 +193,6 @@ def movements(
     }
 
 
-def channel_months(
-    conn: Connection, rules: CountingRules, zone: tzinfo | None
-) -> list[dict[str, Any]]:
-    """Counted value and purchases per store-local month, eCom vs in-store. Every purchase
-    once: an eCom order and its X-Series twin are one (the same merge as analyze)."""
-    merged = merge_purchases(load_sale_facts(conn), load_order_facts(conn), rules)
-    months: dict[str, dict[str, Any]] = {}
-    for purchase in merged.purchases:
-        if not purchase.counts or purchase.occurred_at is None:
-            continue
-        month = purchase.occurred_at.astimezone(zone or UTC).strftime("%Y-%m")
-        entry = months.setdefault(
-            month,
-            {
-                "ecom_value": ZERO,
-                "instore_value": ZERO,
-                "ecom_purchases": 0,
-                "instore_purchases": 0,
-            },
-        )
-        entry[f"{purchase.channel}_value"] += purchase.value
-        if purchase.kind == "purchase":
-            entry[f"{purchase.channel}_purchases"] += 1
-    return [
-        {
-            "month": month,
-            "ecom_value": str(v["ecom_value"]),
-            "instore_value": str(v["instore_value"]),
-            "ecom_purchases": v["ecom_purchases"],
-            "instore_purchases": v["instore_purchases"],
-        }
-        for month, v in sorted(months.items())
-    ]
-
-
 # -- customers ----------------------------------------------------------------------
 
 
@@ -319,43 +276,104 @@ def search_persons(
 # -- at risk ----------------------------------------------------------------------------
 
 
-def _decimal_key(field: str) -> Any:
-    def key(row: dict[str, Any]) -> tuple[bool, Decimal]:
-        value = row.get(field)
-        return (value is None, Decimal(value) if value is not None else ZERO)
+def _risk_columns() -> dict[str, Any]:
+    p = t.persons.c
+    # Money is text on SQLite: cast so it sorts by amount, not by its first digit.
+    return {
+        "lifetime_value": cast(p.lifetime_value, Numeric),
+        "p_alive": cast(p.p_alive, Numeric),
+        "predicted_value_12m": cast(p.predicted_value_12m, Numeric),
+        "average_cycle_days": cast(p.average_cycle_days, Numeric),
+        "last_purchase": p.last_purchase,
+        "review_at": p.review_at,
+        "name": func.lower(p.name),
+        "tier": p.tier,
+        "risk": p.risk,
+    }
 
-    return key
+
+RISK_SORTS = tuple(_risk_columns())
 
 
-def _text_key(field: str) -> Any:
-    def key(row: dict[str, Any]) -> tuple[bool, str]:
-        value = row.get(field)
-        return (value is None, str(value or "").lower())
+def _risk_where() -> Any:
+    """Past their cycle (at risk or lapsed), unlikely to still be active, or about to
+    drop a tier at the next review."""
+    p = t.persons.c
+    return or_(
+        p.risk.in_(("at_risk", "lapsed")),
+        p.drop_at_review.is_(True),
+        cast(p.p_alive, Numeric) < LOW_P_ALIVE,
+    )
 
-    return key
+
+def _risk_row(r: Any) -> dict[str, Any]:
+    why = []
+    if r.risk == "at_risk":
+        why.append("past their usual purchase cycle")
+    elif r.risk == "lapsed":
+        why.append("past two purchase cycles (lapsed)")
+    if r.drop_at_review and r.review_at is not None:
+        why.append(f"drops from {r.tier} at the review on {r.review_at.date().isoformat()}")
+    if r.p_alive is not None and r.p_alive < LOW_P_ALIVE:
+        why.append(f"probability still active {r.p_alive}")
+    return {
+        "person_id": r.id,
+        "name": r.name,
+        "email": r.email,
+        "phone": r.phone,
+        "tier": r.tier,
+        "lifetime_value": money(r.lifetime_value),
+        "last_purchase": iso(r.last_purchase),
+        "average_cycle_days": money(r.average_cycle_days),
+        "risk": r.risk,
+        "drop_at_review": r.drop_at_review,
+        "review_at": iso(r.review_at),
+        "p_alive": money(r.p_alive),
+        "predicted_value_12m": money(r.predicted_value_12m),
+        "what_keeps_tier": r.keep,
+        "why": why,
+    }
 
 
-RISK_SORTS = {
-    "lifetime_value": _decimal_key("lifetime_value"),
-    "p_alive": _decimal_key("p_alive"),
-    "predicted_value_12m": _decimal_key("predicted_value_12m"),
-    "average_cycle_days": _decimal_key("average_cycle_days"),
-    "last_purchase": _text_key("last_purchase"),
-    "review_at": _text_key("review_at"),
-    "name": _text_key("name"),
-    "tier": _text_key("tier"),
-    "risk": _text_key("risk"),
-}
+def _risk_query(sort: str, descending: bool) -> Select[Any]:
+    p = t.persons.c
+    key = _risk_columns()[sort]
+    ordered = key.desc() if descending else key.asc()
+    return (
+        select(
+            p.id,
+            p.name,
+            p.email,
+            p.phone,
+            p.tier,
+            p.lifetime_value,
+            p.last_purchase,
+            p.average_cycle_days,
+            p.risk,
+            p.drop_at_review,
+            p.review_at,
+            p.p_alive,
+            p.predicted_value_12m,
+            p.keep,
+        )
+        .where(_risk_where())
+        # Rows without the value go last either way; the id keeps pages stable.
+        .order_by(ordered.nulls_last(), p.id)
+    )
+
+
+def risk_page(conn: Connection, sort: str, descending: bool, page: int, page_size: int) -> Page:
+    """One page of the at-risk list, sorted in the database."""
+    total = conn.execute(
+        select(func.count()).select_from(t.persons).where(_risk_where())
+    ).scalar_one()
+    query = _risk_query(sort, descending).offset((page - 1) * page_size).limit(page_size)
+    return Page([_risk_row(r) for r in conn.execute(query)], page, page_size, total)
 
 
 def risk_list(conn: Connection, sort: str, descending: bool) -> list[dict[str, Any]]:
-    """The at-risk list (past their cycle, low p_alive, dropping at review), sorted."""
-    rows = at_risk(conn)
-    key = RISK_SORTS[sort]
-    present = [r for r in rows if key(r)[0] is False]
-    missing = [r for r in rows if key(r)[0] is True]
-    present.sort(key=key, reverse=descending)
-    return present + missing  # rows without the value last either way
+    """The whole at-risk list in one order (the CSV export)."""
+    return [_risk_row(r) for r in conn.execute(_risk_query(sort, descending))]
 
 
 # -- program ----------------------------------------------------------------------------

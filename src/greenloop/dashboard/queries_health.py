@@ -23,8 +23,12 @@ __all__ = [
     "webhook_inbox",
 ]
 
-# How many sync runs are read back to find each resource's last good one.
-_RUNS_SCANNED = 200
+_RECENT_RUNS = 20
+# The poll syncs only customers and sales every few minutes, so the last good run of
+# the other resources (the daily sync) can be hundreds of runs back: read back in
+# batches until every resource is found, up to a bound.
+_SCAN_BATCH = 500
+_SCAN_LIMIT = 20_000
 _AGE_BUCKETS = ((1, "under 1 day"), (7, "1–7 days"), (30, "7–30 days"), (None, "over 30 days"))
 
 
@@ -33,17 +37,9 @@ def sync_health(conn: Connection, resources: Sequence[str]) -> dict[str, Any]:
     cursors = {
         row.resource: row for row in conn.execute(select(c.resource, c.version, c.updated_at))
     }
-    runs = conn.execute(
-        select(r.id, r.started_at, r.finished_at, r.full, r.outcome, r.requests, r.detail, r.error)
-        .order_by(r.id.desc())
-        .limit(_RUNS_SCANNED)
-    ).all()
-    last_ok: dict[str, Any] = {}
-    for run in runs:
-        if run.outcome != "ok":
-            continue
-        for name, figures in ((run.detail or {}).get("resources") or {}).items():
-            last_ok.setdefault(name, (run, figures))
+    columns = (r.id, r.started_at, r.finished_at, r.full, r.outcome, r.requests, r.detail, r.error)
+    runs = conn.execute(select(*columns).order_by(r.id.desc()).limit(_RECENT_RUNS)).all()
+    last_ok = _last_good_runs(conn, {*resources, *cursors})
     names = list(dict.fromkeys([*resources, *sorted(cursors)]))
     per_resource = []
     for name in names:
@@ -72,9 +68,27 @@ def sync_health(conn: Connection, resources: Sequence[str]) -> dict[str, Any]:
                 "changed": (run.detail or {}).get("changed"),
                 "error": run.error,
             }
-            for run in runs[:20]
+            for run in runs
         ],
     }
+
+
+def _last_good_runs(conn: Connection, names: set[str]) -> dict[str, tuple[Any, dict[str, Any]]]:
+    r = t.sync_runs.c
+    found: dict[str, tuple[Any, dict[str, Any]]] = {}
+    before: int | None = None
+    for _ in range(_SCAN_LIMIT // _SCAN_BATCH):
+        query = select(r.id, r.finished_at, r.detail).where(r.outcome == "ok")
+        if before is not None:
+            query = query.where(r.id < before)
+        batch = conn.execute(query.order_by(r.id.desc()).limit(_SCAN_BATCH)).all()
+        for run in batch:
+            for name, figures in ((run.detail or {}).get("resources") or {}).items():
+                found.setdefault(name, (run, figures if isinstance(figures, dict) else {}))
+        if len(batch) < _SCAN_BATCH or names <= set(found):
+            break
+        before = batch[-1].id
+    return found
 
 
 def _move_counts(conn: Connection, run_ids: Sequence[int]) -> dict[int, dict[str, int]]:

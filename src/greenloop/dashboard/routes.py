@@ -22,11 +22,19 @@ from greenloop.analytics.person import person_detail
 from greenloop.config import Settings
 from greenloop.dashboard import actions, queries
 from greenloop.dashboard import queries_health as health
-from greenloop.dashboard.api import api_routes, csv_response, page_params, period, risk_sort
+from greenloop.dashboard.api import (
+    api_routes,
+    csv_response,
+    page_params,
+    period,
+    risk_sort,
+    shown_until,
+)
 from greenloop.dashboard.auth import Session
 from greenloop.dashboard.context import HERE, ApiError, Dashboard
 from greenloop.dashboard.guards import PageHandler, page_endpoint, render
 from greenloop.errors import GreenLoopError
+from greenloop.lightspeed.ratelimit import RateBudget
 
 __all__ = ["CHART_JS", "dashboard_routes"]
 
@@ -41,10 +49,15 @@ def _safe_next(target: str | None) -> str:
 
 
 def dashboard_routes(
-    settings: Settings, engine: Engine, *, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    budget: RateBudget | None = None,
 ) -> list[BaseRoute]:
-    """Every dashboard route: pages, ``/api/`` and ``/static/``."""
-    dash = Dashboard.build(settings, engine, clock)
+    """Every dashboard route: pages, ``/api/`` and ``/static/``. ``budget`` is the
+    serving process's shared rate budget, shown live on Sync health."""
+    dash = Dashboard.build(settings, engine, clock, budget)
     program = dash.options.program
 
     def page(
@@ -62,12 +75,22 @@ def dashboard_routes(
             "overview": queries.overview(conn, program),
             "distribution": queries.tier_distribution(conn, program),
             "movements": queries.movements(conn, program, since, until),
-            "revenue": queries.channel_months(
-                conn, dash.options.counting, dash.options.metrics.store_zone
-            ),
             "since": since.date().isoformat(),
-            "until": until.date().isoformat(),
+            "until": shown_until(until),
         }
+
+    async def overview_page(request: Request, session: Session, form: dict[str, str]) -> Response:
+        context = await dash.read(lambda conn: overview_data(request, conn))
+        figures = await run_in_threadpool(dash.figures.get)
+        return render(
+            dash,
+            request,
+            session,
+            "overview.html",
+            title="Overview",
+            revenue=figures.revenue_json(),
+            **context,
+        )
 
     def customers_data(request: Request, conn: Connection) -> dict[str, Any]:
         number, size = page_params(request, dash.page_size)
@@ -78,9 +101,8 @@ def dashboard_routes(
     def risk_data(request: Request, conn: Connection) -> dict[str, Any]:
         number, size = page_params(request, dash.page_size)
         sort, descending = risk_sort(request)
-        rows = queries.risk_list(conn, sort, descending)
         return {
-            "found": queries.paginate(rows, number, size),
+            "found": queries.risk_page(conn, sort, descending, number, size),
             "sort": sort,
             "order": "desc" if descending else "asc",
             "sorts": list(queries.RISK_SORTS),
@@ -103,21 +125,17 @@ def dashboard_routes(
 
     async def sync_page(request: Request, session: Session, form: dict[str, str]) -> Response:
         context = await dash.read(lambda conn: sync_data(request, conn))
-        try:
-            reconcile: dict[str, Any] | None = await run_in_threadpool(
-                actions.reconcile, settings, dash.clock()
-            )
-            reconcile_error = None
-        except GreenLoopError as exc:
-            reconcile, reconcile_error = None, str(exc)
+        figures = await run_in_threadpool(dash.figures.get)
         return render(
             dash,
             request,
             session,
             "sync.html",
             title="Sync health",
-            reconcile=reconcile,
-            reconcile_error=reconcile_error,
+            reconcile=figures.reconcile,
+            reconcile_error=figures.reconcile_error,
+            figures_at=figures.computed_at,
+            budget=dash.rate_budget(),
             **context,
         )
 
@@ -206,7 +224,7 @@ def dashboard_routes(
         return Route(path, page_endpoint(dash, handler, login=login), methods=[method])
 
     pages: list[BaseRoute] = [
-        route("/", page("overview.html", "Overview", overview_data)),
+        route("/", overview_page),
         route("/customers", page("customers.html", "Customers", customers_data)),
         route("/customers/{person_id}", person_page),
         route("/at-risk", page("at_risk.html", "At risk", risk_data)),

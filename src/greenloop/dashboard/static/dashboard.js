@@ -23,7 +23,8 @@
         labels: data.days,
         datasets: data.tiers.map(function (series, i) {
           const c = color(i, series.tier);
-          return { label: series.tier, data: series.persons, fill: true, backgroundColor: c + "cc", borderColor: c, pointRadius: 0, tension: 0.2 };
+          // Stacked area: the first series fills to the axis, each next one to the one below.
+          return { label: series.tier, data: series.persons, fill: i === 0 ? "origin" : "-1", backgroundColor: c + "cc", borderColor: c, pointRadius: 0, tension: 0.2 };
         }),
       },
       options: {
@@ -51,7 +52,8 @@
     });
   }
 
-  function revenue(canvas, data) {
+  function revenue(canvas, payload) {
+    const data = payload.data;
     return new Chart(canvas, {
       data: {
         labels: data.map(function (m) { return m.month; }),
