@@ -63,8 +63,11 @@ def running_simulator(store: StoreData | None = None, **config: Any) -> Iterator
     state = SimState(store if store is not None else small_store())
     cfg = SimulatorConfig(token=TOKEN, **config)
     ctx = create_context(state, cfg)
-    with start_in_thread(app_for(ctx)) as server:
-        yield Sim(server.url, state, cfg, ctx)
+    try:
+        with start_in_thread(app_for(ctx)) as server:
+            yield Sim(server.url, state, cfg, ctx)
+    finally:
+        ctx.webhooks.close()
 
 
 def settings_for(sim_url: str, db_url: str, **sections: Mapping[str, Any]) -> Settings:

@@ -17,7 +17,7 @@ from greenloop.config import Settings
 from greenloop.serve import Service, metrics_text
 from greenloop.simulator.server import start_in_thread
 from greenloop.web.app import create_app
-from tests.integration.test_webhooks_support import SECRET, WebhookSender
+from tests.integration.test_webhooks_support import SECRET, sender_for
 from tests.simulation import Sim, running_simulator, settings_for, small_store
 
 STORE = small_store(seed=21, customers=160, days=240)
@@ -77,13 +77,10 @@ def test_a_sale_webhook_moves_the_customer_into_the_new_tier_group(
             app = create_app(settings, service.engine, routes=service.routes())
             with start_in_thread(app) as server:
                 realtime.register_webhooks(settings, f"{server.url}/webhooks/lightspeed")
-                sender = WebhookSender(sim)
-                try:
-                    ring_up(sim, customer_id, "2000")
-                    assert {r.status_code for r in sender.flush()} == {200}
-                    wait_for(lambda: group_name_of(sim, customer_id) == EVERGREEN)
-                finally:
-                    sender.close()
+                sender = sender_for(sim)
+                ring_up(sim, customer_id, "2000")
+                assert {a.status for a in sender.flush()} == {200}
+                wait_for(lambda: group_name_of(sim, customer_id) == EVERGREEN)
                 wait_for(
                     lambda: "greenloop_inbox_depth 0" in httpx.get(server.url + "/metrics").text
                 )

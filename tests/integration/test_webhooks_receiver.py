@@ -16,10 +16,10 @@ from greenloop.config import Settings
 from greenloop.web.app import create_app
 from tests.integration.test_webhooks_support import (
     SECRET,
-    WebhookSender,
     form_body,
     inbox_rows,
     running_receiver,
+    sender_for,
     signed_headers,
 )
 from tests.simulation import running_simulator, settings_for
@@ -56,7 +56,7 @@ def _post(
 def test_simulator_deliveries_over_http_are_stored_once(engine: Engine, db_url: str) -> None:
     settings = _settings(db_url)
     with running_simulator() as sim, running_receiver(settings, engine) as url:
-        sender = WebhookSender(sim)
+        sender = sender_for(sim)
         for kind in ("sale.update", "customer.update"):
             sim.state.insert(
                 "webhooks",
@@ -81,12 +81,11 @@ def test_simulator_deliveries_over_http_are_stored_once(engine: Engine, db_url: 
             },
         )["data"]
         outgoing = sender.take()
-        first = sender.deliver(outgoing)
-        again = sender.deliver(outgoing)  # Lightspeed re-sends after a timeout
-        sender.close()
-    assert [r.status_code for r in first + again] == [200] * len(first + again)
-    assert {r.json()["status"] for r in first} == {"stored"}
-    assert {r.json()["status"] for r in again} == {"duplicate"}
+        first = sender.send(outgoing)
+        again = sender.send(outgoing)  # Lightspeed re-sends after a timeout
+    assert [a.status for a in first + again] == [200] * len(first + again)
+    assert {json.loads(a.response)["status"] for a in first} == {"stored"}
+    assert {json.loads(a.response)["status"] for a in again} == {"duplicate"}
     rows = inbox_rows(engine)
     assert len(rows) == len(outgoing)
     by_type = {(r["type"], r["object_id"]) for r in rows}

@@ -1,89 +1,43 @@
-"""Helpers for the webhook tests (no tests here): a sender that delivers the simulator's
-changes the way X-Series does, and a receiver on a real loopback socket.
+"""Helpers for the webhook tests (no tests here): the simulator's own webhook sender set
+up for a test, the documented delivery built by hand, and a receiver on a real
+loopback socket.
 
-The simulator has no webhook sender yet, so ``WebhookSender`` stands in for it: it
-listens to the simulator's state and, for each change of a sale or customer, builds the
-documented delivery (reference §8): a form-encoded body with a ``payload`` field holding
-the object in the 1.0 shape (``register_sale_products``, ``"2017-12-06 04:53:17"`` times,
-numbers as strings), signed ``X-Signature: signature=…,algorithm=HMAC-SHA256`` when a
-secret is set, posted to every active subscription of its type. Tests choose when to
-deliver, and may drop, duplicate or reorder deliveries.
+The simulator's sender (``sim.ctx.webhooks``) listens to every change from the start;
+a test steps it (``flush``, or ``take`` then ``send`` in an order of its own) rather
+than letting it send in the background.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
-import httpx
 from sqlalchemy import Engine, select
 
 from greenloop.config import Settings
-from greenloop.lightspeed.webhook_signature import signature_header
 from greenloop.simulator.server import start_in_thread
+from greenloop.simulator.webhook_payloads import form_body as sim_form_body
+from greenloop.simulator.webhook_payloads import signature_header
+from greenloop.simulator.webhook_sender import Delivery, WebhookSender
 from greenloop.store import tables as t
 from greenloop.web.app import create_app
 from tests.simulation import Sim
 
 SECRET = "whsec-test-client-secret-0123"
-_TYPES = {"sales": "sale.update", "customers": "customer.update"}
 
 
-def _time_10(key: str, value: Any) -> Any:
-    if not key.endswith(("_at", "_date")) or not isinstance(value, str):
-        return value
-    try:
-        moment = datetime.fromisoformat(value).astimezone(UTC)
-    except ValueError:  # year_to_date is money
-        return value
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+def sender_for(sim: Sim, *, secret: str = SECRET, encoding: str = "body:hex") -> WebhookSender:
+    """The simulator's sender, signing with ``secret`` (empty: unsigned)."""
+    assert sim.ctx is not None
+    sender = sim.ctx.webhooks
+    sender.update({"secret": secret, "signature_encoding": encoding})
+    return sender
 
 
-def _text(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, (int, float, Decimal)):
-        return str(value)
-    return value
-
-
-def _flat(obj: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        if isinstance(value, (dict, list)):
-            continue
-        out[key] = _time_10(key, _text(value))
-    return out
-
-
-def payload_10(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """The API 1.0 shape of a 2.0 sale or customer, as webhooks carry it."""
-    body = _flat(obj)
-    body.pop("version", None)
-    if kind == "sales":
-        body["register_sale_products"] = [_flat(i) for i in obj.get("line_items", [])]
-        body["register_sale_payments"] = [_flat(p) for p in obj.get("payments", [])]
-        body["totals"] = {"total_price": _text(obj.get("total_price"))}
-    return body
-
-
-@dataclass
-class Outgoing:
-    type: str
-    url: str
-    body: bytes
-    headers: dict[str, str]
-
-
-def form_body(payload: dict[str, Any], **extra: str) -> bytes:
-    fields = {"payload": json.dumps(payload), "domain_prefix": "greenloop", **extra}
-    return urlencode(fields).encode()
+def form_body(payload: dict[str, Any]) -> bytes:
+    return sim_form_body(payload, domain_prefix="greenloop")
 
 
 def signed_headers(body: bytes, secret: str = SECRET, encoding: str = "body:hex") -> dict[str, str]:
@@ -93,41 +47,9 @@ def signed_headers(body: bytes, secret: str = SECRET, encoding: str = "body:hex"
     return headers
 
 
-class WebhookSender:
-    def __init__(self, sim: Sim, *, secret: str = SECRET, encoding: str = "body:hex") -> None:
-        self.sim = sim
-        self.secret = secret
-        self.encoding = encoding
-        self.changes: list[tuple[str, dict[str, Any]]] = []
-        sim.state.add_listener(self._on_change)
-
-    def _on_change(self, kind: str, obj: dict[str, Any]) -> None:
-        # Called with the simulator's lock held: only record.
-        if kind in _TYPES:
-            self.changes.append((kind, obj))
-
-    def close(self) -> None:
-        self.sim.state.remove_listener(self._on_change)
-
-    def take(self) -> list[Outgoing]:
-        """Build the deliveries for every change so far, and forget the changes."""
-        changes, self.changes = self.changes, []
-        hooks = [h for h in self.sim.state.snapshot("webhooks") if h.get("active")]
-        out = []
-        for kind, obj in changes:
-            body = form_body(payload_10(kind, obj))
-            for hook in hooks:
-                if hook["type"] == _TYPES[kind]:
-                    headers = signed_headers(body, self.secret, self.encoding)
-                    out.append(Outgoing(_TYPES[kind], hook["url"], body, headers))
-        return out
-
-    def deliver(self, outgoing: Sequence[Outgoing]) -> list[httpx.Response]:
-        with httpx.Client(timeout=10) as client:
-            return [client.post(o.url, content=o.body, headers=o.headers) for o in outgoing]
-
-    def flush(self) -> list[httpx.Response]:
-        return self.deliver(self.take())
+def hand_made(url: str, body: bytes, kind: str = "sale.update") -> Delivery:
+    """A delivery the simulator would not send by itself (of an object it does not have)."""
+    return Delivery(0, 0, kind, "", None, url, body, signed_headers(body))
 
 
 @contextmanager

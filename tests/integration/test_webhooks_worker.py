@@ -4,6 +4,7 @@ recomputes its person; failures back off and park; PostgreSQL runs two workers."
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,17 +18,17 @@ from sqlalchemy import Engine, select
 from greenloop import operations, realtime
 from greenloop.config import Settings
 from greenloop.lightspeed.client import connect
+from greenloop.simulator.webhook_sender import WebhookSender
 from greenloop.store import tables as t
 from greenloop.sync import inbox
 from tests.integration.test_webhooks_support import (
     SECRET,
     Clock,
-    Outgoing,
-    WebhookSender,
     form_body,
+    hand_made,
     inbox_rows,
     running_receiver,
-    signed_headers,
+    sender_for,
 )
 from tests.simulation import Sim, running_simulator, settings_for
 
@@ -77,11 +78,7 @@ def live(engine: Engine, db_url: str, **webhooks: Any) -> Iterator[Live]:
         operations.analyze(settings)
         with running_receiver(settings, engine) as url:
             realtime.register_webhooks(settings, f"{url}/webhooks/lightspeed")
-            sender = WebhookSender(sim)
-            try:
-                yield Live(sim, settings, sender, url)
-            finally:
-                sender.close()
+            yield Live(sim, settings, sender_for(sim), url)
 
 
 def _stored_sale(engine: Engine, sale_id: str) -> Any:
@@ -103,9 +100,9 @@ def test_a_new_sale_reaches_the_database_and_its_person(engine: Engine, db_url: 
         customer = run.customer()
         before = _person_of(engine, customer["id"])
         sale = run.ring_up(customer["id"], price="125.50")
-        responses = run.sender.flush()
-        assert responses
-        assert {r.status_code for r in responses} == {200}
+        attempts = run.sender.flush()
+        assert attempts
+        assert {a.status for a in attempts} == {200}
         report = run.process()
         served = next(s for s in run.sim.store()["sales"] if s["id"] == sale["id"])
     stored = _stored_sale(engine, sale["id"])
@@ -131,14 +128,14 @@ def test_duplicated_and_reordered_deliveries_never_regress_a_version(
         run.sim.control("PUT", f"sales/{sale['id']}", {"status": "LAYBY_CLOSED"})
         second = [o for o in run.sender.take() if o.type == "sale.update"]
         # The newer delivery arrives first, twice, and is processed...
-        run.sender.deliver(second + second)
+        run.sender.send(second + second)
         run.process()
         latest = next(s for s in run.sim.store()["sales"] if s["id"] == sale["id"])
         assert _stored_sale(engine, sale["id"]).version == latest["version"]
         # ...then the older one arrives late, twice: a re-read, nothing goes back.
-        replies = run.sender.deliver(first + first)
+        replies = run.sender.send(first + first)
         late = run.process()
-    assert [r.json()["status"] for r in replies] == ["stored", "duplicate"]
+    assert [json.loads(a.response)["status"] for a in replies] == ["stored", "duplicate"]
     stored = _stored_sale(engine, sale["id"])
     assert stored.version == latest["version"]
     assert stored.status == "LAYBY_CLOSED"
@@ -201,18 +198,14 @@ def test_an_object_that_stays_404_is_settled_as_gone(engine: Engine, db_url: str
     with live(engine, db_url, not_found_attempts=2) as run:
         body = form_body({"id": "no-such-sale", "register_sale_products": []})
         url = f"{run.receiver}/webhooks/lightspeed?type=sale.update"
-        [response] = run.sender.deliver([_outgoing(url, body)])
-        assert response.status_code == 200
+        [attempt] = run.sender.send([hand_made(url, body)])
+        assert attempt.status == 200
         first = run.process()
         run.clock.advance(61)
         second = run.process()
     assert (first.retried, second.gone) == (1, 1)
     [row] = inbox_rows(engine)
     assert (row["status"], row["outcome"]) == ("done", "gone")
-
-
-def _outgoing(url: str, body: bytes) -> Outgoing:
-    return Outgoing("sale.update", url, body, signed_headers(body))
 
 
 def test_stopping_the_worker_returns_its_claims(engine: Engine, db_url: str) -> None:

@@ -22,6 +22,7 @@ from greenloop.simulator.routes_control import control_routes
 from greenloop.simulator.routes_customers import customer_routes
 from greenloop.simulator.routes_webhooks import webhook_routes
 from greenloop.simulator.state import SimState
+from greenloop.simulator.webhook_sender import WebhookSender
 
 __all__ = ["SimulatorConfig", "app_for", "create_app", "create_context"]
 
@@ -35,7 +36,10 @@ def create_context(
     clock: Clock | None = None,
     log: RequestLog | None = None,
 ) -> SimContext:
-    """The shared parts of one simulator, built from its start-up settings."""
+    """The shared parts of one simulator, built from its start-up settings.
+
+    The webhook sender listens to ``state`` from here on but sends nothing until
+    ``ctx.webhooks.start()`` (or a test steps it)."""
     clock = clock or Clock()
     limiter = RateLimiter(
         clock,
@@ -60,6 +64,7 @@ def create_context(
         clock=clock,
         limiter=limiter,
         faults=faults,
+        webhooks=WebhookSender(state, config.webhooks, seed=config.fault_seed, clock=clock.time),
         log=log or RequestLog(),
     )
 

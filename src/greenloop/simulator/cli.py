@@ -15,6 +15,8 @@ import typer
 from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.model import StoreData, dump_store, load_store
 from greenloop.simulator.server import run_simulator
+from greenloop.simulator.webhook_knobs import WebhookKnobs
+from greenloop.simulator.webhook_payloads import SIGNATURE_ENCODINGS
 
 __all__ = ["app"]
 
@@ -100,9 +102,60 @@ def serve(
     max_group_batch: Annotated[
         int, typer.Option(help="Most customer ids per group-membership request.")
     ] = 1000,
+    webhook_secret: Annotated[
+        str,
+        typer.Option(
+            envvar="GREENLOOP_SIM_WEBHOOK_SECRET",
+            help="Sign webhook deliveries with this client_secret (default: unsigned).",
+        ),
+    ] = "",
+    webhook_signature_encoding: Annotated[
+        str,
+        typer.Option(help=f"What X-Signature covers and how: {', '.join(SIGNATURE_ENCODINGS)}."),
+    ] = "body:hex",
+    webhook_drop_rate: Annotated[
+        float, typer.Option(help="Share of webhook deliveries never sent.")
+    ] = 0.0,
+    webhook_duplicate_rate: Annotated[
+        float, typer.Option(help="Share of webhook deliveries sent twice.")
+    ] = 0.0,
+    webhook_delay_min_ms: Annotated[
+        float, typer.Option(help="Shortest wait before a delivery's first attempt.")
+    ] = 0.0,
+    webhook_delay_max_ms: Annotated[
+        float, typer.Option(help="Longest wait before a delivery's first attempt.")
+    ] = 0.0,
+    webhook_reorder_window: Annotated[
+        int, typer.Option(help="Shuffle deliveries in groups of this many (0: in order).")
+    ] = 0,
+    webhook_max_retries: Annotated[
+        int, typer.Option(help="Retries of a delivery not answered 2xx.")
+    ] = 20,
+    webhook_retry_base: Annotated[
+        float, typer.Option(help="First retry delay in seconds (doubles each time).")
+    ] = 10.0,
+    webhook_timeout: Annotated[
+        float, typer.Option(help="Seconds the receiver has to answer a delivery.")
+    ] = 5.0,
 ) -> None:
-    """Serve the simulator until Ctrl-C, printing its base URL and bearer token."""
+    """Serve the simulator until Ctrl-C, printing its base URL and bearer token.
+
+    Changes are delivered as webhooks to the subscriptions clients create, with the
+    --webhook-* knobs. Example: greenloop simulator serve --webhook-drop-rate 0.1
+    """
     try:
+        webhooks = WebhookKnobs(
+            secret=webhook_secret,
+            signature_encoding=webhook_signature_encoding,
+            drop_rate=webhook_drop_rate,
+            duplicate_rate=webhook_duplicate_rate,
+            delay_min_ms=webhook_delay_min_ms,
+            delay_max_ms=webhook_delay_max_ms,
+            reorder_window=webhook_reorder_window,
+            max_retries=webhook_max_retries,
+            retry_base_seconds=webhook_retry_base,
+            timeout_seconds=webhook_timeout,
+        )
         config = SimulatorConfig(
             token=token or secrets.token_urlsafe(24),
             default_page_size=page_size_default,
@@ -118,6 +171,7 @@ def serve(
             malformed_rate=malformed_rate,
             fault_seed=fault_seed,
             max_group_batch=max_group_batch,
+            webhooks=webhooks,
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None

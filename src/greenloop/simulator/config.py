@@ -1,13 +1,16 @@
-"""How a simulator instance behaves: page sizes, envelope quirks, rate limit and faults.
+"""How a simulator instance behaves: page sizes, envelope quirks, rate limit, faults
+and webhook delivery.
 
-The values here are the start-up settings. The rate limit and the faults can be
-changed while the simulator runs, through the control API under ``/_sim/``.
+The values here are the start-up settings. The rate limit, the faults and the webhook
+knobs can be changed while the simulator runs, through the control API under ``/_sim/``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
+
+from greenloop.simulator.webhook_knobs import WebhookKnobs
 
 __all__ = ["EMPTY_VERSION_STYLES", "EmptyVersionStyle", "SimulatorConfig"]
 
@@ -45,6 +48,8 @@ class SimulatorConfig:
     timeout_seconds: float = 30.0
     malformed_rate: float = 0.0
     fault_seed: int = 0
+    # Signing, retries and the drop/duplicate/delay/reorder knobs of webhook delivery.
+    webhooks: WebhookKnobs = field(default_factory=WebhookKnobs)
 
     def __post_init__(self) -> None:
         if not self.token:

@@ -12,6 +12,7 @@ from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.faults import Faults
 from greenloop.simulator.ratelimit import RateLimiter
 from greenloop.simulator.state import SimState
+from greenloop.simulator.webhook_sender import WebhookSender
 
 __all__ = ["RequestLog", "SimContext"]
 
@@ -43,4 +44,6 @@ class SimContext:
     clock: Clock
     limiter: RateLimiter
     faults: Faults
+    # Listens from the start but sends only once started (or stepped by a test).
+    webhooks: WebhookSender
     log: RequestLog = field(default_factory=RequestLog)

@@ -3,7 +3,8 @@
 Not part of Lightspeed's API: no token, no rate limit, no faults, not logged. It rings
 up and changes sales, edits customers as staff would in the back office, moves the
 clock, reads the request log, changes faults and the rate limit at run time, and
-dumps the whole store for comparison with a synced database.
+dumps the whole store for comparison with a synced database. Webhook delivery and the
+live change stream have their routes in ``routes_control_live``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from greenloop.simulator.responses import (
     json_response,
     no_content,
 )
+from greenloop.simulator.routes_control_live import live_control_routes
 from greenloop.simulator.state import KINDS
 
 __all__ = ["CONTROL", "control_routes"]
@@ -55,7 +57,8 @@ def control_routes(ctx: SimContext) -> list[BaseRoute]:
         ("PUT", "/token", _set_token(ctx)),
         ("GET", "/info", _info(ctx)),
     ]
-    return [Route(CONTROL + path, _plain(h), methods=[m]) for m, path, h in table]
+    routes: list[BaseRoute] = [Route(CONTROL + p, _plain(h), methods=[m]) for m, p, h in table]
+    return routes + live_control_routes(ctx, CONTROL, _plain)
 
 
 def _plain(handler: Handler) -> Handler:

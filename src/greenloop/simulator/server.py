@@ -16,7 +16,7 @@ from types import TracebackType
 import uvicorn
 from starlette.types import ASGIApp
 
-from greenloop.simulator.app import create_app
+from greenloop.simulator.app import app_for, create_context
 from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.model import StoreData
 from greenloop.simulator.state import SimState
@@ -137,15 +137,22 @@ def run_simulator(
     port: int,
     echo: Callable[[str], None],
 ) -> None:
-    """Load ``store`` and serve it in the foreground, announcing URL and token first."""
+    """Load ``store`` and serve it in the foreground, announcing URL and token first.
+
+    Webhooks are sent in the background to whatever subscriptions clients create."""
     # The store lives as long as this process: keeping its objects out of the garbage
     # collector's scans keeps large stores from slowing every request down.
     gc.freeze()
-    app = create_app(SimState(store, id_seed=config.fault_seed), config)
+    ctx = create_context(SimState(store, id_seed=config.fault_seed), config)
+    app = app_for(ctx)
     gc.freeze()
 
     def announce(url: str) -> None:
         echo(f"Lightspeed X-Series simulator at {url}/api/2.0 (control API at {url}/_sim)")
         echo(f"Bearer token: {config.token}")
 
-    serve(app, host, port, on_ready=announce)
+    ctx.webhooks.start()
+    try:
+        serve(app, host, port, on_ready=announce)
+    finally:
+        ctx.webhooks.close()
