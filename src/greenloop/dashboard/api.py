@@ -18,12 +18,15 @@ from greenloop.analytics.person import person_detail
 from greenloop.dashboard import actions, queries
 from greenloop.dashboard import queries_health as health
 from greenloop.dashboard.context import (
+    EARLIEST,
+    LATEST,
     ApiError,
     Dashboard,
     date_param,
     error_response,
     int_param,
     json_response,
+    key_param,
 )
 from greenloop.dashboard.guards import api_endpoint, read_body
 from greenloop.dashboard.openapi import openapi_document
@@ -62,28 +65,37 @@ def risk_sort(request: Request) -> tuple[str, bool]:
     return sort, order == "desc"
 
 
+def _shift(moment: datetime, days: int) -> datetime:
+    try:
+        return moment + timedelta(days=days)
+    except OverflowError:  # a date at the calendar's edge: the period is open that way
+        return LATEST if days > 0 else EARLIEST
+
+
 def period(dash: Dashboard, request: Request, conn: Connection) -> tuple[datetime, datetime]:
     """The movements period as [start, end). A date means that whole day (UTC), so
     ``until=2026-10-31`` includes the 31st. By default the 90 days up to and including
-    the day of the last full analysis (or today)."""
+    the day of the last full analysis (or today). A period ending before it starts is
+    empty, not an error."""
     since, until = date_param(request, "since"), date_param(request, "until")
     if until is None:
         last = queries.overview(conn, dash.options.program)["last_analysis"]
         moment = datetime.fromisoformat(last["as_of"]) if last else dash.clock()
         until = datetime.combine(moment.astimezone(UTC).date(), time(0), tzinfo=UTC)
-        end = until + timedelta(days=1)
+        end = _shift(until, 1)
     else:
         raw = request.query_params.get("until", "").strip()
-        end = until + timedelta(days=1) if len(raw) == 10 else until
-    start = since or end - timedelta(days=DEFAULT_PERIOD_DAYS)
-    if start >= end:
-        raise ApiError(400, "invalid_parameter", "since must be before until")
-    return start, end
+        end = _shift(until, 1) if len(raw) == 10 else until
+    start = since or _shift(end, -DEFAULT_PERIOD_DAYS)
+    return start, max(start, end)
 
 
 def shown_until(end: datetime) -> str:
     """The last day a period [start, end) covers, for the page's date field."""
-    return (end - timedelta(microseconds=1)).date().isoformat()
+    try:
+        return (end - timedelta(microseconds=1)).date().isoformat()
+    except OverflowError:
+        return end.date().isoformat()
 
 
 def api_routes(dash: Dashboard) -> list[BaseRoute]:
@@ -114,7 +126,7 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
         return json_response(found.as_json())
 
     async def customer(request: Request) -> Response:
-        key = request.path_params["id"]
+        key = key_param(request, "id")
         detail = await run_in_threadpool(person_detail, dash.engine, dash.options, key)
         return json_response(detail)
 
@@ -187,7 +199,7 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
             raise ApiError(404, "not_enabled", "set dashboard.progress_api_key to enable this")
         if not dash.auth.progress_key_ok(request):
             raise ApiError(401, "unauthorized", "send the progress API key as X-API-Key")
-        customer_id = request.path_params["customer_id"]
+        customer_id = key_param(request, "customer_id")
         found = await dash.read(lambda c: queries.person_progress(c, customer_id))
         if found is None:
             raise ApiError(404, "not_found", "no such customer, or not analysed yet")

@@ -25,6 +25,8 @@ from greenloop.lightspeed.ratelimit import RateBudget
 from greenloop.operations import analyze_options
 
 __all__ = [
+    "EARLIEST",
+    "LATEST",
     "ApiError",
     "Dashboard",
     "Handler",
@@ -32,10 +34,14 @@ __all__ = [
     "error_response",
     "int_param",
     "json_response",
+    "key_param",
     "secure_headers",
 ]
 
 HERE = Path(__file__).resolve().parent
+# The calendar's edges, for periods open on one side.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
 
@@ -102,6 +108,15 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     return value
 
 
+def key_param(request: Request, name: str) -> str:
+    """A path parameter naming something stored; text no id can have (NUL, which
+    PostgreSQL refuses outright) is simply not found."""
+    value = str(request.path_params[name])
+    if "\x00" in value:
+        raise ApiError(404, "not_found", f"no such {name}")
+    return value
+
+
 def date_param(request: Request, name: str) -> datetime | None:
     """A YYYY-MM-DD (midnight UTC) or an ISO datetime; naive means UTC."""
     raw = (request.query_params.get(name) or "").strip()
@@ -113,7 +128,12 @@ def date_param(request: Request, name: str) -> datetime | None:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"{name} must be a date (YYYY-MM-DD)") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # an offset that pushes it past year 1 or 9999
+        return EARLIEST if value.year == 1 else LATEST
 
 
 @dataclass

@@ -40,7 +40,11 @@ def _path(name: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 _PAGING = [
-    _query("page", "1-based page number", {"type": "integer", "minimum": 1, "default": 1}),
+    _query(
+        "page",
+        "1-based page number",
+        {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1},
+    ),
     _query("page_size", "rows per page", {"type": "integer", "minimum": 1, "maximum": 500}),
 ]
 _RISK_SORT = [
@@ -296,9 +300,21 @@ _SCHEMAS: dict[str, Any] = {
     },
 }
 
+_MOMENT = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
+}
 _PERIOD = [
-    _query("since", "start (YYYY-MM-DD or ISO datetime, UTC)", {"type": "string"}),
-    _query("until", "end, exclusive (default: the last analysis)", {"type": "string"}),
+    _query(
+        "since",
+        "start: a date (that day included) or a date-time; default 90 days before until",
+        _MOMENT,
+    ),
+    _query(
+        "until",
+        "end: a date (that day included) or a date-time (excluded); default the day of "
+        "the last analysis. A period that ends before it starts is empty.",
+        _MOMENT,
+    ),
 ]
 
 
@@ -368,7 +384,7 @@ def openapi_document() -> dict[str, Any]:
         "/api/push-runs/{run_id}": _get(
             "One push run's log",
             _json(_ref("PushRun")),
-            [_path("run_id", {"type": "integer"})],
+            [_path("run_id", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})],
         ),
         "/api/progress/{customer_id}": {
             "get": {

@@ -245,7 +245,7 @@ def search_persons(
     """Persons matching a name, email, phone (any format), code or id; most valuable first."""
     p = t.persons.c
     where = None
-    text = query.strip()
+    text = query.replace("\x00", "").strip()  # PostgreSQL refuses NUL in any text
     if text:
         where = p.id.in_(_matching_ids(text, rules))
     base = select(func.count()).select_from(t.persons)

@@ -16,6 +16,7 @@ from greenloop.store import tables as t
 from greenloop.sync.inbox import inbox_stats, list_rows
 
 __all__ = [
+    "MAX_ID",
     "push_run_detail",
     "push_runs",
     "reconcile_summary",
@@ -23,6 +24,7 @@ __all__ = [
     "webhook_inbox",
 ]
 
+MAX_ID = 2**31 - 1
 _RECENT_RUNS = 20
 # The poll syncs only customers and sales every few minutes, so the last good run of
 # the other resources (the daily sync) can be hundreds of runs back: read back in
@@ -152,6 +154,8 @@ def push_runs(conn: Connection, page: int, page_size: int) -> Page:
 
 def push_run_detail(conn: Connection, run_id: int, problems_limit: int = 200) -> dict[str, Any]:
     """One push run's log: figures, per-tier summary, batches, and the moves that failed."""
+    if not 1 <= run_id <= MAX_ID:  # the column is a 32-bit integer on PostgreSQL
+        return {}
     r, b, mv = t.push_runs.c, t.push_batches.c, t.push_moves.c
     row = conn.execute(select(*_push_columns(), r.detail).where(r.id == run_id)).first()
     if row is None:

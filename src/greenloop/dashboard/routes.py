@@ -31,7 +31,7 @@ from greenloop.dashboard.api import (
     shown_until,
 )
 from greenloop.dashboard.auth import Session
-from greenloop.dashboard.context import HERE, ApiError, Dashboard
+from greenloop.dashboard.context import HERE, ApiError, Dashboard, key_param
 from greenloop.dashboard.guards import PageHandler, page_endpoint, render
 from greenloop.errors import GreenLoopError
 from greenloop.lightspeed.ratelimit import RateBudget
@@ -149,7 +149,7 @@ def dashboard_routes(
         )
 
     async def person_page(request: Request, session: Session, form: dict[str, str]) -> Response:
-        key = request.path_params["person_id"]
+        key = key_param(request, "person_id")
         person = await run_in_threadpool(person_detail, engine, dash.options, key)
         return render(
             dash,
