@@ -25,7 +25,13 @@ from greenloop.errors import ApiRejected, BadResponse, ConfigError, NotFound
 from greenloop.lightspeed.client import LightspeedClient, connect
 from greenloop.operations import analyze_options, open_engine
 from greenloop.sync import inbox
-from greenloop.sync.worker import AfterRecompute, InboxWorker, WorkerOptions, WorkerReport
+from greenloop.sync.worker import (
+    AfterBatch,
+    AfterRecompute,
+    InboxWorker,
+    WorkerOptions,
+    WorkerReport,
+)
 from greenloop.web.webhooks import WEBHOOK_TYPES
 
 __all__ = [
@@ -224,6 +230,7 @@ def make_worker(
     client: LightspeedClient,
     *,
     after_recompute: AfterRecompute | None = None,
+    after_batch: AfterBatch | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> InboxWorker:
     """The inbox worker as configured (``serve`` runs its ``run_forever``)."""
@@ -233,6 +240,7 @@ def make_worker(
         analyze_options(settings),
         WorkerOptions.from_settings(settings.webhooks),
         after_recompute=after_recompute,
+        after_batch=after_batch,
         secrets=settings.secrets(),
         clock=clock,
     )

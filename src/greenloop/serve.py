@@ -74,14 +74,16 @@ class Service:
 
     # -- the parts ---------------------------------------------------------------------
 
-    def push_profiles(self, person_id: str, customer_ids: list[str]) -> None:
-        """The worker's hook: push one person's group change through the shared budget."""
+    def push_profiles(self, customer_ids: list[str]) -> None:
+        """The worker's hook: push a batch's group changes through the shared budget."""
         if not customer_ids:
             return
-        report = push_customers(self.settings, customer_ids, client=self.client)
+        report = push_customers(self.settings, customer_ids, client=self.client, engine=self.engine)
         if not report.ok:
             # The daily push retries it; the worker must not park a delivery for this.
-            log.warning("push for %s: %s", person_id, report.error or report.outcome)
+            log.warning(
+                "push for %d profiles: %s", len(customer_ids), report.error or report.outcome
+            )
 
     def poll(self) -> PollReport:
         """Sync customers and sales by cursor; recompute and push what changed."""
@@ -126,7 +128,7 @@ class Service:
                 if cid
             ]
         if profiles:
-            push_customers(self.settings, profiles, client=self.client)
+            push_customers(self.settings, profiles, client=self.client, engine=self.engine)
         return report
 
     def _changed_since(self, before: dict[str, int]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -194,7 +196,7 @@ class Service:
     def start(self, *, worker: bool = True, schedule: bool = True) -> None:
         if worker:
             inbox_worker = make_worker(
-                self.settings, self.engine, self.client, after_recompute=self.push_profiles
+                self.settings, self.engine, self.client, after_batch=self.push_profiles
             )
             thread = threading.Thread(
                 target=inbox_worker.run_forever, args=(self.stop,), name="inbox-worker"

@@ -4,8 +4,10 @@ A delivery is only a hint that something changed: it can be late, repeated, out 
 order, or in the old 1.0 shape (reference §8). So the worker never applies the payload.
 It re-reads the sale or customer by id from the 2.0 API, upserts it with the version
 guard (an older copy never overwrites a newer one), recomputes the persons of the
-customers involved, and hands each person to ``after_recompute`` (the one-person tier
-push). Several deliveries for one object in a batch cost one read.
+customers involved, hands each person to ``after_recompute`` and then every profile
+of the batch to ``after_batch`` (the tier push). Several deliveries for one object in
+a batch cost one read, and a batch costs one recompute and one push: per object, those
+two were nearly all of a delivery's time.
 
 A row is settled (done) only after all of that, so a worker that dies half-way leaves
 its rows claimed; they return to the queue after ``claim_timeout_seconds`` and are
@@ -42,12 +44,21 @@ from greenloop.store import tables as t
 from greenloop.store.analytics_repo import person_scope
 from greenloop.sync import inbox
 
-__all__ = ["AfterRecompute", "InboxWorker", "WorkerOptions", "WorkerReport", "worker_name"]
+__all__ = [
+    "AfterBatch",
+    "AfterRecompute",
+    "InboxWorker",
+    "WorkerOptions",
+    "WorkerReport",
+    "worker_name",
+]
 
 log = logging.getLogger(__name__)
 
 # Called once per recomputed person with the ids of that person's profiles.
 AfterRecompute = Callable[[str, list[str]], None]
+# Called once per batch with the profiles of every person it recomputed.
+AfterBatch = Callable[[list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,7 @@ class InboxWorker:
         options: WorkerOptions | None = None,
         *,
         after_recompute: AfterRecompute | None = None,
+        after_batch: AfterBatch | None = None,
         name: str | None = None,
         secrets: Sequence[str] = (),
         clock: Callable[[], datetime] | None = None,
@@ -144,6 +156,7 @@ class InboxWorker:
         self.analyze = analyze
         self.options = options or WorkerOptions()
         self.after_recompute = after_recompute
+        self.after_batch = after_batch
         self.name = name or worker_name()
         self._secrets = list(secrets)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -166,8 +179,14 @@ class InboxWorker:
         groups: dict[tuple[str, str], list[inbox.InboxRow]] = {}
         for row in rows:
             groups.setdefault((row.type, row.object_id), []).append(row)
+        refreshed: list[tuple[list[inbox.InboxRow], str]] = []
+        customers: set[str] = set()
         for (kind, object_id), members in groups.items():
-            self._settle(kind, object_id, members, report)
+            done = self._refresh(kind, object_id, members, report)
+            if done is not None:
+                refreshed.append((members, done[0]))
+                customers |= done[1]
+        self._settle(refreshed, sorted(customers), report)
         return report
 
     def run_until_idle(self, *, max_rounds: int = 10_000) -> WorkerReport:
@@ -216,30 +235,55 @@ class InboxWorker:
 
     # -- one object ------------------------------------------------------------------
 
-    def _settle(
+    def _refresh(
         self, kind: str, object_id: str, rows: list[inbox.InboxRow], report: WorkerReport
-    ) -> None:
+    ) -> tuple[str, set[str]] | None:
+        """Re-read and store one object: its outcome and the customers to recompute, or
+        None when it failed (its rows are then queued for a retry)."""
         ids = [r.id for r in rows]
         attempts = max(r.attempts for r in rows)
         try:
-            outcome = self._process(kind, object_id, attempts)
+            changed, customers = self._process(kind, object_id)
         except _NotYet as exc:
             if attempts >= self.options.not_found_attempts:
-                outcome = _Outcome("gone")
                 log.info("%s %s: %s; taken as deleted", kind, object_id, exc)
-            else:
-                self._fail(ids, str(exc), report)
-                return
+                return "gone", set()
+            self._fail(ids, str(exc), report)
+            return None
         except Exception as exc:
             # Any failure, ours or the API's, is retried and finally parked: one bad
             # delivery must never stop the queue.
             self._fail(ids, f"{kind} {object_id}: {self._clean(exc)}", report)
+            return None
+        # A retry recomputes even when the facts were stored by the failed attempt.
+        recompute = set(customers) if changed or attempts > 1 else set()
+        return ("applied" if changed else "unchanged"), recompute
+
+    def _settle(
+        self,
+        refreshed: list[tuple[list[inbox.InboxRow], str]],
+        customers: list[str],
+        report: WorkerReport,
+    ) -> None:
+        """Recompute and push the batch, then mark its rows done. A row is settled only
+        after both, so a worker that dies before leaves it to be processed again."""
+        if not refreshed:
             return
+        if customers:
+            try:
+                outcome = self._recompute(customers)
+            except Exception as exc:
+                ids = [r.id for rows, _ in refreshed for r in rows]
+                self._fail(ids, f"recompute: {self._clean(exc)}", report)
+                return
+            report.persons += outcome.persons
+            report.tier_changes += outcome.tier_changes
         with self.engine.begin() as conn:
-            inbox.mark_done(conn, ids, self.name, self._clock(), outcome=outcome.name)
-        setattr(report, outcome.name, getattr(report, outcome.name) + len(ids))
-        report.persons += outcome.persons
-        report.tier_changes += outcome.tier_changes
+            now = self._clock()
+            for rows, name in refreshed:
+                inbox.mark_done(conn, [r.id for r in rows], self.name, now, outcome=name)
+        for rows, name in refreshed:
+            setattr(report, name, getattr(report, name) + len(rows))
 
     def _fail(self, ids: list[int], reason: str, report: WorkerReport) -> None:
         opts = self.options
@@ -267,18 +311,13 @@ class InboxWorker:
             text += f": {str(exc)[:300]}"
         return redact(text, self._secrets)
 
-    def _process(self, kind: str, object_id: str, attempts: int) -> _Outcome:
+    def _process(self, kind: str, object_id: str) -> tuple[bool, list[str]]:
+        """Whether a newer copy was stored, and the customers it concerns."""
         if kind == "sale.update":
-            changed, customers = self._refresh_sale(object_id)
-        elif kind == "customer.update":
-            changed = self._refresh_customer(object_id)
-            customers = [object_id]
-        else:
-            raise BadResponse(f"the inbox holds an unknown webhook type '{kind}'")
-        # A retry recomputes even when the facts were stored by the failed attempt.
-        if not (changed or attempts > 1) or not customers:
-            return _Outcome("applied" if changed else "unchanged")
-        return self._recompute(customers, "applied" if changed else "unchanged")
+            return self._refresh_sale(object_id)
+        if kind == "customer.update":
+            return self._refresh_customer(object_id), [object_id]
+        raise BadResponse(f"the inbox holds an unknown webhook type '{kind}'")
 
     def _read(self, collection: str, object_id: str) -> dict[str, Any]:
         path = f"/api/2.0/{collection}/{quote(object_id, safe='')}"
@@ -325,13 +364,20 @@ class InboxWorker:
             counts = repo.upsert_versioned(conn, t.customers, [customer])
         return counts.new + counts.updated > 0
 
-    def _recompute(self, customers: list[str], name: str) -> _Outcome:
+    def _recompute(self, customers: list[str]) -> _Outcome:
         result = recompute_customer(self.engine, self.analyze, customers, self._clock())
-        outcome = _Outcome(name, persons=len(result.persons), tier_changes=len(result.tier_changes))
-        if self.after_recompute is None:
+        outcome = _Outcome(
+            "applied", persons=len(result.persons), tier_changes=len(result.tier_changes)
+        )
+        if self.after_recompute is None and self.after_batch is None:
             return outcome
+        everyone: set[str] = set()
         for person_id in result.persons:
             with self.engine.connect() as conn:
                 _members, profiles, _emails = person_scope(conn, [person_id])
-            self.after_recompute(person_id, sorted(profiles))
+            everyone |= profiles
+            if self.after_recompute is not None:
+                self.after_recompute(person_id, sorted(profiles))
+        if self.after_batch is not None and everyone:
+            self.after_batch(sorted(everyone))
         return outcome
