@@ -55,7 +55,7 @@ def serve_command(
             stopped.wait()
             return
         # The dashboard reads the service's engine and shows its live rate budget.
-        dashboard = dashboard_routes(settings, service.engine, budget=service.budget)
+        dashboard = dashboard_routes(settings, service.engine, budget=service.budget, warm=True)
         app = create_app(settings, service.engine, routes=[*service.routes(), *dashboard])
         bind_host = host or settings.jobs.host
         bind_port = settings.jobs.port if port is None else port

@@ -552,6 +552,7 @@ def test_heavy_figures_are_recomputed_in_the_background_when_a_sale_changes(
         options.metrics.store_zone,
         lambda: ANCHOR,
         check_seconds=0,
+        min_refresh_seconds=0,
     )
     first = figures.get()
     assert figures.get() is first  # nothing changed: the same figures, no recomputation

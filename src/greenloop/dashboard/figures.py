@@ -111,6 +111,7 @@ class HeavyFigures:
         clock: Callable[[], datetime],
         *,
         check_seconds: float = 2.0,
+        min_refresh_seconds: float = 60.0,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -119,6 +120,11 @@ class HeavyFigures:
         self.clock = clock
         # How often the fingerprint is read: a page burst costs one check, not one each.
         self.check_seconds = check_seconds
+        # A busy store changes every few seconds and one computation takes seconds (15 s
+        # on 200,000 sales): wait at least this long, and four computations' time,
+        # between refreshes, so the figures never take more than a fifth of a core.
+        self.min_refresh_seconds = min_refresh_seconds
+        self._next_refresh = 0.0
         self._current: Figures | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()  # one computation at a time
@@ -157,9 +163,18 @@ class HeavyFigures:
     def refresh(self) -> Figures:
         """Compute now and keep the result (waits for a computation in progress)."""
         with self._lock:
+            began = time.monotonic()
             figures = self.compute()
             self._current = figures
+            took = time.monotonic() - began
+            self._next_refresh = time.monotonic() + max(self.min_refresh_seconds, 4 * took)
             return figures
+
+    def warm(self) -> None:
+        """Start the first computation now, so the first visitor need not wait for it."""
+        if not self._refreshing:
+            self._refreshing = True
+            threading.Thread(target=self._background, name="dashboard-figures", daemon=True).start()
 
     def get(self) -> Figures:
         """The last figures; a background refresh starts when the store changed."""
@@ -169,15 +184,13 @@ class HeavyFigures:
                 if self._current is None:
                     self._current = self.compute()
                 return self._current
-        if time.monotonic() - self._checked_at >= self.check_seconds:
+        now = time.monotonic()
+        if now - self._checked_at >= self.check_seconds and now >= self._next_refresh:
             self._checked_at = time.monotonic()
             with self.engine.connect() as conn:
                 changed = _fingerprint(conn) != current.fingerprint
-            if changed and not self._refreshing:
-                self._refreshing = True
-                threading.Thread(
-                    target=self._background, name="dashboard-figures", daemon=True
-                ).start()
+            if changed:
+                self.warm()
         return current
 
     def _background(self) -> None:

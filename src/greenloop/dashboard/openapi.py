@@ -261,8 +261,23 @@ _SCHEMAS: dict[str, Any] = {
             "resources": {"type": "array", "items": _OBJECT},
             "runs": {"type": "array", "items": _OBJECT},
             "webhook_inbox": {"type": ["object", "null"]},
-            "reconcile": _OBJECT,
-            "rate_budget": {"type": ["object", "null"]},
+            "reconcile": {
+                "type": ["object", "null"],
+                "description": "null when it could not be computed (see reconcile_error)",
+            },
+            "reconcile_error": _nullable("string"),
+            "figures_computed_at": {"type": "string", "format": "date-time"},
+            "rate_budget": {
+                "type": ["object", "null"],
+                "description": "the serving process's live budget; null outside `serve`",
+                "properties": {
+                    "limit": _nullable("integer"),
+                    "remaining": _nullable("integer"),
+                    "requests_sent": {"type": "integer"},
+                    "waited_seconds": {"type": "number"},
+                    "window_seconds": {"type": "number"},
+                },
+            },
         },
     },
     "PushRun": {
@@ -331,7 +346,11 @@ def openapi_document() -> dict[str, Any]:
             _json(
                 {
                     "type": "object",
-                    "properties": {"data": {"type": "array", "items": _ref("RevenueMonth")}},
+                    "required": ["data", "computed_at"],
+                    "properties": {
+                        "data": {"type": "array", "items": _ref("RevenueMonth")},
+                        "computed_at": {"type": "string", "format": "date-time"},
+                    },
                 }
             ),
         ),

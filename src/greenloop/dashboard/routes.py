@@ -54,10 +54,15 @@ def dashboard_routes(
     *,
     clock: Callable[[], datetime] | None = None,
     budget: RateBudget | None = None,
+    warm: bool = False,
 ) -> list[BaseRoute]:
     """Every dashboard route: pages, ``/api/`` and ``/static/``. ``budget`` is the
-    serving process's shared rate budget, shown live on Sync health."""
+    serving process's shared rate budget, shown live on Sync health; ``warm`` starts
+    computing the figures that read every sale at once (what a long-running server
+    wants, not a test)."""
     dash = Dashboard.build(settings, engine, clock, budget)
+    if warm:
+        dash.figures.warm()
     program = dash.options.program
 
     def page(
