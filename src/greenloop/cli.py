@@ -7,9 +7,7 @@ becomes one line on stderr and a non-zero exit code.
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +15,7 @@ import typer
 
 from greenloop import operations
 from greenloop.cli_analytics import register as register_analytics
+from greenloop.cli_demo import register as register_demo
 from greenloop.cli_events import register as register_events
 from greenloop.cli_jobs import run_app
 from greenloop.cli_push import register as register_push
@@ -47,6 +46,7 @@ register_push()
 app.add_typer(run_app, name="run")
 register_realtime(app)
 register_events(app)
+register_demo(app)
 register_serve(app)
 
 
@@ -178,65 +178,6 @@ def reconcile_command(config: ConfigOption = None, as_json: JsonOption = False) 
     typer.echo(f"time mismatches:           {len(report.time_mismatches)}")
     lag = report.lag_seconds
     typer.echo(f"sync lag (s): p50 {lag.get('p50')}  p95 {lag.get('p95')}  max {lag.get('max')}")
-
-
-@app.command()
-@translate_errors
-def demo(
-    directory: Annotated[
-        Path, typer.Option("--dir", help="Where the demo config and database go.")
-    ] = Path("demo"),
-    customers: Annotated[int, typer.Option(help="Customers in the generated store.")] = 2000,
-    days: Annotated[int, typer.Option(help="Days of sales history.")] = 365,
-    seed: Annotated[int, typer.Option(help="Seed of the generated store.")] = 7,
-    port: Annotated[int, typer.Option(help="Simulator port (0 picks a free one).")] = 8765,
-    no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Run the pipeline once and exit (for CI).")
-    ] = False,
-) -> None:
-    """Run GreenLoop end to end against a generated store in the simulator.
-
-    Example: greenloop demo --no-serve
-    """
-    from greenloop.demo import run_demo  # the simulator stack is only needed here
-
-    result, server = run_demo(
-        directory,
-        customers=customers,
-        days=days,
-        seed=seed,
-        port=0 if no_serve else port,
-        say=typer.echo,
-    )
-    try:
-        for name, res in result.sync.resources.items():
-            typer.echo(f"  {name:16} {res.fetched:7} stored   ({res.requests} requests)")
-        ecom = result.ecom.to_json()
-        typer.echo(f"  eCom orders      {ecom['orders_new']:7} imported")
-        analysis = result.analysis
-        typer.echo(f"  persons          {analysis.persons:7} from {analysis.profiles} profiles")
-        tiers = ", ".join(f"{k} {v}" for k, v in analysis.tier_counts.items())
-        typer.echo(f"  tiers            {tiers}")
-        typer.echo(f"  master CSV       {result.master_csv}")
-        push = result.push
-        typer.echo(
-            f"  tiers pushed     {push.moved:7} customers moved into their tier group "
-            f"({push.requests.total} requests, {push.outcome})"
-        )
-        typer.echo(f"pipeline finished in {result.seconds:.1f}s; config: {result.config_path}")
-        if no_serve:
-            return
-        typer.echo(f"simulator still serving at {result.simulator_url} (Ctrl-C to stop);")
-        typer.echo(
-            f"  re-sync with: GREENLOOP_LIGHTSPEED_TOKEN={result.simulator_token} "
-            f"greenloop sync -c {result.config_path}"
-        )
-        typer.echo(f"  look someone up: greenloop customers at-risk -c {result.config_path}")
-        with contextlib.suppress(KeyboardInterrupt):
-            while True:
-                time.sleep(3600)
-    finally:
-        server.stop()
 
 
 def main() -> None:

@@ -20,12 +20,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from greenloop.analytics.recompute import recompute_customer
 from greenloop.config import Settings
+from greenloop.dashboard import dashboard_routes
 from greenloop.errors import GreenLoopError
 from greenloop.events.sender import EventSender
 from greenloop.jobs.daily import run_daily
@@ -39,6 +41,7 @@ from greenloop.store import events_repo, repo
 from greenloop.store import tables as t
 from greenloop.sync.inbox import inbox_stats
 from greenloop.sync.pull import sync
+from greenloop.web.app import create_app
 
 __all__ = ["PollReport", "Service", "metrics_text"]
 
@@ -233,6 +236,12 @@ class Service:
             thread.join(timeout=60)
         self.client.close()
         self.engine.dispose()
+
+    def web_app(self) -> Starlette:
+        """The HTTP side: webhook receiver, health, ``/metrics`` and the dashboard, on
+        this service's engine and its live rate budget."""
+        dashboard = dashboard_routes(self.settings, self.engine, budget=self.budget, warm=True)
+        return create_app(self.settings, self.engine, routes=[*self.routes(), *dashboard])
 
     def routes(self) -> Sequence[BaseRoute]:
         async def metrics(request: Request) -> Response:
