@@ -41,6 +41,11 @@ __all__ = [
 ]
 
 WindowKind = Literal["lifetime", "rolling", "calendar_year", "since_enrolment"]
+_WINDOW_WORDS = {
+    "lifetime": "lifetime",
+    "calendar_year": "this calendar year",
+    "since_enrolment": "since joining the loyalty program",
+}
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,9 @@ class Window:
         return None
 
     def describe(self) -> str:
-        return {
-            "lifetime": "lifetime",
-            "rolling": f"in the last {self.days} days",
-            "calendar_year": "this calendar year",
-            "since_enrolment": "since joining the loyalty program",
-        }[self.kind]
+        if self.kind == "rolling":
+            return f"in the last {self.days} days"
+        return _WINDOW_WORDS[self.kind]
 
 
 ConditionKind = Literal["value", "visits", "loyalty", "purchase_count"]
@@ -279,11 +281,18 @@ def evaluate(
     winner: Tier | None = None
     reasons: list[str] = []
     # Every condition the explanations need is measured on the way down; by identity,
-    # which is enough within one call.
+    # which is enough within one call. Tiers share measures (three lifetime-value
+    # thresholds read one lifetime value), so each (kind, window) is measured once.
     measured_now: dict[int, Measured] = {}
+    shared: dict[tuple[str, Window], Measured] = {}
     for tier in program.tiers:
-        measured = [(c, _measure(c, facts, now, zone)) for c in tier.conditions]
-        for c, m in measured:
+        measured = []
+        for c in tier.conditions:
+            key = (c.kind, c.window)
+            m = shared.get(key)
+            if m is None:
+                m = shared[key] = _measure(c, facts, now, zone)
+            measured.append((c, m))
             measured_now[id(c)] = m
         results = [_holds(c, m) for c, m in measured]
         ok = all(results) if tier.combine == "all" else any(results)
