@@ -106,12 +106,9 @@ def add_operations_history(engine: Engine) -> dict[str, int]:
         daily = {"resources": {name: {"fetched": 0} for name in (*resources, "customers")}}
         yesterday = NOW - timedelta(days=1)
         runs.insert(0, (yesterday, yesterday, False, "ok", 9, daily, None))  # the daily sync
-        bulk_insert(
-            conn,
-            t.sync_runs,
-            ("started_at", "finished_at", "full", "outcome", "requests", "detail", "error"),
-            runs,
-        )
+        names = ("started_at", "finished_at", "full", "outcome", "requests", "detail", "error")
+        # Through SQLAlchemy, which quotes "full" (reserved on PostgreSQL); 289 rows.
+        conn.execute(t.sync_runs.insert(), [dict(zip(names, run, strict=True)) for run in runs])
         conn.execute(
             t.push_runs.insert().values(
                 id=1,
