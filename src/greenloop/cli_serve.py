@@ -9,10 +9,8 @@ from typing import Annotated
 import typer
 
 from greenloop.cli_support import ConfigOption, VerboseOption, settings_from, translate_errors
-from greenloop.dashboard import dashboard_routes
 from greenloop.dashboard.cli import dashboard_app
 from greenloop.serve import Service
-from greenloop.web.app import create_app
 
 __all__ = ["register"]
 
@@ -54,9 +52,7 @@ def serve_command(
             typer.echo("greenloop worker running (no HTTP); SIGTERM stops it")
             stopped.wait()
             return
-        # The dashboard reads the service's engine and shows its live rate budget.
-        dashboard = dashboard_routes(settings, service.engine, budget=service.budget, warm=True)
-        app = create_app(settings, service.engine, routes=[*service.routes(), *dashboard])
+        app = service.web_app()
         bind_host = host or settings.jobs.host
         bind_port = settings.jobs.port if port is None else port
         typer.echo(f"greenloop serving on http://{bind_host}:{bind_port}")
