@@ -39,7 +39,7 @@ from greenloop.realtime import make_worker
 from greenloop.scheduler import Schedule, parse_daily_at
 from greenloop.store import events_repo, repo
 from greenloop.store import tables as t
-from greenloop.sync.inbox import inbox_stats
+from greenloop.sync.inbox import Delivery, inbox_stats, store_delivery
 from greenloop.sync.pull import sync
 from greenloop.web.app import create_app
 
@@ -81,12 +81,40 @@ class Service:
         """The worker's hook: push a batch's group changes through the shared budget."""
         if not customer_ids:
             return
+        with self.engine.connect() as conn:
+            before = repo.get_cursors(conn).get("customers", 0)
         report = push_customers(self.settings, customer_ids, client=self.client, engine=self.engine)
         if not report.ok:
             # The daily push retries it; the worker must not park a delivery for this.
             log.warning(
                 "push for %d profiles: %s", len(customer_ids), report.error or report.outcome
             )
+        self._queue_refreshed(before, {m.customer_id for m in report.plan.moves})
+
+    def _queue_refreshed(self, before: int, moved: set[str]) -> None:
+        """Queue the customers a push's refresh stored, so the worker recomputes them.
+
+        The refresh pulls every changed customer by cursor, staff edits included, and
+        moves the cursor past them: neither the worker (the stored copy is current)
+        nor the poll (the cursor has passed) would see them as changed. The profiles
+        this push moved are left out; their own change was the move."""
+        c = t.customers.c
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            stored = conn.execute(select(c.id, c.version).where(c.version > before)).all()
+            for row in stored:
+                if row.id not in moved:
+                    delivery = Delivery(
+                        type="customer.update",
+                        object_id=row.id,
+                        payload=f"push refresh {row.version}",
+                        body=b"",
+                        content_type=None,
+                        endpoint="push",
+                        signature_encoding="none",
+                        first_seen_by="push",
+                    )
+                    store_delivery(conn, delivery, now)
 
     def poll(self) -> PollReport:
         """Sync customers and sales by cursor; recompute and push what changed."""
@@ -131,7 +159,7 @@ class Service:
                 if cid
             ]
         if profiles:
-            push_customers(self.settings, profiles, client=self.client, engine=self.engine)
+            self.push_profiles(profiles)
         return report
 
     def _changed_since(self, before: dict[str, int]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -277,11 +305,11 @@ def metrics_text(
             select(func.count()).where(inbox.first_seen_by == "poll")
         ).scalar_one()
         webhook_seen = conn.execute(
-            select(func.count()).where(inbox.first_seen_by != "poll")
+            select(func.count()).where(inbox.first_seen_by == "webhook")
         ).scalar_one()
         lag_rows = conn.execute(
             select(inbox.received_at, inbox.processed_at)
-            .where(inbox.processed_at.is_not(None), inbox.first_seen_by != "poll")
+            .where(inbox.processed_at.is_not(None), inbox.first_seen_by == "webhook")
             .order_by(inbox.processed_at.desc())
             .limit(100)
         ).all()

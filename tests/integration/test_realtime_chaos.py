@@ -10,35 +10,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from greenloop import operations, operations_push, realtime
 from greenloop.serve import PollReport, Service
-from greenloop.simulator.generator import GeneratorConfig, generate_store
 from greenloop.simulator.live import LiveStream
 from greenloop.simulator.server import start_in_thread
 from greenloop.simulator.webhook_sender import WebhookSender
-from greenloop.store import tables as t
 from greenloop.sync.inbox import inbox_stats
 from greenloop.web.app import create_app
+from tests.integration.test_realtime_support import (
+    assert_realtime_facts_match,
+    recent_store,
+    tiers_by_profile,
+)
 from tests.integration.test_webhooks_support import SECRET, inbox_rows
-from tests.simulation import Sim, expected_rows, running_simulator, settings_for, stored_rows
+from tests.simulation import Sim, running_simulator, settings_for
 
 CHANGES = 2000
-# History ends before the 30-day visit window of the tier program opens, so only the
-# stream's own sales are near a window edge while the test runs.
-STORE = generate_store(
-    GeneratorConfig(
-        seed=31,
-        customers=200,
-        days=200,
-        anchor=datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        - timedelta(days=35),
-    )
-)
+STORE = recent_store(seed=31, customers=200)
 KNOBS = {
     "secret": SECRET,
     "drop_rate": 0.2,
@@ -88,25 +80,6 @@ def serving(sim: Sim, db_url: str) -> Iterator[Service]:
             yield service
     finally:
         service.shutdown()
-
-
-def assert_realtime_facts_match(engine: Engine, served: dict[str, Any]) -> None:
-    """Customers, groups and sales (what webhooks and the poll keep current; registers
-    and outlets are the daily sync's) hold exactly what the simulator serves."""
-    expected, stored = expected_rows(served), stored_rows(engine)
-    for kind in ("customer_groups", "customers", "sales"):
-        assert set(stored[kind]) == set(expected[kind]), f"{kind}: ids differ"
-        for object_id, row in expected[kind].items():
-            assert stored[kind][object_id] == row, f"{kind} {object_id} differs"
-
-
-def tiers_by_profile(engine: Engine) -> dict[str, Any]:
-    m, p = t.identity_members.c, t.persons.c
-    query = select(m.customer_id, p.tier).join(t.persons, p.id == m.person_id)
-    with engine.connect() as conn:
-        return {
-            r.customer_id: r.tier for r in conn.execute(query.where(m.customer_id.is_not(None)))
-        }
 
 
 def test_the_database_converges_under_dropped_duplicated_reordered_webhooks_and_500s(

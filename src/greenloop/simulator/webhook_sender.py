@@ -19,6 +19,7 @@ delayed and shuffled whichever way the sender is driven.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import random
 import re
@@ -76,6 +77,7 @@ class Attempt:
     object_id: str
     version: int | None
     url: str  # the subscription URL with its token masked
+    body_sha256: str  # ties the attempt to what the receiver stored
     attempt: int
     status: int | None
     error: str | None
@@ -470,6 +472,7 @@ class WebhookSender:
             delivery.object_id,
             delivery.version,
             mask_token(delivery.url),
+            hashlib.sha256(delivery.body).hexdigest(),
             attempt,
             status,
             error,

@@ -255,8 +255,11 @@ class InboxWorker:
             # delivery must never stop the queue.
             self._fail(ids, f"{kind} {object_id}: {self._clean(exc)}", report)
             return None
-        # A retry recomputes even when the facts were stored by the failed attempt.
-        recompute = set(customers) if changed or attempts > 1 else set()
+        # A retry recomputes even when the facts were stored by the failed attempt. So
+        # does a customer already current here: a push's refresh stores customers
+        # without recomputing them, and an edited email or phone can join two persons.
+        again = attempts > 1 or kind == "customer.update"
+        recompute = set(customers) if changed or again else set()
         return ("applied" if changed else "unchanged"), recompute
 
     def _settle(
