@@ -231,6 +231,7 @@ def make_worker(
     *,
     after_recompute: AfterRecompute | None = None,
     after_batch: AfterBatch | None = None,
+    give_way: Callable[[], None] | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> InboxWorker:
     """The inbox worker as configured (``serve`` runs its ``run_forever``)."""
@@ -241,6 +242,7 @@ def make_worker(
         WorkerOptions.from_settings(settings.webhooks),
         after_recompute=after_recompute,
         after_batch=after_batch,
+        give_way=give_way,
         secrets=settings.secrets(),
         clock=clock,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,10 +43,17 @@ from greenloop.store import tables as t
 from greenloop.sync.inbox import Delivery, inbox_stats, store_delivery
 from greenloop.sync.pull import sync
 from greenloop.web.app import create_app
+from greenloop.web.webhooks import WebhookReceiver
 
 __all__ = ["PollReport", "Service", "metrics_text"]
 
 log = logging.getLogger(__name__)
+
+# The receiver counts as busy for this long after a delivery; the worker then waits in
+# steps, at most so long per object.
+_BUSY_SECONDS = 0.02
+_GIVE_WAY_STEP_SECONDS = 0.005
+_MAX_GIVE_WAY_SECONDS = 0.1
 
 
 @dataclass
@@ -70,6 +78,7 @@ class Service:
         self._threads: list[threading.Thread] = []
         self._schedule: Schedule | None = None
         self._poll_lock = threading.Lock()
+        self.receiver = WebhookReceiver(self.settings.webhooks, self.engine)
         self.last_poll: PollReport | None = None
 
     def client_factory(self, settings: Settings) -> LightspeedClient:
@@ -227,7 +236,11 @@ class Service:
     def start(self, *, worker: bool = True, schedule: bool = True) -> None:
         if worker:
             inbox_worker = make_worker(
-                self.settings, self.engine, self.client, after_batch=self.push_profiles
+                self.settings,
+                self.engine,
+                self.client,
+                after_batch=self.push_profiles,
+                give_way=self._give_way,
             )
             thread = threading.Thread(
                 target=inbox_worker.run_forever, args=(self.stop,), name="inbox-worker"
@@ -269,7 +282,19 @@ class Service:
         """The HTTP side: webhook receiver, health, ``/metrics`` and the dashboard, on
         this service's engine and its live rate budget."""
         dashboard = dashboard_routes(self.settings, self.engine, budget=self.budget, warm=True)
-        return create_app(self.settings, self.engine, routes=[*self.routes(), *dashboard])
+        routes = [*self.routes(), *dashboard]
+        return create_app(self.settings, self.engine, routes=routes, receiver=self.receiver)
+
+    def _give_way(self) -> None:
+        """The worker's pause between objects while deliveries are arriving: answering
+        a delivery within Lightspeed's 5 s comes first, processing it can wait. Bounded,
+        so a steady stream slows the worker but never stops it."""
+        waited = 0.0
+        while time.monotonic() - self.receiver.last_request < _BUSY_SECONDS:
+            if waited >= _MAX_GIVE_WAY_SECONDS:
+                return
+            time.sleep(_GIVE_WAY_STEP_SECONDS)
+            waited += _GIVE_WAY_STEP_SECONDS
 
     def routes(self) -> Sequence[BaseRoute]:
         async def metrics(request: Request) -> Response:

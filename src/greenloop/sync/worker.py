@@ -147,6 +147,7 @@ class InboxWorker:
         *,
         after_recompute: AfterRecompute | None = None,
         after_batch: AfterBatch | None = None,
+        give_way: Callable[[], None] | None = None,
         name: str | None = None,
         secrets: Sequence[str] = (),
         clock: Callable[[], datetime] | None = None,
@@ -157,6 +158,8 @@ class InboxWorker:
         self.options = options or WorkerOptions()
         self.after_recompute = after_recompute
         self.after_batch = after_batch
+        # Called between objects: lets a busy receiver in the same process answer first.
+        self._give_way = give_way or (lambda: None)
         self.name = name or worker_name()
         self._secrets = list(secrets)
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -182,10 +185,12 @@ class InboxWorker:
         refreshed: list[tuple[list[inbox.InboxRow], str]] = []
         customers: set[str] = set()
         for (kind, object_id), members in groups.items():
+            self._give_way()
             done = self._refresh(kind, object_id, members, report)
             if done is not None:
                 refreshed.append((members, done[0]))
                 customers |= done[1]
+        self._give_way()
         self._settle(refreshed, sorted(customers), report)
         return report
 

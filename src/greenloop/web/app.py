@@ -26,9 +26,12 @@ def create_app(
     *,
     routes: Sequence[BaseRoute] = (),
     clock: Callable[[], datetime] | None = None,
+    receiver: WebhookReceiver | None = None,
 ) -> Starlette:
-    """Webhook receiver and health check on ``engine``, plus ``routes`` (mounted last)."""
-    receiver = WebhookReceiver(settings.webhooks, engine, clock=clock)
+    """Webhook receiver and health check on ``engine``, plus ``routes`` (mounted last).
+
+    Pass ``receiver`` to keep a handle on it (``serve`` reads how busy it is)."""
+    receiver = receiver or WebhookReceiver(settings.webhooks, engine, clock=clock)
     return Starlette(
         routes=[
             *webhook_routes(receiver),

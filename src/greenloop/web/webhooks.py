@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +27,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -34,6 +34,7 @@ from starlette.routing import BaseRoute, Route
 from greenloop.config import WebhookSettings
 from greenloop.lightspeed.webhook_signature import SignatureMismatch, verify_signature
 from greenloop.sync import inbox
+from greenloop.web.inbox_writer import InboxWriter
 from greenloop.web.responses import error_response, json_response
 
 __all__ = [
@@ -164,8 +165,13 @@ class WebhookReceiver:
         self.engine = engine
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seen_encodings: set[str] = set()
+        self._writer = InboxWriter(engine, self._clock)
+        # When the last delivery arrived (monotonic seconds): serve's worker gives way
+        # to the receiver while deliveries are coming in.
+        self.last_request = 0.0
 
     async def handle(self, request: Request) -> Response:
+        self.last_request = time.monotonic()
         try:
             return await self._handle(request)
         except Rejected as exc:
@@ -191,13 +197,9 @@ class WebhookReceiver:
             endpoint=request.url.path[:100],
             signature_encoding=encoding,
         )
-        stored = await run_in_threadpool(self._store, delivery)
+        stored = await self._writer.store(delivery)
         status = "duplicate" if stored.duplicate else "stored"
         return json_response({"status": status, "id": stored.id})
-
-    def _store(self, delivery: inbox.Delivery) -> inbox.StoreResult:
-        with self.engine.begin() as conn:
-            return inbox.store_delivery(conn, delivery, self._clock())
 
     async def _read_body(self, request: Request) -> bytes:
         limit = self.settings.max_body_bytes

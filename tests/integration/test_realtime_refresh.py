@@ -1,0 +1,50 @@
+"""A customer edit that reaches the database through a push's refresh (before its
+webhook, or with its webhook lost) is still recomputed: found by the SIGKILL test,
+where an email shared by two profiles never joined them into one person."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+
+from greenloop import operations, operations_push, realtime
+from greenloop.serve import Service
+from greenloop.store import tables as t
+from tests.integration.test_webhooks_support import SECRET, inbox_rows
+from tests.simulation import running_simulator, settings_for, small_store
+
+STORE = small_store(seed=13, customers=60, days=90)
+
+
+def _person(engine: Engine, customer_id: str) -> str:
+    m = t.identity_members.c
+    with engine.connect() as conn:
+        return str(
+            conn.execute(select(m.person_id).where(m.customer_id == customer_id)).scalar_one()
+        )
+
+
+def test_an_edit_stored_by_a_push_refresh_is_recomputed(engine: Engine, db_url: str) -> None:
+    with running_simulator(STORE) as sim:
+        settings = settings_for(sim.url, db_url, webhooks={"secret": SECRET})
+        operations.run_sync(settings)
+        operations.analyze(settings)
+        assert operations_push.run_push(settings)[0].ok
+        live = [c for c in sim.state.snapshot("customers") if c.get("email")]
+        first, second, bystander = live[0], live[1], live[2]
+        assert _person(engine, first["id"]) != _person(engine, second["id"])
+        # Staff give the second profile the first one's email; its webhook is lost.
+        sim.control("PUT", f"customers/{second['id']}", {"email": first["email"]})
+        service = Service(settings)
+        try:
+            # Any real-time push refreshes customers by cursor, storing the edit...
+            service.push_profiles([bystander["id"]])
+            queued = [r for r in inbox_rows(engine) if r["first_seen_by"] == "push"]
+            assert [(r["object_id"], r["status"]) for r in queued] == [(second["id"], "pending")]
+            # ...and the worker recomputes it: the two profiles are now one person.
+            worker = realtime.make_worker(settings, service.engine, service.client)
+            report = worker.run_until_idle()
+        finally:
+            service.shutdown()
+    assert report.unchanged == 1  # the stored copy was current; recomputed all the same
+    assert report.persons >= 1
+    assert _person(engine, first["id"]) == _person(engine, second["id"])
