@@ -86,7 +86,8 @@ def group_of(sim: str, customer_id: str) -> str:
 def test_register_then_the_simulator_delivers_to_serve(
     simulator: str, engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    settings = settings_for(simulator, db_url, lightspeed={"token": TOKEN})
+    out = {"output_dir": str(tmp_path / "out")}
+    settings = settings_for(simulator, db_url, lightspeed={"token": TOKEN}, jobs=out)
     operations.run_sync(settings)
     operations.analyze(settings)
     report, _ = operations_push.run_push(settings)

@@ -39,7 +39,8 @@ def test_sigkill_while_deliveries_arrive_loses_nothing_and_doubles_nothing(
 ) -> None:
     with running_simulator(STORE, rate_limit=1_000_000) as sim:
         assert sim.ctx is not None
-        settings = settings_for(sim.url, db_url, webhooks={"secret": SECRET})
+        out = {"output_dir": str(tmp_path / "out")}
+        settings = settings_for(sim.url, db_url, webhooks={"secret": SECRET}, jobs=out)
         operations.run_sync(settings)
         operations.analyze(settings)
         assert operations_push.run_push(settings)[0].ok

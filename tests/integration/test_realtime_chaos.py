@@ -1,33 +1,38 @@
 """Chaos (issue 7 acceptance): the simulator streams 2,000 live changes (sales, eCom
 orders, laybys paid off, returns, customer edits) while its webhooks are 20% dropped,
-20% duplicated, delayed and reordered and 1% of API requests answer 500. Once the
-system is quiet (sender idle, inbox drained, one reconciliation poll), the database
+20% duplicated, delayed and reordered and 1% of API requests answer 500, delivered to
+`greenloop serve` running as its own process. Once the system is quiet (sender idle,
+inbox drained, one reconciliation poll), the database
 equals what the simulator serves, and every person's tier and every profile's group
 equal what a full `analyze` + `push` gives."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from greenloop import operations, operations_push, realtime
+from greenloop.config import Settings
 from greenloop.serve import PollReport, Service
 from greenloop.simulator.live import LiveStream
-from greenloop.simulator.server import start_in_thread
 from greenloop.simulator.webhook_sender import WebhookSender
-from greenloop.sync.inbox import inbox_stats
-from greenloop.web.app import create_app
+from tests.e2e.test_serve_support import (
+    ServeProcess,
+    free_port,
+    greenloop_env,
+    inbox_depth,
+    wait_until,
+)
 from tests.integration.test_realtime_support import (
     assert_realtime_facts_match,
     recent_store,
     tiers_by_profile,
 )
 from tests.integration.test_webhooks_support import SECRET, inbox_rows
-from tests.simulation import Sim, running_simulator, settings_for
+from tests.simulation import TOKEN, Sim, running_simulator, settings_for
 
 CHANGES = 2000
 STORE = recent_store(seed=31, customers=200)
@@ -42,64 +47,61 @@ KNOBS = {
 }
 
 
-def wait_until(condition: Callable[[], bool], *, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def quiet(engine: Engine, sender: WebhookSender) -> bool:
     """Nothing queued at the sender, nothing waiting in the inbox."""
-    with engine.connect() as conn:
-        depth = inbox_stats(conn, datetime.now(UTC)).depth
-    return depth == 0 and sender.idle()
+    return inbox_depth(engine) == 0 and sender.idle()
 
 
 @contextmanager
-def serving(sim: Sim, db_url: str) -> Iterator[Service]:
+def serving(sim: Sim, db_url: str, workdir: Path) -> Iterator[Settings]:
+    """`greenloop serve` as its own process, subscribed to the simulator's webhooks."""
+    retries = {"retry_base_seconds": 0.05, "retry_max_seconds": 0.5, "max_attempts": 50}
+    env = greenloop_env(
+        sim.url,
+        TOKEN,
+        db_url,
+        GREENLOOP_WEBHOOK_SECRET=SECRET,
+        GREENLOOP_WEBHOOKS__POLL_INTERVAL_SECONDS="0.05",
+        **{f"GREENLOOP_WEBHOOKS__{k.upper()}": str(v) for k, v in retries.items()},
+    )
     settings = settings_for(
         sim.url,
         db_url,
-        webhooks={
-            "secret": SECRET,
-            "retry_base_seconds": 0.05,
-            "retry_max_seconds": 0.5,
-            "max_attempts": 50,
-            "poll_interval_seconds": 0.05,
-        },
-        jobs={"poll_minutes": 0},
+        webhooks={"secret": SECRET, **retries},
+        jobs={"poll_minutes": 0, "output_dir": str(workdir)},
     )
-    service = Service(settings)
-    service.start(worker=True, schedule=False)
+    serve = ServeProcess(free_port(), env, workdir)
+    serve.start()
     try:
-        app = create_app(settings, service.engine, routes=service.routes())
-        with start_in_thread(app) as server:
-            realtime.register_webhooks(settings, f"{server.url}/webhooks/lightspeed")
-            yield service
+        realtime.register_webhooks(settings, f"{serve.url}/webhooks/lightspeed")
+        yield settings
     finally:
-        service.shutdown()
+        serve.stop()
 
 
 def test_the_database_converges_under_dropped_duplicated_reordered_webhooks_and_500s(
-    engine: Engine, db_url: str
+    engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
     with running_simulator(STORE, rate_limit=1_000_000, fault_seed=17) as sim:
         assert sim.ctx is not None
-        settings = settings_for(sim.url, db_url)
+        settings = settings_for(sim.url, db_url, jobs={"output_dir": str(tmp_path)})
         operations.run_sync(settings)
         operations.analyze(settings)
         report, _ = operations_push.run_push(settings)
         assert report.ok
         sender = sim.ctx.webhooks
         sender.update(KNOBS)
-        with serving(sim, db_url) as service:
+        with serving(sim, db_url, tmp_path) as serve_settings:
             sim.control("PUT", "faults", {"error_rate": 0.01})
             sender.start()
             changes = LiveStream(sim.ctx, seed=5).run(CHANGES)
             wait_until(lambda: quiet(engine, sender), seconds=600, what="the stream to drain")
-            poll: PollReport = service.poll()
+            # The reconciliation poll, as serve's schedule would run it.
+            service = Service(serve_settings)
+            try:
+                poll: PollReport = service.poll()
+            finally:
+                service.shutdown()
             wait_until(lambda: quiet(engine, sender), seconds=120, what="the poll's pushes")
             sender.stop()
             sim.control("PUT", "faults", {"error_rate": 0.0})

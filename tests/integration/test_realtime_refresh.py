@@ -4,6 +4,8 @@ where an email shared by two profiles never joined them into one person."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, select
 
 from greenloop import operations, operations_push, realtime
@@ -23,9 +25,12 @@ def _person(engine: Engine, customer_id: str) -> str:
         )
 
 
-def test_an_edit_stored_by_a_push_refresh_is_recomputed(engine: Engine, db_url: str) -> None:
+def test_an_edit_stored_by_a_push_refresh_is_recomputed(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
     with running_simulator(STORE) as sim:
-        settings = settings_for(sim.url, db_url, webhooks={"secret": SECRET})
+        out = {"output_dir": str(tmp_path)}
+        settings = settings_for(sim.url, db_url, webhooks={"secret": SECRET}, jobs=out)
         operations.run_sync(settings)
         operations.analyze(settings)
         assert operations_push.run_push(settings)[0].ok

@@ -341,26 +341,24 @@ class InboxWorker:
 
     def _refresh_sale(self, sale_id: str) -> tuple[bool, list[str]]:
         sale = m.parse_sale(self._read("sales", sale_id))
+        cust = t.customers.c
         with self.engine.begin() as conn:
             before = conn.execute(
                 select(t.sales.c.customer_id).where(t.sales.c.id == sale_id)
             ).scalar()
             counts = repo.upsert_sales(conn, [sale])
-        # A sale moved from one customer to another changes both.
-        customers = sorted({c for c in (before, sale.customer_id) if c})
+            # A sale moved from one customer to another changes both.
+            customers = sorted({c for c in (before, sale.customer_id) if c})
+            # One transaction for all of it: on PostgreSQL each one is round trips.
+            known = set(conn.execute(select(cust.id).where(cust.id.in_(customers))).scalars())
         changed = counts.new + counts.updated > 0
         for customer_id in customers:
             # A customer created at the till can reach us after their first sale.
-            changed |= self._ensure_customer(customer_id)
+            if customer_id not in known:
+                changed |= self._fetch_customer(customer_id)
         return changed, customers
 
-    def _ensure_customer(self, customer_id: str) -> bool:
-        with self.engine.connect() as conn:
-            known = conn.execute(
-                select(t.customers.c.id).where(t.customers.c.id == customer_id)
-            ).first()
-        if known is not None:
-            return False
+    def _fetch_customer(self, customer_id: str) -> bool:
         try:
             return self._refresh_customer(customer_id)
         except _NotYet:
