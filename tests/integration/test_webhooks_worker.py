@@ -145,6 +145,25 @@ def test_duplicated_and_reordered_deliveries_never_regress_a_version(
     assert [(r["outcome"], r["duplicates"]) for r in rows] == [("applied", 1), ("unchanged", 1)]
 
 
+def test_a_replay_after_processing_is_not_a_new_change(engine: Engine, db_url: str) -> None:
+    with live(engine, db_url) as run:
+        sale = run.ring_up(run.customer(6)["id"])
+        deliveries = [d for d in run.sender.take() if d.object_id == sale["id"]]
+        assert [a.status for a in run.sender.send(deliveries)] == [200]
+        first = run.process()
+        reads = len(run.sim.requests())
+        # The same delivery again, later (a replay, or Lightspeed retrying after a
+        # lost answer): acknowledged, counted, and nothing for the worker to do.
+        [again] = run.sender.send(deliveries)
+        second = run.process()
+        assert len(run.sim.requests()) == reads
+    assert first.applied == 1
+    assert json.loads(again.response)["status"] == "duplicate"
+    assert (second.claimed, second.applied, second.persons) == (0, 0, 0)
+    [row] = [r for r in inbox_rows(engine) if r["object_id"] == sale["id"]]
+    assert (row["status"], row["duplicates"], row["attempts"]) == ("done", 1, 1)
+
+
 def test_a_customer_edit_is_re_read_and_stored(engine: Engine, db_url: str) -> None:
     with live(engine, db_url) as run:
         customer = run.customer(2)
