@@ -19,16 +19,14 @@ delayed and shuffled whichever way the sender is driven.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import random
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import httpx
@@ -41,88 +39,16 @@ from greenloop.simulator.webhook_payloads import (
     payload_10,
     signature_header,
 )
+from greenloop.simulator.webhook_records import Attempt, Change, Delivery, Queued, Stats, record
 
 __all__ = ["Attempt", "Delivery", "WebhookSender"]
 
 _CONTENT_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
-_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&#]*")
 # The dispatcher re-reads the clock at least this often, so a clock moved forward by a
 # test (POST /_sim/clock) makes retries due without a wake-up of their own.
 _MAX_WAIT_SECONDS = 0.25
 _POOL_THREADS = 64
 _ANSWER_CHARS = 200
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One request to send: the ``seq``-th change, ``copy`` 0 (or 1.. for duplicates)."""
-
-    seq: int
-    copy: int
-    type: str
-    object_id: str
-    version: int | None
-    url: str
-    body: bytes
-    headers: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """What became of one attempt (``attempt`` 0 marks a delivery the dice dropped)."""
-
-    seq: int
-    copy: int
-    type: str
-    object_id: str
-    version: int | None
-    url: str  # the subscription URL with its token masked
-    body_sha256: str  # ties the attempt to what the receiver stored
-    attempt: int
-    status: int | None
-    error: str | None
-    at: float
-    elapsed_ms: float
-    response: str = ""  # the start of the receiver's answer
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-    def as_json(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
-
-
-@dataclass
-class _Change:
-    kind: str
-    obj: Obj
-    customer: Obj | None
-    urls: list[str]
-
-
-@dataclass
-class _Queued:
-    delivery: Delivery
-    delay: float
-    attempts: int = 0
-
-
-@dataclass
-class _Stats:
-    changes: int = 0
-    deliveries: int = 0
-    dropped: int = 0
-    duplicated: int = 0
-    attempts: int = 0
-    delivered: int = 0
-    failed_attempts: int = 0
-    gave_up: int = 0
-    out_of_order: int = 0
-
-
-def mask_token(url: str) -> str:
-    return _TOKEN_IN_URL.sub(r"\g<1>***", url)
 
 
 class WebhookSender:
@@ -147,15 +73,15 @@ class WebhookSender:
         )
         self._domain_prefix = str(state.retailer().get("domain_prefix") or "")
         self._cond = threading.Condition()
-        self._changes: deque[_Change] = deque()
-        self._buffer: list[_Queued] = []
+        self._changes: deque[Change] = deque()
+        self._buffer: list[Queued] = []
         self._buffer_since = 0.0
-        self._queue: list[tuple[float, int, _Queued]] = []
+        self._queue: list[tuple[float, int, Queued]] = []
         self._pushed = 0
         self._seq = 0
         self._in_flight = 0
         self._max_seq_sent = 0
-        self._stats = _Stats()
+        self._stats = Stats()
         self._log: deque[Attempt] = deque(maxlen=log_size)
         self._logged = 0
         self._thread: threading.Thread | None = None
@@ -211,7 +137,7 @@ class WebhookSender:
         for delivery in deliveries:
             with self._cond:
                 self._in_flight += 1
-            out.append(self._attempt(_Queued(delivery, 0.0)))
+            out.append(self._attempt(Queued(delivery, 0.0)))
         return out
 
     def step(self) -> list[Attempt]:
@@ -315,7 +241,7 @@ class WebhookSender:
             waits.append(self._buffer_since + self._knobs.reorder_hold_ms / 1000 - now)
         return max(0.001, min(waits))
 
-    # -- internals (the ``_locked`` ones run under ``_cond``) ---------------------------------
+    # -- internals (``_prepare`` and the queue helpers run under ``_cond``) -----------------
 
     def _on_change(self, kind: str, obj: Obj) -> None:
         # Runs under the state's lock: read the subscriptions, record, nothing more. The
@@ -334,7 +260,7 @@ class WebhookSender:
         if kind == "sales" and obj.get("customer_id"):
             customer = self._state.view("customers", str(obj["customer_id"]))
         with self._cond:
-            self._changes.append(_Change(kind, obj, customer, urls))
+            self._changes.append(Change(kind, obj, customer, urls))
             self._cond.notify_all()
 
     def _prepare(self, now: float, *, force: bool) -> None:
@@ -378,7 +304,7 @@ class WebhookSender:
                     if not self._buffer:
                         self._buffer_since = now
                     sent = delivery if copy == 0 else replace(delivery, copy=copy)
-                    self._buffer.append(_Queued(sent, self._delay()))
+                    self._buffer.append(Queued(sent, self._delay()))
         self._release(now, force=force)
 
     def _delay(self) -> float:
@@ -399,15 +325,15 @@ class WebhookSender:
                 self._push(now + queued.delay, queued)
             self._buffer_since = now
 
-    def _push(self, due: float, queued: _Queued) -> None:
+    def _push(self, due: float, queued: Queued) -> None:
         self._pushed += 1
         heapq.heappush(self._queue, (due, self._pushed, queued))
 
     def _due_by(self, now: float) -> bool:
         return bool(self._queue) and self._queue[0][0] <= now
 
-    def _pop_due(self, now: float, *, limit: int | None) -> list[_Queued]:
-        out: list[_Queued] = []
+    def _pop_due(self, now: float, *, limit: int | None) -> list[Queued]:
+        out: list[Queued] = []
         while self._due_by(now) and (limit is None or len(out) < limit):
             out.append(heapq.heappop(self._queue)[2])
         self._in_flight += len(out)
@@ -416,7 +342,7 @@ class WebhookSender:
     def _idle(self) -> bool:
         return not (self._changes or self._buffer or self._queue or self._in_flight)
 
-    def _attempt(self, queued: _Queued) -> Attempt:
+    def _attempt(self, queued: Queued) -> Attempt:
         delivery = queued.delivery
         started = time.perf_counter()
         status: int | None = None
@@ -465,21 +391,7 @@ class WebhookSender:
         ms: float,
         answer: str = "",
     ) -> Attempt:
-        entry = Attempt(
-            delivery.seq,
-            delivery.copy,
-            delivery.type,
-            delivery.object_id,
-            delivery.version,
-            mask_token(delivery.url),
-            hashlib.sha256(delivery.body).hexdigest(),
-            attempt,
-            status,
-            error,
-            self._clock(),
-            round(ms, 3),
-            answer,
-        )
+        entry = record(delivery, attempt, status, error, ms, answer, at=self._clock())
         if attempt:
             self._stats.attempts += 1
         self._log.append(entry)
