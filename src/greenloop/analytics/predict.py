@@ -9,7 +9,6 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from greenloop.analytics.compute import PersonResult
 from greenloop.domain.purchases import Timeline
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def summary_of(timeline: Timeline, now: datetime, zone: tzinfo | None) -> Custom
 
 
 def apply_predictions(
-    results: Sequence[PersonResult],
+    rows: Sequence[dict[str, Any]],
     summaries: Mapping[str, CustomerSummary],
     options: AnalyzeOptions,
 ) -> dict[str, Any]:
@@ -64,15 +63,15 @@ def apply_predictions(
         fit = fit_models(summaries)
     except ModelFitError as exc:
         return {"ready": True, "fitted": False, "reasons": [str(exc)]}
-    for result in results:
-        prediction = fit.predictions.get(result.row["id"])
+    for row in rows:
+        prediction = fit.predictions.get(row["id"])
         if prediction is None:
             continue
-        result.row["p_alive"] = Decimal(repr(prediction.probability_alive)).quantize(FOUR_PLACES)
-        result.row["expected_purchases_90d"] = Decimal(
-            repr(prediction.expected_purchases_90d)
-        ).quantize(FOUR_PLACES)
-        result.row["predicted_value_12m"] = prediction.predicted_value_12m
+        row["p_alive"] = Decimal(repr(prediction.probability_alive)).quantize(FOUR_PLACES)
+        row["expected_purchases_90d"] = Decimal(repr(prediction.expected_purchases_90d)).quantize(
+            FOUR_PLACES
+        )
+        row["predicted_value_12m"] = prediction.predicted_value_12m
     return {
         "ready": True,
         "fitted": True,

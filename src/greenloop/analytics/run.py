@@ -22,15 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
+from greenloop.analytics import transfer
 from greenloop.analytics.compute import (
     Context,
     HistoryEntry,
     MemberIndex,
-    PersonResult,
     build_members,
     compute_person,
     member_of,
-    risk_of,
 )
 from greenloop.analytics.facts import Facts, load_people
 from greenloop.analytics.predict import apply_predictions, summary_of
@@ -51,7 +50,7 @@ from greenloop.domain.purchases import (
     stream_purchases,
 )
 from greenloop.domain.replay import Lock
-from greenloop.domain.risk import store_cycle_days
+from greenloop.domain.risk import risk_status, store_cycle_days
 from greenloop.domain.tiers import Program, TierState
 from greenloop.store import analytics_repo as repo
 from greenloop.store import events_repo
@@ -188,7 +187,22 @@ class _People:
     predictions: bool
 
 
-Computed = tuple[list[PersonResult], dict[str, "CustomerSummary"]]
+@dataclass
+class Outcome:
+    """What the rest of a full analysis needs of one computed person: the row to store
+    (``risk`` and the predictions are filled in once everyone is computed), the digest
+    of its early columns, the tier change, and the inputs of the risk rule and the store
+    cycle."""
+
+    row: dict[str, Any]
+    digest: bytes
+    history: HistoryEntry | None
+    days_since_last: int | None
+    visits: int
+    average_cycle_days: Decimal | None
+
+
+Computed = tuple[list[Outcome], dict[str, "CustomerSummary"]]
 
 
 def _compute_people(people: _People, start: int, stop: int) -> Computed:
@@ -197,7 +211,7 @@ def _compute_people(people: _People, start: int, stop: int) -> Computed:
     ctx = people.ctx
     zone = ctx.metrics.store_zone
     summaries: dict[str, CustomerSummary] = {}
-    results: list[PersonResult] = []
+    results: list[Outcome] = []
     for members in people.clusters[start:stop]:
         pid = people.assignment[members[0]]
         # Each person's entries go once they are computed, to keep the peak down.
@@ -212,8 +226,17 @@ def _compute_people(people: _People, start: int, stop: int) -> Computed:
             people.locks.get(pid),
             people.placeholder_emails,
         )
-        result.digest = repo.early_digest(result.row)
-        results.append(result)
+        metrics = result.metrics
+        results.append(
+            Outcome(
+                result.row,
+                repo.early_digest(result.row),
+                result.history,
+                metrics.days_since_last,
+                metrics.visits,
+                metrics.average_cycle_days,
+            )
+        )
         if people.predictions:
             summary = summary_of(timeline, ctx.now, zone)
             if summary is not None:
@@ -250,7 +273,7 @@ def _compute_everyone(people: _People) -> Computed:
         results, summaries = _compute_people(people, 0, half)
         people.entries.clear()  # the worker's half, computed there
         try:
-            theirs, their_summaries = receive.recv()
+            theirs, their_summaries = transfer.unpack(receive.recv_bytes())
         except EOFError:
             raise RuntimeError("the second analysis process failed") from None
     finally:
@@ -268,7 +291,7 @@ def _cpus() -> int:
 
 
 def _worker(people: _People, start: int, stop: int, send: Any) -> None:
-    send.send(_compute_people(people, start, stop))
+    send.send_bytes(transfer.pack(*_compute_people(people, start, stop)))
     send.close()
 
 
@@ -281,7 +304,7 @@ class Computation:
     clusters: list[list[str]]
     links: list[Link]
     assignment: dict[str, str]
-    results: list[PersonResult]
+    results: list[Outcome]
     previous: dict[str, repo.Stored]
     purchases: int
     unattributed: int
@@ -332,16 +355,18 @@ def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Compu
     )
     results, summaries = _compute_everyone(people)
     del entries
+    min_visits = options.min_visits_for_own_cycle
     cycle = store_cycle_days(
-        r.metrics.average_cycle_days
+        r.average_cycle_days
         for r in results
-        if r.metrics.average_cycle_days is not None
-        and r.metrics.visits >= options.min_visits_for_own_cycle
+        if r.average_cycle_days is not None and r.visits >= min_visits
     )
-    for result in results:
-        result.row["risk"] = risk_of(result.metrics, cycle, options.min_visits_for_own_cycle)
+    for r in results:
+        r.row["risk"] = risk_status(
+            r.days_since_last, r.visits, r.average_cycle_days, cycle, min_visits
+        )
     predictions = (
-        apply_predictions(results, summaries, options)
+        apply_predictions([r.row for r in results], summaries, options)
         if options.predictions
         else {"ready": False, "reasons": ["predictions are turned off (analytics.predictions)"]}
     )
