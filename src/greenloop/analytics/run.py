@@ -33,6 +33,7 @@ from greenloop.analytics.compute import (
 )
 from greenloop.analytics.facts import Facts, load_people
 from greenloop.analytics.predict import apply_predictions, summary_of
+from greenloop.collector import collector_paused
 from greenloop.domain.identity import (
     IdentityRules,
     Link,
@@ -314,6 +315,11 @@ class Computation:
 
 def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
     """Identity, metrics, tiers (with last run's states) and risk for everyone."""
+    with collector_paused():
+        return _compute_all(engine, options, now)
+
+
+def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
     with engine.connect() as conn:
         facts, orders = load_people(conn)
         previous_members = repo.load_member_persons(conn)
@@ -386,6 +392,12 @@ def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Compu
 
 
 def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> AnalyzeReport:
+    """Everyone computed and the differences written, in one transaction."""
+    with collector_paused():
+        return _analyze_all(engine, options, now)
+
+
+def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> AnalyzeReport:
     began = time.perf_counter()
     computed = compute_all(engine, options, now)
     facts, index, links, assignment = (

@@ -16,10 +16,7 @@ up.
 
 from __future__ import annotations
 
-import gc
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert
 
+from greenloop.collector import rare_collections
 from greenloop.ecom.reader import NotContiguous, NotUtf8, ReadReport
 from greenloop.ecom.staging import ITEM_ROW_COLUMNS, ORDER_ROW_COLUMNS, Batch, StageJob
 from greenloop.ecom.values import AmbiguousPolicy
@@ -180,7 +178,7 @@ def import_exports(
 
     ``parallel`` reads in a child process while writing (``None``: for large files).
     """
-    with _rare_collections():
+    with rare_collections():
         return _import_all(
             engine,
             paths,
@@ -191,38 +189,6 @@ def import_exports(
             now=(clock or (lambda: datetime.now(UTC)))(),
             parallel=parallel,
         )
-
-
-_collections_lock = threading.Lock()
-_collections_paused: list[tuple[int, int, int]] = []  # the saved thresholds, one per import
-
-
-@contextmanager
-def _rare_collections() -> Iterator[None]:
-    """Let the cyclic garbage collector run rarely during an import.
-
-    An import allocates a few tuples per row and creates no reference cycles, but every
-    700 allocations start a collection, and the older generations hold every object
-    the application imported: about 15% of the writing process's time went to scanning
-    them. Those are frozen out of the collector and the first threshold raised until
-    the last of any concurrent imports ends.
-    """
-    with _collections_lock:
-        if not _collections_paused:
-            gc.freeze()
-            threshold = gc.get_threshold()
-            gc.set_threshold(50_000, *threshold[1:])
-        else:
-            threshold = _collections_paused[0]
-        _collections_paused.append(threshold)
-    try:
-        yield
-    finally:
-        with _collections_lock:
-            _collections_paused.pop()
-            if not _collections_paused:
-                gc.set_threshold(*threshold)
-                gc.unfreeze()
 
 
 def _import_all(
