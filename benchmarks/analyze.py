@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from scratch_db import scratch_database
 from sqlalchemy import Engine
 
 from greenloop.analytics.recompute import recompute_customer
@@ -728,10 +729,6 @@ def percentile(ordered: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-def with_schema(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=200_000)
@@ -746,52 +743,39 @@ def main() -> None:
     args = parser.parse_args()
     orders = args.orders or args.sales // 20
 
-    schema = ""
-    database_url = args.database_url
-    if database_url and not database_url.startswith("sqlite"):
-        schema = f"bench_analyze_{os.getpid()}"
-        admin = make_engine(database_url)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        admin.dispose()
-        database_url = with_schema(database_url, schema)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            workdir = Path(args.keep or scratch)
-            workdir.mkdir(parents=True, exist_ok=True)
-            config = workdir / "greenloop.toml"
-            if config.exists():
-                raise SystemExit(f"{config} exists: --keep needs a new directory")
-            init = [str(BIN / "greenloop"), "init", "--config", str(config)]
-            if database_url:
-                init += ["--database-url", database_url]
-            subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
-            settings = load_settings(config)
+    with (
+        scratch_database(args.database_url, "analyze") as database_url,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        workdir = Path(args.keep or scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = workdir / "greenloop.toml"
+        if config.exists():
+            raise SystemExit(f"{config} exists: --keep needs a new directory")
+        init = [str(BIN / "greenloop"), "init", "--config", str(config)]
+        if database_url:
+            init += ["--database-url", database_url]
+        subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
+        settings = load_settings(config)
 
-            began = time.perf_counter()
-            engine = make_engine(settings.database_url())
-            store = Store(engine, args.customers, args.sales)
-            store.write_shop()
-            store.write_customers()
-            store.write_sales(orders)
-            if engine.dialect.name == "postgresql":
-                with engine.begin() as conn:
-                    conn.exec_driver_sql("ANALYZE")
-            engine.dispose()
-            generate_seconds = time.perf_counter() - began
-            customer_ids = store.customer_ids
-            counts = store.counts
-            del store
+        began = time.perf_counter()
+        engine = make_engine(settings.database_url())
+        store = Store(engine, args.customers, args.sales)
+        store.write_shop()
+        store.write_customers()
+        store.write_sales(orders)
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+        engine.dispose()
+        generate_seconds = time.perf_counter() - began
+        customer_ids = store.customer_ids
+        counts = store.counts
+        del store
 
-            first, seconds, peak_mb = run_measured(analyze_command(config, args.profile))
-            times = time_recomputes(config, customer_ids, args.recomputes)
-            second, second_seconds, second_peak_mb = run_measured(analyze_command(config, False))
-    finally:
-        if schema:
-            admin = make_engine(args.database_url)
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            admin.dispose()
+        first, seconds, peak_mb = run_measured(analyze_command(config, args.profile))
+        times = time_recomputes(config, customer_ids, args.recomputes)
+        second, second_seconds, second_peak_mb = run_measured(analyze_command(config, False))
 
     p95 = percentile(times, 0.95)
     predictions = first.get("predictions", {})

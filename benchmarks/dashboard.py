@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from scratch_db import scratch_database
 from sqlalchemy import Engine, func, select
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -236,49 +236,34 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     args = parser.parse_args()
 
-    schema = ""
-    database_url = args.database_url
-    if database_url and not database_url.startswith("sqlite"):
-        schema = f"bench_dashboard_{os.getpid()}"
-        admin = make_engine(database_url)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        admin.dispose()
-        database_url = BENCH.with_schema(database_url, schema)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            config = Path(scratch) / "greenloop.toml"
-            init = [str(BIN / "greenloop"), "init", "--config", str(config)]
-            if database_url:
-                init += ["--database-url", database_url]
-            subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
-            settings = load_settings(
-                config, env={}, overrides={"dashboard": {"api_token": API_TOKEN}}
-            )
-            began = time.perf_counter()
-            engine = make_engine(settings.database_url())
-            store = BENCH.Store(engine, args.customers, args.sales)
-            store.write_shop()
-            store.write_customers()
-            store.write_sales(args.sales // 20)
-            generated = store.counts
-            del store
-            generate_seconds = time.perf_counter() - began
-            analyze_seconds = [
-                round(analyze(config, NOW - timedelta(days=days)), 1) for days in (60, 30, 0)
-            ]
-            history = add_operations_history(engine)
-            if engine.dialect.name == "postgresql":
-                with engine.begin() as conn:
-                    conn.exec_driver_sql("ANALYZE")
-            figures = report(engine, settings, args.repeat)
-            engine.dispose()
-    finally:
-        if schema:
-            admin = make_engine(args.database_url)
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            admin.dispose()
+    with (
+        scratch_database(args.database_url, "dashboard") as database_url,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        config = Path(scratch) / "greenloop.toml"
+        init = [str(BIN / "greenloop"), "init", "--config", str(config)]
+        if database_url:
+            init += ["--database-url", database_url]
+        subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
+        settings = load_settings(config, env={}, overrides={"dashboard": {"api_token": API_TOKEN}})
+        began = time.perf_counter()
+        engine = make_engine(settings.database_url())
+        store = BENCH.Store(engine, args.customers, args.sales)
+        store.write_shop()
+        store.write_customers()
+        store.write_sales(args.sales // 20)
+        generated = store.counts
+        del store
+        generate_seconds = time.perf_counter() - began
+        analyze_seconds = [
+            round(analyze(config, NOW - timedelta(days=days)), 1) for days in (60, 30, 0)
+        ]
+        history = add_operations_history(engine)
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.exec_driver_sql("ANALYZE")
+        figures = report(engine, settings, args.repeat)
+        engine.dispose()
     figures.update(
         {
             "generated": generated,

@@ -28,6 +28,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scratch_db import scratch_database  # noqa: E402
 from tests.ecom_files import sample_rows, with_cells  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -100,22 +101,23 @@ def main() -> None:
             orders = write_big_export(export, args.rows)
         write_seconds = time.perf_counter() - began
         config = Path(tmp) / "greenloop.toml"
-        init = [str(BIN / "greenloop"), "init", "--config", str(config)]
-        if args.database_url:
-            init += ["--database-url", args.database_url]
-        subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
-        command = [str(BIN / "greenloop"), "import-ecom", str(export), "--config", str(config)]
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [*command, "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=os.environ.copy(),
-        )
-        memory = TreeMemory(process.pid)
-        stdout, stderr = process.communicate()
-        seconds = time.perf_counter() - started
-        sampled_peak = memory.stop()
+        with scratch_database(args.database_url, "ecom") as database_url:
+            init = [str(BIN / "greenloop"), "init", "--config", str(config)]
+            if database_url:
+                init += ["--database-url", database_url]
+            subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
+            command = [str(BIN / "greenloop"), "import-ecom", str(export), "--config", str(config)]
+            started = time.perf_counter()
+            process = subprocess.Popen(
+                [*command, "--json"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=os.environ.copy(),
+            )
+            memory = TreeMemory(process.pid)
+            stdout, stderr = process.communicate()
+            seconds = time.perf_counter() - started
+            sampled_peak = memory.stop()
         # ru_maxrss of waited-for children: the largest single process, in KB on Linux.
         single_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         peak_rss_mb = max(sampled_peak, single_peak) / (1024 * 1024)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from scratch_db import scratch_database
 from sqlalchemy import select
 
 from greenloop import operations, operations_push, realtime
@@ -202,7 +203,7 @@ def candidates(settings: Settings, state: SimState, top_group: str) -> list[str]
     return out
 
 
-def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+def run(args: argparse.Namespace, workdir: Path, database_url: str) -> dict[str, Any]:
     anchor = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     store = generate_store(
         GeneratorConfig(
@@ -211,7 +212,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     )
     state = SimState(store)
     ctx = create_context(state, SimulatorConfig(token=TOKEN, rate_limit=100_000_000))
-    db_url = args.database_url or f"sqlite:///{workdir / 'greenloop.db'}"
+    db_url = database_url or f"sqlite:///{workdir / 'greenloop.db'}"
     with start_in_thread(app_for(ctx)) as sim:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GREENLOOP_")}
         env.update(
@@ -360,8 +361,11 @@ def main() -> None:
     if args.generate_load:
         generate_load(args.generate_load)
         return
-    with tempfile.TemporaryDirectory() as scratch:
-        figures = run(args, Path(scratch))
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        scratch_database(args.database_url, "realtime") as database_url,
+    ):
+        figures = run(args, Path(scratch), database_url)
     print(json.dumps(figures))
 
 

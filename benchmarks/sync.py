@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import httpx
+from scratch_db import scratch_database
 
 BIN = Path(sys.executable).parent
 TOKEN = "bench-token-0123456789"
@@ -96,17 +97,18 @@ def main() -> None:
                 "GREENLOOP_SYNC__PAGE_SIZE": str(args.page_size),
             }
             init = [str(BIN / "greenloop"), "init", "--config", str(config), "--base-url", url]
-            if args.database_url:
-                init += ["--database-url", args.database_url]
-            subprocess.run(init, check=True, env=env, stdout=subprocess.DEVNULL)
-            started = time.perf_counter()
-            done = subprocess.run(
-                [str(BIN / "greenloop"), "sync", "--config", str(config), "--json"],
-                env=env,
-                capture_output=True,
-                check=False,
-            )
-            seconds = time.perf_counter() - started
+            with scratch_database(args.database_url, "sync") as database_url:
+                if database_url:
+                    init += ["--database-url", database_url]
+                subprocess.run(init, check=True, env=env, stdout=subprocess.DEVNULL)
+                started = time.perf_counter()
+                done = subprocess.run(
+                    [str(BIN / "greenloop"), "sync", "--config", str(config), "--json"],
+                    env=env,
+                    capture_output=True,
+                    check=False,
+                )
+                seconds = time.perf_counter() - started
             peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if done.returncode != 0:
             raise SystemExit(f"sync failed: {done.stderr.decode()}")
