@@ -47,6 +47,7 @@ __all__ = [
     "export_master",
     "import_ecom",
     "init_project",
+    "integration_start",
     "link_profiles",
     "list_placeholders",
     "list_purchases",
@@ -186,7 +187,8 @@ def list_purchases(settings: Settings) -> MergeResult:
         engine.dispose()
 
 
-def _integration_start(settings: Settings) -> datetime | None:
+def integration_start(settings: Settings) -> datetime | None:
+    """``ecom.integration_start`` as a moment (UTC when no offset is given), or None."""
     text = settings.ecom.integration_start.strip()
     if not text:
         return None
@@ -213,7 +215,7 @@ def reconcile_ecom(settings: Settings, *, now: datetime | None = None) -> Reconc
                 sales,
                 load_order_facts(conn),
                 now=now or datetime.now(UTC),
-                integration_start=_integration_start(settings),
+                integration_start=integration_start(settings),
                 amount_tolerance=tolerance,
                 time_tolerance=timedelta(minutes=settings.ecom.time_tolerance_minutes),
                 excluded=frozenset(settings.ecom.excluded_orders),

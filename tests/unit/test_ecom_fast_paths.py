@@ -130,17 +130,3 @@ def test_stored_forms_are_what_the_column_types_store_on_sqlite() -> None:
             if isinstance(typed, Decimal | datetime):
                 # Reading the stored text back and binding it again gives the same text.
                 assert process(typed) == value, name
-
-
-def test_an_import_leaves_the_garbage_collector_as_it_found_it() -> None:
-    import gc
-
-    from greenloop.ecom.importer import _rare_collections
-
-    before = gc.get_threshold()
-    with _rare_collections():
-        with _rare_collections():  # imports running at once in two threads
-            assert gc.get_threshold()[0] > before[0]
-        assert gc.get_threshold()[0] > before[0]
-    assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == 0

@@ -2,80 +2,99 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Numeric, cast, or_, select
+from sqlalchemy import Connection, Numeric, Select, cast, or_, select
 
 from greenloop.store import tables as t
 
-__all__ = ["at_risk", "placeholder_list"]
+__all__ = ["at_risk", "at_risk_condition", "at_risk_row", "at_risk_select", "placeholder_list"]
 
 # Below this probability of still being a customer, the model calls a person at risk.
 LOW_P_ALIVE = Decimal("0.5")
+
+
+def at_risk_condition() -> Any:
+    """Past their cycle (at risk or lapsed), unlikely to still be active, or about to
+    drop a tier at the next review."""
+    p = t.persons.c
+    return or_(
+        p.risk.in_(("at_risk", "lapsed")),
+        p.drop_at_review.is_(True),
+        cast(p.p_alive, Numeric) < LOW_P_ALIVE,
+    )
+
+
+def at_risk_select() -> Select[Any]:
+    """The at-risk persons with what the list shows of them (order and page it)."""
+    p = t.persons.c
+    return select(
+        p.id,
+        p.name,
+        p.email,
+        p.phone,
+        p.tier,
+        p.lifetime_value,
+        p.last_purchase,
+        p.average_cycle_days,
+        p.risk,
+        p.drop_at_review,
+        p.review_at,
+        p.p_alive,
+        p.predicted_value_12m,
+        p.keep,
+    ).where(at_risk_condition())
+
+
+def at_risk_row(r: Any) -> dict[str, Any]:
+    """One row of :func:`at_risk_select` as the CLI, the API and the CSV show it."""
+    why = []
+    if r.risk == "at_risk":
+        why.append("past their usual purchase cycle")
+    elif r.risk == "lapsed":
+        why.append("past two purchase cycles (lapsed)")
+    if r.drop_at_review and r.review_at is not None:
+        why.append(f"drops from {r.tier} at the review on {r.review_at.date().isoformat()}")
+    if r.p_alive is not None and r.p_alive < LOW_P_ALIVE:
+        why.append(f"probability still active {r.p_alive}")
+    return {
+        "person_id": r.id,
+        "name": r.name,
+        "email": r.email,
+        "phone": r.phone,
+        "tier": r.tier,
+        "lifetime_value": _text(r.lifetime_value),
+        "last_purchase": _moment(r.last_purchase),
+        "average_cycle_days": _text(r.average_cycle_days),
+        "risk": r.risk,
+        "drop_at_review": r.drop_at_review,
+        "review_at": _moment(r.review_at),
+        "p_alive": _text(r.p_alive),
+        "predicted_value_12m": _text(r.predicted_value_12m),
+        "what_keeps_tier": r.keep,
+        "why": why,
+    }
 
 
 def at_risk(conn: Connection, limit: int | None = None) -> list[dict[str, Any]]:
     """Persons past their purchase cycle, unlikely to be active, or about to drop a tier,
     most valuable first."""
     p = t.persons.c
-    query = (
-        select(
-            p.id,
-            p.name,
-            p.email,
-            p.phone,
-            p.tier,
-            p.lifetime_value,
-            p.last_purchase,
-            p.average_cycle_days,
-            p.risk,
-            p.drop_at_review,
-            p.review_at,
-            p.p_alive,
-            p.predicted_value_12m,
-            p.keep,
-        )
-        .where(or_(p.risk.in_(("at_risk", "lapsed")), p.drop_at_review.is_(True)))
-        .order_by(cast(p.lifetime_value, Numeric).desc(), p.id)  # text on SQLite
-    )
+    # Money is text on SQLite: cast so it sorts by amount, not by its first digit.
+    query = at_risk_select().order_by(cast(p.lifetime_value, Numeric).desc(), p.id)
     if limit:
         query = query.limit(limit)
-    rows = []
-    for r in conn.execute(query):
-        why = []
-        if r.risk == "at_risk":
-            why.append("past their usual purchase cycle")
-        elif r.risk == "lapsed":
-            why.append("past two purchase cycles (lapsed)")
-        if r.drop_at_review:
-            why.append(f"drops from {r.tier} at the review on {r.review_at.date().isoformat()}")
-        if r.p_alive is not None and r.p_alive < LOW_P_ALIVE:
-            why.append(f"probability still active {r.p_alive}")
-        rows.append(
-            {
-                "person_id": r.id,
-                "name": r.name,
-                "email": r.email,
-                "phone": r.phone,
-                "tier": r.tier,
-                "lifetime_value": str(r.lifetime_value),
-                "last_purchase": r.last_purchase.isoformat() if r.last_purchase else None,
-                "average_cycle_days": None
-                if r.average_cycle_days is None
-                else str(r.average_cycle_days),
-                "risk": r.risk,
-                "drop_at_review": r.drop_at_review,
-                "review_at": r.review_at.isoformat() if r.review_at else None,
-                "p_alive": None if r.p_alive is None else str(r.p_alive),
-                "predicted_value_12m": None
-                if r.predicted_value_12m is None
-                else str(r.predicted_value_12m),
-                "what_keeps_tier": r.keep,
-                "why": why,
-            }
-        )
-    return rows
+    return [at_risk_row(r) for r in conn.execute(query)]
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _moment(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 def placeholder_list(conn: Connection) -> list[dict[str, Any]]:

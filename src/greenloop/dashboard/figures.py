@@ -27,7 +27,8 @@ from greenloop.config import Settings
 from greenloop.dashboard.queries_health import reconcile_summary
 from greenloop.domain.purchases import CountingRules, MergeResult, merge_purchases
 from greenloop.domain.reconcile import reconcile
-from greenloop.errors import ConfigError, GreenLoopError
+from greenloop.errors import GreenLoopError
+from greenloop.operations import integration_start
 from greenloop.store import tables as t
 from greenloop.store.purchase_facts import load_order_facts, load_sale_facts
 
@@ -79,17 +80,6 @@ class Figures:
 
     def revenue_json(self) -> dict[str, Any]:
         return {"data": self.revenue, "computed_at": self.computed_at.astimezone(UTC).isoformat()}
-
-
-def _integration_start(settings: Settings) -> datetime | None:
-    text = settings.ecom.integration_start.strip()
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(f"ecom.integration_start '{text}' is not a date") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _fingerprint(conn: Connection) -> tuple[Any, ...]:
@@ -150,7 +140,7 @@ class HeavyFigures:
                     sales,
                     orders,
                     now=now,
-                    integration_start=_integration_start(self.settings),
+                    integration_start=integration_start(self.settings),
                     amount_tolerance=tolerance,
                     time_tolerance=timedelta(minutes=self.settings.ecom.time_tolerance_minutes),
                     excluded=frozenset(self.settings.ecom.excluded_orders),

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Numeric, Select, cast, func, or_, select, union
 
-from greenloop.analytics.lists import LOW_P_ALIVE
+from greenloop.analytics.lists import at_risk_condition, at_risk_row, at_risk_select
 from greenloop.domain.identity import IdentityRules, normalise_email, normalise_phone
 from greenloop.domain.tiers import Program
 from greenloop.store import tables as t
@@ -295,85 +295,25 @@ def _risk_columns() -> dict[str, Any]:
 RISK_SORTS = tuple(_risk_columns())
 
 
-def _risk_where() -> Any:
-    """Past their cycle (at risk or lapsed), unlikely to still be active, or about to
-    drop a tier at the next review."""
-    p = t.persons.c
-    return or_(
-        p.risk.in_(("at_risk", "lapsed")),
-        p.drop_at_review.is_(True),
-        cast(p.p_alive, Numeric) < LOW_P_ALIVE,
-    )
-
-
-def _risk_row(r: Any) -> dict[str, Any]:
-    why = []
-    if r.risk == "at_risk":
-        why.append("past their usual purchase cycle")
-    elif r.risk == "lapsed":
-        why.append("past two purchase cycles (lapsed)")
-    if r.drop_at_review and r.review_at is not None:
-        why.append(f"drops from {r.tier} at the review on {r.review_at.date().isoformat()}")
-    if r.p_alive is not None and r.p_alive < LOW_P_ALIVE:
-        why.append(f"probability still active {r.p_alive}")
-    return {
-        "person_id": r.id,
-        "name": r.name,
-        "email": r.email,
-        "phone": r.phone,
-        "tier": r.tier,
-        "lifetime_value": money(r.lifetime_value),
-        "last_purchase": iso(r.last_purchase),
-        "average_cycle_days": money(r.average_cycle_days),
-        "risk": r.risk,
-        "drop_at_review": r.drop_at_review,
-        "review_at": iso(r.review_at),
-        "p_alive": money(r.p_alive),
-        "predicted_value_12m": money(r.predicted_value_12m),
-        "what_keeps_tier": r.keep,
-        "why": why,
-    }
-
-
 def _risk_query(sort: str, descending: bool) -> Select[Any]:
-    p = t.persons.c
     key = _risk_columns()[sort]
     ordered = key.desc() if descending else key.asc()
-    return (
-        select(
-            p.id,
-            p.name,
-            p.email,
-            p.phone,
-            p.tier,
-            p.lifetime_value,
-            p.last_purchase,
-            p.average_cycle_days,
-            p.risk,
-            p.drop_at_review,
-            p.review_at,
-            p.p_alive,
-            p.predicted_value_12m,
-            p.keep,
-        )
-        .where(_risk_where())
-        # Rows without the value go last either way; the id keeps pages stable.
-        .order_by(ordered.nulls_last(), p.id)
-    )
+    # Rows without the value go last either way; the id keeps pages stable.
+    return at_risk_select().order_by(ordered.nulls_last(), t.persons.c.id)
 
 
 def risk_page(conn: Connection, sort: str, descending: bool, page: int, page_size: int) -> Page:
     """One page of the at-risk list, sorted in the database."""
     total = conn.execute(
-        select(func.count()).select_from(t.persons).where(_risk_where())
+        select(func.count()).select_from(t.persons).where(at_risk_condition())
     ).scalar_one()
     query = _risk_query(sort, descending).offset((page - 1) * page_size).limit(page_size)
-    return Page([_risk_row(r) for r in conn.execute(query)], page, page_size, total)
+    return Page([at_risk_row(r) for r in conn.execute(query)], page, page_size, total)
 
 
 def risk_list(conn: Connection, sort: str, descending: bool) -> list[dict[str, Any]]:
     """The whole at-risk list in one order (the CSV export)."""
-    return [_risk_row(r) for r in conn.execute(_risk_query(sort, descending))]
+    return [at_risk_row(r) for r in conn.execute(_risk_query(sort, descending))]
 
 
 # -- program ----------------------------------------------------------------------------
