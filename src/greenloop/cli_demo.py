@@ -84,8 +84,10 @@ def demo_command(
     Example: greenloop demo --no-serve
     """
     # The simulator stack is only needed here.
-    from greenloop.demo import PlainSteps, run_demo, serve_demo
+    from greenloop.demo import PlainSteps, check_port_free, run_demo, serve_demo
 
+    if not no_serve:
+        check_port_free("127.0.0.1", port)
     bar = _BarSteps(total=6) if sys.stdout.isatty() else None
     with bar or contextlib.nullcontext():
         steps = bar or PlainSteps(typer.echo)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from greenloop.analytics.run import AnalyzeReport
 from greenloop.config import Settings, load_settings
 from greenloop.dashboard import hash_password
 from greenloop.ecom.importer import ImportResult
+from greenloop.errors import ConfigError
 from greenloop.push.apply import PushReport
 from greenloop.serve import Service
 from greenloop.simulator.app import app_for, create_context
@@ -42,7 +44,7 @@ from greenloop.simulator.state import SimState
 from greenloop.simulator.webhook_knobs import WebhookKnobs
 from greenloop.sync.pull import SyncReport
 
-__all__ = ["DemoResult", "DemoSimulator", "Steps", "run_demo", "serve_demo"]
+__all__ = ["DemoResult", "DemoSimulator", "Steps", "check_port_free", "run_demo", "serve_demo"]
 
 # Past analyses, one a week, before today's: the tier-distribution chart starts there.
 HISTORY_WEEKS = 8
@@ -205,6 +207,20 @@ def serve_demo(
     finally:
         simulator.ctx.webhooks.stop()
         service.shutdown()
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail before the pipeline runs, not after, when the dashboard's port is taken."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve the dashboard on {host}:{port} ({exc.strerror})",
+                hint="Pass --port N (0 picks a free port), or stop what is using it.",
+            ) from None
 
 
 def _set_dashboard_password(config_path: Path, password: str) -> None:

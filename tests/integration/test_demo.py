@@ -4,6 +4,7 @@ simulator's live changes arrive as webhooks, and the worker settles them."""
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -56,3 +57,19 @@ def test_the_served_demo_streams_changes_through_webhooks(tmp_path: Path) -> Non
     assert sum(line.startswith("  live: ") for line in lines) >= 10
     assert result.password not in (tmp_path / "demo" / "greenloop.toml").read_text()
     assert 'admin_password_hash = "scrypt$' in (tmp_path / "demo" / "greenloop.toml").read_text()
+
+
+def test_a_taken_dashboard_port_stops_the_demo_before_the_pipeline(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from greenloop.cli import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["demo", "--port", str(port), "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"127.0.0.1:{port}" in result.output
+    assert "--port" in result.output
+    assert not (tmp_path / "greenloop.db").exists()  # nothing ran
