@@ -6,8 +6,6 @@ changes to a running `greenloop serve`, which moves a big spender's group."""
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,13 +19,13 @@ from sqlalchemy import Engine
 from greenloop import operations, operations_push
 from greenloop.simulator.model import dumps, loads
 from tests.e2e.test_serve_support import (
-    BIN,
     ServeProcess,
     free_port,
     greenloop,
     greenloop_env,
     inbox_depth,
     inbox_rows,
+    simulator_process,
     wait_until,
 )
 from tests.integration.test_realtime_support import assert_realtime_facts_match
@@ -46,21 +44,8 @@ def simulator() -> Iterator[str]:
     args += ["--days", "200", "--anchor", anchor.isoformat()]
     knobs = ["--webhook-duplicate-rate", "0.3", "--webhook-reorder-window", "3"]
     knobs += ["--webhook-delay-max-ms", "30", "--webhook-retry-base", "0.2"]
-    proc = subprocess.Popen(
-        [str(BIN), "simulator", "serve", *args, *knobs],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)/api", line)
-        assert match, f"simulator did not announce its URL: {line!r}"
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with simulator_process(*args, *knobs) as url:
+        yield url
 
 
 def control(sim: str, method: str, path: str, body: Any = None) -> Any:

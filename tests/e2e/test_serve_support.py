@@ -1,15 +1,18 @@
-"""Helpers for the `greenloop serve` process tests (no tests here): a free port, the
-environment that configures GreenLoop, `serve` as a real subprocess, and waiting."""
+"""Helpers for the process tests (no tests here): a free port, `greenloop simulator
+serve` and `greenloop serve` as real subprocesses, the environment that configures
+GreenLoop, and waiting."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -21,6 +24,26 @@ from greenloop.store import tables as t
 from greenloop.sync.inbox import inbox_stats
 
 BIN = Path(sys.executable).parent / "greenloop"
+
+
+@contextmanager
+def simulator_process(*args: str) -> Iterator[str]:
+    """`greenloop simulator serve ARGS` as its own process; yields its base URL."""
+    proc = subprocess.Popen(
+        [str(BIN), "simulator", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/api", line)
+        assert match, f"simulator did not announce its URL: {line!r}"
+        yield match.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 def free_port() -> int:

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,55 +14,17 @@ from sqlalchemy import Engine
 
 from greenloop.simulator.model import loads
 from greenloop.store.engine import make_engine
+from tests.e2e.test_serve_support import greenloop, simulator_process
 from tests.simulation import assert_database_matches
 
-BIN = Path(sys.executable).parent / "greenloop"
 TOKEN = "e2e-token-0123456789"
 
 
 @pytest.fixture
 def simulator() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            str(BIN),
-            "simulator",
-            "serve",
-            "--port",
-            "0",
-            "--token",
-            TOKEN,
-            "--seed",
-            "7",
-            "--customers",
-            "2000",
-            "--days",
-            "365",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)/api", line)
-        assert match, f"simulator did not announce its URL: {line!r}"
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-def _greenloop(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    args = ["--port", "0", "--token", TOKEN, "--seed", "7", "--customers", "2000"]
+    with simulator_process(*args, "--days", "365") as url:
+        yield url
 
 
 @pytest.mark.slow
@@ -76,9 +35,9 @@ def test_serve_then_sync_twice(simulator: str, tmp_path: Path) -> None:
         "GREENLOOP_LIGHTSPEED_TOKEN": TOKEN,
     }
     env.pop("GREENLOOP_DATABASE_URL", None)
-    assert _greenloop("init", env=env, cwd=tmp_path).returncode == 0
+    assert greenloop("init", env=env, cwd=tmp_path).returncode == 0
 
-    first = _greenloop("sync", "--json", env=env, cwd=tmp_path)
+    first = greenloop("sync", "--json", env=env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert report["resources"]["customers"]["fetched"] >= 2000
@@ -90,7 +49,7 @@ def test_serve_then_sync_twice(simulator: str, tmp_path: Path) -> None:
     finally:
         engine.dispose()
 
-    second = _greenloop("sync", "--json", env=env, cwd=tmp_path)
+    second = greenloop("sync", "--json", env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     again = json.loads(second.stdout)
     assert again["changed"] == 0
