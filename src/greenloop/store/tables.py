@@ -648,3 +648,17 @@ tier_events = Table(
     Column("last_error", Text),
     Index(None, "status", "next_attempt_at"),
 )
+
+# -- values the processes share (store/service_state.py) --------------------------------
+
+# Small named values written by one command and read by another process: the webhook URL
+# token that `webhooks register` generates and `serve` checks, the dashboard's session
+# generation that a logout or password change bumps. Kept in the database, not in
+# greenloop.toml, because the TOML is often committed and these are secrets or state.
+service_state = Table(
+    "service_state",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
