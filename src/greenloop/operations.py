@@ -18,12 +18,13 @@ from sqlalchemy import Engine
 
 from greenloop.analytics.lists import at_risk, placeholder_list
 from greenloop.analytics.master_csv import write_master
+from greenloop.analytics.options import AnalyzeOptions
 from greenloop.analytics.overrides import lock_tier, member_key, set_override
 from greenloop.analytics.person import find_person, person_detail
 from greenloop.analytics.preview import Preview, preview_program
 from greenloop.analytics.program import load_program_file, program_from_settings, store_zone
 from greenloop.analytics.recompute import RecomputeResult, recompute_customer
-from greenloop.analytics.run import AnalyzeOptions, AnalyzeReport, analyze_all
+from greenloop.analytics.run import AnalyzeReport, analyze_all
 from greenloop.config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from greenloop.config_template import render_config
 from greenloop.domain.identity import IdentityRules

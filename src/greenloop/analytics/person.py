@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, or_, select
 
 from greenloop.analytics.facts import load_scoped
-from greenloop.analytics.run import AnalyzeOptions
+from greenloop.analytics.options import AnalyzeOptions
 from greenloop.domain.identity import normalise_email, normalise_phone
 from greenloop.domain.metrics import person_metrics
 from greenloop.domain.purchases import Purchase

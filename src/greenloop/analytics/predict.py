@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from greenloop.domain.purchases import Timeline
 
 if TYPE_CHECKING:
-    from greenloop.analytics.run import AnalyzeOptions
+    from greenloop.analytics.options import AnalyzeOptions
     from greenloop.domain.predictions import CustomerSummary
 
 __all__ = ["apply_predictions", "summary_of"]

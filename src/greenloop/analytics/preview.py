@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from greenloop.analytics.run import AnalyzeOptions, compute_all
+from greenloop.analytics.options import AnalyzeOptions
+from greenloop.analytics.run import compute_all
 from greenloop.domain.tiers import Program
 
 __all__ = ["Preview", "preview_program"]

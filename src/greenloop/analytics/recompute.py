@@ -24,14 +24,9 @@ from greenloop.analytics.compute import (
     compute_persons,
 )
 from greenloop.analytics.facts import load_scoped
-from greenloop.analytics.run import AnalyzeOptions, group_purchases, history_row, new_person_id
-from greenloop.domain.identity import (
-    Placeholders,
-    cluster,
-    normalise_email,
-    normalise_phone,
-    stable_person_ids,
-)
+from greenloop.analytics.options import AnalyzeOptions, history_row
+from greenloop.analytics.people import cluster_people, group_purchases
+from greenloop.domain.identity import Placeholders, normalise_email, normalise_phone
 from greenloop.store import analytics_repo as repo
 from greenloop.store import events_repo
 from greenloop.store import tables as t
@@ -121,23 +116,23 @@ def recompute_customer(
         locks = repo.load_locks(conn, old_persons)
         links_now = repo.load_links(conn, old_persons) if old_persons else {}
         cycle = _store_cycle(conn)
-        index = build_members(facts, options.identity, known)
         # An eCom email read in passing (a twin's order under another address) that
         # belongs to a person outside this scope stays there until the next full run.
+        candidates = build_members(facts, options.identity, known).members
         outside = set(
             repo.load_member_keys_elsewhere(
-                conn, [x.key for x in index.members if x.key not in members_now], old_persons
+                conn, [x.key for x in candidates if x.key not in members_now], old_persons
             )
         )
-        index.members = [x for x in index.members if x.key not in outside]
-        clusters, links = cluster(
-            index.members,
-            options.identity,
-            manual_links=facts.manual_links,
-            manual_unlinks=facts.manual_unlinks,
-            placeholders=index.placeholders,
+        people = cluster_people(
+            facts, options.identity, members_now, known=known, leave_out=outside
         )
-        assignment = stable_person_ids(clusters, members_now, new_person_id)
+        index, clusters, links, assignment = (
+            people.index,
+            people.clusters,
+            people.links,
+            people.assignment,
+        )
         by_person, _walk_in = group_purchases(facts, index, assignment, options.identity)
         states = repo.load_tier_states(previous)
         ctx = Context(

@@ -12,10 +12,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -23,36 +22,23 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 
 from greenloop.analytics import transfer
-from greenloop.analytics.compute import (
-    Context,
-    HistoryEntry,
-    MemberIndex,
-    build_members,
-    compute_person,
-    member_of,
-)
+from greenloop.analytics.compute import Context, MemberIndex, compute_person
 from greenloop.analytics.facts import Facts, load_people
+from greenloop.analytics.options import AnalyzeOptions, history_row
+from greenloop.analytics.outcome import Computed, Entry, Outcome
+from greenloop.analytics.people import cluster_people
 from greenloop.analytics.predict import apply_predictions, summary_of
 from greenloop.collector import collector_paused
-from greenloop.domain.identity import (
-    IdentityRules,
-    Link,
-    cluster,
-    normalise_email,
-    stable_person_ids,
-)
-from greenloop.domain.metrics import MetricRules
+from greenloop.domain.identity import Link, normalise_email
 from greenloop.domain.purchases import (
-    CountingRules,
     OrderFact,
-    Purchase,
     Timeline,
     statuses_needing_payments,
     stream_purchases,
 )
 from greenloop.domain.replay import Lock
 from greenloop.domain.risk import risk_status, store_cycle_days
-from greenloop.domain.tiers import Program, TierState
+from greenloop.domain.tiers import TierState
 from greenloop.store import analytics_repo as repo
 from greenloop.store import events_repo
 from greenloop.store.purchase_facts import load_payments, load_return_originals, stream_sale_rows
@@ -60,34 +46,7 @@ from greenloop.store.purchase_facts import load_payments, load_return_originals,
 if TYPE_CHECKING:
     from greenloop.domain.predictions import CustomerSummary
 
-__all__ = [
-    "AnalyzeOptions",
-    "AnalyzeReport",
-    "Computation",
-    "analyze_all",
-    "compute_all",
-    "group_purchases",
-    "history_row",
-    "new_person_id",
-]
-
-
-def new_person_id() -> str:
-    return "p_" + uuid.uuid4().hex[:16]
-
-
-@dataclass(frozen=True)
-class AnalyzeOptions:
-    counting: CountingRules
-    identity: IdentityRules
-    program: Program
-    metrics: MetricRules
-    min_visits_for_own_cycle: int = 3
-    predictions: bool = True
-    readiness: Mapping[str, int] = field(default_factory=dict)
-    # Outgoing tier-change events (events.url): queue one per history row written.
-    emit_events: bool = False
-    announce_first_analysis: bool = False
+__all__ = ["AnalyzeReport", "Computation", "analyze_all", "compute_all"]
 
 
 @dataclass
@@ -112,24 +71,6 @@ class AnalyzeReport:
         data["as_of"] = self.as_of.isoformat()
         data["store_cycle_days"] = str(self.store_cycle_days)
         return data
-
-
-def group_purchases(
-    facts: Facts, index: Any, assignment: Mapping[str, str], rules: IdentityRules
-) -> tuple[dict[str, list[Purchase]], int]:
-    by_person: dict[str, list[Purchase]] = defaultdict(list)
-    unattributed = 0
-    for purchase in facts.purchases:
-        key = member_of(purchase, facts, index, rules)
-        pid = assignment.get(key) if key is not None else None
-        if pid is None:
-            unattributed += 1
-            continue
-        by_person[pid].append(purchase)
-    return by_person, unattributed
-
-
-Entry = tuple[datetime, Decimal, int]
 
 
 def _entries_by_person(
@@ -186,24 +127,6 @@ class _People:
     locks: Mapping[str, Lock]
     placeholder_emails: Mapping[str, str]
     predictions: bool
-
-
-@dataclass
-class Outcome:
-    """What the rest of a full analysis needs of one computed person: the row to store
-    (``risk`` and the predictions are filled in once everyone is computed), the digest
-    of its early columns, the tier change, and the inputs of the risk rule and the store
-    cycle."""
-
-    row: dict[str, Any]
-    digest: bytes
-    history: HistoryEntry | None
-    days_since_last: int | None
-    visits: int
-    average_cycle_days: Decimal | None
-
-
-Computed = tuple[list[Outcome], dict[str, "CustomerSummary"]]
 
 
 def _compute_people(people: _People, start: int, stop: int) -> Computed:
@@ -325,16 +248,14 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         previous_members = repo.load_member_persons(conn)
         previous = repo.load_person_states(conn)
         locks = repo.load_locks(conn)
-        index = build_members(facts, options.identity)
-        clusters, links = cluster(
-            index.members,
-            options.identity,
-            manual_links=facts.manual_links,
-            manual_unlinks=facts.manual_unlinks,
-            placeholders=index.placeholders,
+        people = cluster_people(facts, options.identity, previous_members)
+        index, clusters, links, assignment = (
+            people.index,
+            people.clusters,
+            people.links,
+            people.assignment,
         )
-        assignment = stable_person_ids(clusters, previous_members, new_person_id)
-        del previous_members
+        del previous_members, people
         entries, purchases, unattributed = _entries_by_person(
             conn, orders, index, assignment, options
         )
@@ -348,7 +269,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         Decimal(90),
         options.min_visits_for_own_cycle,
     )
-    people = _People(
+    work = _People(
         clusters,
         assignment,
         entries,
@@ -359,7 +280,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         index.placeholders.emails,
         options.predictions,
     )
-    results, summaries = _compute_everyone(people)
+    results, summaries = _compute_everyone(work)
     del entries
     min_visits = options.min_visits_for_own_cycle
     cycle = store_cycle_days(
@@ -469,16 +390,3 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             },
         )
     return report
-
-
-def history_row(entry: HistoryEntry, run_id: int) -> dict[str, Any]:
-    return {
-        "person_id": entry.person_id,
-        "at": entry.at,
-        "from_tier": entry.from_tier,
-        "to_tier": entry.to_tier,
-        "change": entry.change,
-        "reason": entry.reason,
-        "reasons": entry.reasons,
-        "run_id": run_id,
-    }

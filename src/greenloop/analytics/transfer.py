@@ -16,12 +16,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from greenloop.analytics.compute import HistoryEntry
+from greenloop.analytics.outcome import Outcome
 from greenloop.store import tables as t
 from greenloop.store.analytics_repo import PERSON_COLUMNS
 from greenloop.store.types import Money, UtcDateTime
 
 if TYPE_CHECKING:
-    from greenloop.analytics.run import Outcome
     from greenloop.domain.predictions import CustomerSummary
 
 __all__ = ["pack", "unpack"]
@@ -75,7 +75,6 @@ def pack(outcomes: Sequence[Outcome], summaries: dict[str, CustomerSummary]) -> 
 
 
 def unpack(data: bytes) -> tuple[list[Outcome], dict[str, CustomerSummary]]:
-    from greenloop.analytics.run import Outcome
     from greenloop.domain.predictions import CustomerSummary
 
     rows, packed_summaries = marshal.loads(data)  # noqa: S302 (our own forked child)

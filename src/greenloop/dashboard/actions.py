@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from greenloop.analytics.master_csv import write_master
+from greenloop.analytics.options import AnalyzeOptions
 from greenloop.analytics.preview import preview_program
 from greenloop.analytics.program import load_program_file
-from greenloop.analytics.run import AnalyzeOptions
 from greenloop.config import Settings
 from greenloop.domain.tiers import Program
 from greenloop.errors import GreenLoopError, InputFileError

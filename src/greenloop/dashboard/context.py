@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from greenloop.analytics.run import AnalyzeOptions
+from greenloop.analytics.options import AnalyzeOptions
 from greenloop.config import Settings
 from greenloop.dashboard.auth import Auth
 from greenloop.dashboard.figures import HeavyFigures

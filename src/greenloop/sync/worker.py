@@ -32,8 +32,8 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, select
 
+from greenloop.analytics.options import AnalyzeOptions
 from greenloop.analytics.recompute import recompute_customer
-from greenloop.analytics.run import AnalyzeOptions
 from greenloop.config import WebhookSettings
 from greenloop.errors import ApiRejected, BadResponse, GreenLoopError
 from greenloop.lightspeed import models as m

@@ -1,0 +1,47 @@
+"""What an analysis is asked to do, and the small helpers a full and a one-person run share."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from greenloop.analytics.compute import HistoryEntry
+from greenloop.domain.identity import IdentityRules
+from greenloop.domain.metrics import MetricRules
+from greenloop.domain.purchases import CountingRules
+from greenloop.domain.tiers import Program
+
+__all__ = ["AnalyzeOptions", "history_row", "new_person_id"]
+
+
+def new_person_id() -> str:
+    return "p_" + uuid.uuid4().hex[:16]
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    counting: CountingRules
+    identity: IdentityRules
+    program: Program
+    metrics: MetricRules
+    min_visits_for_own_cycle: int = 3
+    predictions: bool = True
+    readiness: Mapping[str, int] = field(default_factory=dict)
+    # Outgoing tier-change events (events.url): queue one per history row written.
+    emit_events: bool = False
+    announce_first_analysis: bool = False
+
+
+def history_row(entry: HistoryEntry, run_id: int) -> dict[str, Any]:
+    return {
+        "person_id": entry.person_id,
+        "at": entry.at,
+        "from_tier": entry.from_tier,
+        "to_tier": entry.to_tier,
+        "change": entry.change,
+        "reason": entry.reason,
+        "reasons": entry.reasons,
+        "run_id": run_id,
+    }

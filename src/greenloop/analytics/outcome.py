@@ -1,0 +1,36 @@
+"""One computed person as a full analysis carries it between its stages (and processes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from greenloop.analytics.compute import HistoryEntry
+
+if TYPE_CHECKING:
+    from greenloop.domain.predictions import CustomerSummary
+
+__all__ = ["Computed", "Entry", "Outcome"]
+
+# A timeline entry: when, the value, the purchase flags.
+Entry = tuple[datetime, Decimal, int]
+
+
+@dataclass
+class Outcome:
+    """What the rest of a full analysis needs of one computed person: the row to store
+    (``risk`` and the predictions are filled in once everyone is computed), the digest
+    of its early columns, the tier change, and the inputs of the risk rule and the store
+    cycle."""
+
+    row: dict[str, Any]
+    digest: bytes
+    history: HistoryEntry | None
+    days_since_last: int | None
+    visits: int
+    average_cycle_days: Decimal | None
+
+
+Computed = tuple[list[Outcome], dict[str, "CustomerSummary"]]
