@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from greenloop.domain.purchases import CountingRules, MergeResult, merge_purchas
 from greenloop.domain.reconcile import ReconcileReport, reconcile
 from greenloop.ecom.importer import ImportResult, import_exports
 from greenloop.errors import ConfigError, InputFileError
+from greenloop.ecom.values import ValueLimits
 from greenloop.lightspeed.client import LightspeedClient, connect
 from greenloop.store.analytics_repo import person_scope
 from greenloop.store.engine import head_revision, make_engine, migrate, require_current
@@ -51,6 +52,7 @@ __all__ = [
     "integration_start",
     "link_profiles",
     "list_placeholders",
+    "ecom_limits",
     "list_purchases",
     "lock_person_tier",
     "open_engine",
@@ -196,10 +198,22 @@ def integration_start(settings: Settings) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
+            limits=ecom_limits(settings),
         raise ConfigError(
             f"ecom.integration_start '{text}' is not a date", hint="Write it like 2024-05-01."
         ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+def ecom_limits(settings: Settings) -> ValueLimits:
+    """The ``[ecom]`` limits beyond which an exported value refuses its order."""
+    ecom = settings.ecom
+    return ValueLimits(
+        max_order_total=ecom.max_order_total,
+        max_quantity=ecom.max_quantity,
+        earliest=datetime.combine(ecom.earliest_order_date, time(), tzinfo=UTC),
+        max_future=timedelta(days=ecom.max_future_days),
+    )
+
 
 
 def reconcile_ecom(settings: Settings, *, now: datetime | None = None) -> ReconcileReport:

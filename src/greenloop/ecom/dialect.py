@@ -24,11 +24,53 @@ from typing import Any
 
 from greenloop.errors import InputFileError
 
-__all__ = ["Dialect", "HashingStream", "detect_dialect", "open_export"]
+__all__ = [
+    "Dialect",
+    "HashingStream",
+    "allow_any_cell_size",
+    "detect_dialect",
+    "fallback_encoding",
+    "open_export",
+    "replacements",
+]
 
 _SEPARATORS = (";", ",", "\t")
 _HEAD = 64 * 1024
 _BUFFER = 1 << 20
+# The largest the csv module takes (a C long on every platform).
+_ANY_CELL = 2**31 - 1
+
+
+_REPLACED = [0]
+
+
+def _replace_and_count(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    _REPLACED[0] += 1
+    return "\ufffd", error.end
+
+
+# A lenient stream decodes a bad byte as U+FFFD and counts it: a reader that sees the
+# count move checks its cells for U+FFFD. A chunk is decoded before its rows are parsed.
+codecs.register_error("greenloop-replace", _replace_and_count)
+
+
+def replacements() -> int:
+    """Bytes decoded as U+FFFD by lenient streams so far, in this process."""
+    return _REPLACED[0]
+
+
+def allow_any_cell_size() -> None:
+    """Let the csv module read a cell of any length.
+
+    Its default limit (131,072 characters) makes one long cell, e.g. a pasted order
+    comment, end the whole file with an error, and the rows after it cannot be found
+    again. A cell is never larger than its file, and the reader checks the length of
+    every cell it stores. The limit is process-wide, and only ever raised.
+    """
+    if csv.field_size_limit() < _ANY_CELL:
+        csv.field_size_limit(_ANY_CELL)
 
 
 @dataclass(frozen=True)
@@ -66,6 +108,7 @@ def detect_dialect(path: Path, *, encoding: str | None = None) -> Dialect:
     first_line_end = text.find("\n")
     crlf = first_line_end > 0 and text[first_line_end - 1] == "\r"
     header_line = text[: first_line_end if first_line_end >= 0 else len(text)].rstrip("\r")
+    allow_any_cell_size()
     best: tuple[int, str] | None = None
     for separator in _SEPARATORS:
         cells = next(csv.reader([header_line], delimiter=separator), [])
@@ -81,20 +124,31 @@ def detect_dialect(path: Path, *, encoding: str | None = None) -> Dialect:
 
 
 class HashingStream(io.RawIOBase):
-    """The file's bytes, hashed on the way through (unless ``hashing`` is off)."""
+    """The file's bytes, hashed on the way through (unless ``hashing`` is off).
+
+    ``saw_nul`` turns true once a NUL byte went by: the reader then checks its cells for
+    one (PostgreSQL refuses NUL in text, SQLite cuts the text there). The bytes of a row
+    are always read before the row is parsed, so the flag is up in time.
+    """
 
     def __init__(self, path: Path, *, hashing: bool = True) -> None:
         super().__init__()
         self._raw = path.open("rb", buffering=0)
         self._digest = hashlib.sha256() if hashing else None
+        self.saw_nul = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         count = self._raw.readinto(buffer)
-        if count and self._digest is not None:
-            self._digest.update(memoryview(buffer)[:count])
+        if count:
+            view = memoryview(buffer)[:count]
+            if self._digest is not None:
+                self._digest.update(view)
+            # A copy and a memchr: several times faster than a regex over the view.
+            if not self.saw_nul and b"\0" in view.tobytes():
+                self.saw_nul = True
         return count or 0
 
     def close(self) -> None:
@@ -108,10 +162,36 @@ class HashingStream(io.RawIOBase):
 
 
 def open_export(
-    path: Path, dialect: Dialect, *, hashing: bool = True
+    path: Path, dialect: Dialect, *, hashing: bool = True, lenient: bool = False
 ) -> tuple[io.TextIOWrapper, HashingStream]:
     """A text stream for ``csv`` (``newline=""`` so quoted cells keep their line breaks)
-    and the hashing stream under it."""
+    and the hashing stream under it. ``lenient`` decodes a bad byte as U+FFFD, counted
+    by :func:`replacements`, instead of raising ``UnicodeDecodeError``."""
     raw = HashingStream(path, hashing=hashing)
     buffered = io.BufferedReader(raw, buffer_size=_BUFFER)
-    return io.TextIOWrapper(buffered, encoding=dialect.encoding, newline=""), raw
+    errors = "greenloop-replace" if lenient else "strict"
+    stream = io.TextIOWrapper(buffered, encoding=dialect.encoding, errors=errors, newline="")
+    return stream, raw
+
+
+def fallback_encoding(path: Path) -> str:
+    """How to read a file whose head is UTF-8 but whose later bytes are not all UTF-8.
+
+    Mostly valid UTF-8 beyond ASCII means a UTF-8 export with a few damaged bytes: read
+    it as UTF-8, and only the orders holding the damage are refused. Otherwise it is an
+    Excel "ANSI" save whose first 64 KB happened to be plain ASCII: read it as cp1252.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    valid = damaged = 0
+    try:
+        with path.open("rb") as raw:
+            while chunk := raw.read(_BUFFER):
+                text = decoder.decode(chunk)
+                if text.isascii():
+                    continue
+                bad = text.count("\ufffd")
+                damaged += bad
+                valid += len(text) - len(text.encode("ascii", "ignore")) - bad
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the file ({exc.strerror})") from None
+    return "utf-8" if valid > damaged else "cp1252"

@@ -23,16 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert
+from sqlalchemy.exc import DataError
 
 from greenloop.collector import rare_collections
-from greenloop.ecom.reader import NotContiguous, NotUtf8, ReadReport
+from greenloop.ecom.dialect import fallback_encoding
+from greenloop.ecom.reader import NotContiguous, NotUtf8, ReadAgain, ReadReport
 from greenloop.ecom.staging import ITEM_ROW_COLUMNS, ORDER_ROW_COLUMNS, Batch, StageJob
-from greenloop.ecom.values import AmbiguousPolicy
+from greenloop.ecom.values import AmbiguousPolicy, ValueLimits
 from greenloop.ecom.worker import StagedFile, stage_file
+from greenloop.errors import InputFileError
 from greenloop.store import tables as t
 from greenloop.store.bulk import insert_stored, placeholders
 
-__all__ = ["ORDER_ROW_COLUMNS", "FileResult", "ImportResult", "import_exports"]
+__all__ = ["ORDER_ROW_COLUMNS", "FileResult", "ImportResult", "import_exports", "read_again"]
 
 _FIRST_IMPORTED = ORDER_ROW_COLUMNS.index("first_imported_at")
 _SNAPSHOT = ORDER_ROW_COLUMNS.index("snapshot_at")
@@ -173,11 +176,18 @@ def import_exports(
     dry_run: bool = False,
     clock: Callable[[], datetime] | None = None,
     parallel: bool | None = None,
+    limits: ValueLimits | None = None,
 ) -> ImportResult:
     """Import each file in its own transaction (rolled back when ``dry_run``).
 
     ``parallel`` reads in a child process while writing (``None``: for large files).
+    ``limits`` refuses orders with values no store produces; order times may be at most
+    ``limits.max_future`` after now.
     """
+    now = (clock or (lambda: datetime.now(UTC)))()
+    limits = limits or ValueLimits()
+    if limits.latest is None:
+        limits = replace(limits, latest=now + limits.max_future)
     with rare_collections():
         return _import_all(
             engine,
@@ -186,9 +196,17 @@ def import_exports(
             day_first=day_first,
             ambiguous=ambiguous,
             dry_run=dry_run,
-            now=(clock or (lambda: datetime.now(UTC)))(),
+            now=now,
             parallel=parallel,
+            limits=limits,
         )
+
+
+def read_again(job: StageJob, again: ReadAgain) -> StageJob:
+    """The job that reads ``job``'s file the way ``again`` says it must be read."""
+    if isinstance(again, NotContiguous):
+        return replace(job, in_memory=True)
+    return replace(job, encoding=fallback_encoding(job.path))
 
 
 def _import_all(
@@ -201,11 +219,13 @@ def _import_all(
     dry_run: bool,
     now: datetime,
     parallel: bool | None,
+    limits: ValueLimits,
 ) -> ImportResult:
     result = ImportResult(dry_run=dry_run)
     for path in paths:
         path = Path(path)
-        job = StageJob(
+        job = StageJob.limited(
+            limits,
             path=path,
             timezone=timezone,
             day_first=day_first,
@@ -224,11 +244,19 @@ def _import_all(
                 # this attempt stays.
                 tx.rollback()
                 conn.close()
-                if isinstance(again, NotContiguous):
-                    job = replace(job, in_memory=True)
-                else:
-                    job = replace(job, encoding="cp1252")
+                job = read_again(job, again)
                 continue
+            except DataError as exc:
+                # The reader refuses every value known to break a column; should the
+                # database still refuse one, the file is reported, not the row data
+                # (the driver's message quotes it).
+                tx.rollback()
+                conn.close()
+                raise InputFileError(
+                    f"{path}: the database refused a value of this file "
+                    f"({type(exc.orig).__name__}); nothing of it was imported",
+                    hint="Re-export the file from the eCom admin; if it persists, report it.",
+                ) from None
             except BaseException:
                 tx.rollback()
                 conn.close()

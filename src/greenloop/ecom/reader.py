@@ -21,7 +21,7 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
 from pathlib import Path
@@ -30,8 +30,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from greenloop.domain.purchases import KNOWN_PAYMENT_CODES
 from greenloop.ecom.columns import REQUIRED_COLUMNS, STANDARD_COLUMNS, XSERIES_ORDER_ID
-from greenloop.ecom.dialect import Dialect, detect_dialect, open_export
-from greenloop.ecom.values import AmbiguousPolicy, StoreClock, looks_scientific, parse_money
+from greenloop.ecom.dialect import (
+    Dialect,
+    HashingStream,
+    allow_any_cell_size,
+    detect_dialect,
+    open_export,
+    replacements,
+)
+from greenloop.ecom.values import (
+    AmbiguousPolicy,
+    BadCell,
+    StoreClock,
+    ValueLimits,
+    looks_scientific,
+    parse_money,
+    shown,
+)
 from greenloop.errors import ConfigError, ImportRowError, InputFileError
 
 __all__ = [
@@ -146,11 +161,17 @@ _MISSING: Any = object()
 # Entries per cache before it starts over: enough for the few distinct amounts and
 # times that repeat, small enough to keep a worker's memory flat on any file.
 _CACHE_LIMIT = 20_000
-# Money cell text -> canonical text (None when empty). An export repeats the same few
-# amounts on every row; caching by text skips the parse, and texts are immutable.
-_MONEY_TEXT: dict[str, str | None] = {}
-# The same for item prices, which read an empty or zero price as Decimal(0), i.e. "0".
-_PRICE_TEXT: dict[str, str] = {}
+# Longer than any name, SKU, e-mail or status a store writes. A cell this long in a
+# column GreenLoop stores refuses its order; elsewhere (a comment) it is only noted.
+MAX_TEXT = 2000
+# An order number as the export writes it: digits on old stores, or five random
+# characters with an optional prefix or suffix set in the admin (reference §2.2).
+_ORDER_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#/-]{0,63}")
+# What a spreadsheet makes of a numeric order number: 9.0007E+5, 900070.0.
+_NUMBER_REWRITTEN = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?|[+-]?\d+[eE][+-]\d+")
+# A pickup may be booked ahead; further than this after the latest order time is no
+# date a store sets.
+_PICKUP_AHEAD = timedelta(days=366)
 
 
 @dataclass(slots=True)
@@ -218,7 +239,8 @@ class NotContiguous(ReadAgain):
 
 
 class NotUtf8(ReadAgain):
-    """The head looked like UTF-8 but later bytes are not; re-read as cp1252."""
+    """The head looked like UTF-8 but later bytes are not; re-read in the encoding
+    :func:`~greenloop.ecom.dialect.fallback_encoding` picks."""
 
 
 Group = tuple[str, list[list[str]], list[int]]
@@ -235,9 +257,29 @@ class ExportReader:
         display_name: str | None = None,
         encoding: str | None = None,
         hash_file: bool = True,
+        limits: ValueLimits | None = None,
     ) -> None:
+        """``encoding`` forces one; its undecodable bytes then refuse their orders
+        (without it, a file that stops being UTF-8 raises :class:`NotUtf8`)."""
         self.path = Path(path)
         self.name = display_name or str(path)
+        self.limits = limits = limits or ValueLimits()
+        self._earliest = _utc_text(limits.earliest)
+        self._latest = "9" if limits.latest is None else _utc_text(limits.latest)
+        self._latest_pickup = (
+            "9" if limits.latest is None else _utc_text(limits.latest + _PICKUP_AHEAD)
+        )
+        # Cell text -> canonical text, each cache holding only texts valid for its kind
+        # (an export repeats the same few amounts on every row, so caching by text
+        # skips the parse and the checks): any amount (None when empty), order totals,
+        # item prices (empty or zero read as "0"), quantities (empty read as "1").
+        self._money_text: dict[str, str | None] = {}
+        self._total_text: dict[str, str] = {}
+        self._price_text: dict[str, str] = {}
+        self._quantity_text: dict[str, str] = {}
+        self._lenient = False
+        self._raw: HashingStream | None = None
+        self._replaced = 0
         try:
             self.zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -260,8 +302,14 @@ class ExportReader:
         dialect = detect_dialect(self.path, encoding=self.encoding)
         self.report.dialect = dialect
         self._excel_like = dialect.bom or dialect.separator == ","
-        stream, raw = open_export(self.path, dialect, hashing=self.hash_file)
+        # Only an undecided UTF-8 file stays strict: its first bad byte means "read it
+        # again" (NotUtf8). Otherwise a bad byte becomes U+FFFD and refuses its order.
+        self._lenient = self.encoding is not None or dialect.encoding != "utf-8"
+        stream, raw = open_export(self.path, dialect, hashing=self.hash_file, lenient=self._lenient)
+        self._raw = raw
+        self._replaced = replacements()
         rows_read = 0
+        allow_any_cell_size()
         with stream:
             reader = csv.reader(stream, delimiter=dialect.separator, quotechar='"')
             try:
@@ -309,12 +357,13 @@ class ExportReader:
                 for number, (rows, lines) in by_number.items():
                     yield number, rows, lines
             except UnicodeDecodeError:
-                if self.encoding is None and dialect.encoding == "utf-8":
-                    raise NotUtf8(self.name) from None
+                raise NotUtf8(self.name) from None
+            except csv.Error as exc:
+                # Unreachable with every cell size allowed; kept so that whatever else
+                # the csv module refuses is reported as a file error, not a traceback.
                 raise InputFileError(
-                    f"{self.name}: line {previous_end + 1}: the bytes are not "
-                    f"{dialect.encoding} text",
-                    hint="Save the export as UTF-8 (or re-download it from the eCom admin).",
+                    f"{self.name}: line {reader.line_num}: {exc}",
+                    hint="Re-download the export from the eCom admin.",
                 ) from None
             finally:
                 self.report.rows = rows_read
@@ -328,6 +377,7 @@ class ExportReader:
         self.ix: dict[str, int] = {
             name: self.col.get(name, absent) for name in (*STANDARD_COLUMNS, XSERIES_ORDER_ID)
         }
+        self.header = header
         missing = [name for name in REQUIRED_COLUMNS if name not in self.col]
         if missing:
             raise InputFileError(
@@ -344,6 +394,11 @@ class ExportReader:
         self._money_cells = itemgetter(*(ix[name] for name in ("order_total", *_MONEY_ORDER)))
         self._order_cells = itemgetter(*(ix[name] for name in _ORDER_TEXT))
         self._item_cells = itemgetter(*(ix[name] for name in _ITEM_TEXT))
+        # The cells an order takes from its first row, and from each of its rows.
+        self._stored_item = frozenset(ix[name] for name in ("order_number", *_ITEM_TEXT))
+        self._stored_first = self._stored_item | frozenset(
+            ix[name] for name in (*_ORDER_TEXT, "order_total", *_MONEY_ORDER)
+        )
 
     def _cell(self, cells: list[str], name: str) -> str:
         return cells[self.ix[name]]
@@ -391,6 +446,14 @@ class ExportReader:
             return None
         rejected = self.report.rejected
         problems = len(rejected)
+        raw = self._raw
+        checked = (
+            (raw is not None and raw.saw_nul)
+            or (self._lenient and replacements() != self._replaced)
+            or len("".join(first)) > MAX_TEXT  # faster than summing the lengths
+        )
+        if checked:
+            self._check_cells(rows, lines)
         if len(rows) > 1:
             agree_key = self._agree_key
             key = agree_key(first)
@@ -400,21 +463,24 @@ class ExportReader:
         order = self._order_fields(number, first, lines[0])
         # Item rows are most of the file: the common case (every amount already seen)
         # is inlined here; anything else goes through _item, which reports problems.
-        item_cells, probe, money, prices = (
+        item_cells, probe, money, prices, quantities = (
             self._item_cells,
             self._damage_probe,
-            _MONEY_TEXT,
-            _PRICE_TEXT,
+            self._money_text,
+            self._price_text,
+            self._quantity_text,
         )
         items: list[ItemRecord] = []
         damaged = self._excel_like
         for position in range(len(rows)):
             row = rows[position]
             price_text, total_text, quantity_text, sku, name, options = item_cells(row)
+            if position and not checked and len(sku) + len(name) + len(options) > MAX_TEXT:
+                self._check_cells([row], [lines[position]], first=False)
             try:
                 price = prices[price_text]
                 total = money[total_text]
-                quantity = money[quantity_text]
+                quantity = quantities[quantity_text]
             except KeyError:
                 total = None
             if total is None:
@@ -430,7 +496,7 @@ class ExportReader:
                         sku.strip() or None,
                         name.strip(),
                         price,
-                        quantity if quantity is not None else "1",
+                        quantity,
                         total,
                         options.strip() or None,
                     )
@@ -453,26 +519,120 @@ class ExportReader:
                 self._reject(
                     line,
                     name,
-                    f"'{row[index]}' disagrees with line {first_line} "
-                    f"('{first[index]}') for order {number}",
+                    f"{shown(row[index])} disagrees with line {first_line} "
+                    f"({shown(first[index])}) for order {shown(number)}",
                     "all rows of one order must carry the same order-level values",
                 )
 
+    def _check_cells(self, rows: list[list[str]], lines: list[int], *, first: bool = True) -> None:
+        """Refuse the order when a cell it stores is too long, holds a NUL or holds bytes
+        that were not text; only note such a cell in a column it does not store (a long
+        comment changes nothing GreenLoop keeps). The slow path, for the rare order that
+        needs it."""
+        damaged = replacements() != self._replaced
+        for position, row in enumerate(rows):
+            stored = self._stored_first if first and position == 0 else self._stored_item
+            for index, cell in enumerate(row):
+                if len(cell) > MAX_TEXT:
+                    problem = f"is {len(cell):,} characters long"
+                    hint = f"no store writes one longer than {MAX_TEXT:,}; fix the cell"
+                elif "\0" in cell:
+                    problem = f"{shown(cell)} holds a NUL byte"
+                    hint = "the file is damaged; re-export it from the eCom admin"
+                elif damaged and "\ufffd" in cell:
+                    encoding = self.report.dialect.encoding if self.report.dialect else "UTF-8"
+                    problem = f"{shown(cell)} holds bytes that are not {encoding} text"
+                    hint = "the file is damaged; re-export it from the eCom admin"
+                else:
+                    continue
+                column = self.header[index] if index < len(self.header) else f"column {index + 1}"
+                if index in stored:
+                    self._reject(lines[position], column, problem, hint)
+                else:
+                    self.report.warn(
+                        f"{self.name}:{lines[position]}: {column}: {problem}; "
+                        "GreenLoop does not store this column, so the order is imported"
+                    )
+
     def _money(self, text: str, name: str, line: int) -> str | None:
-        """Canonical text of a money cell (``None`` when empty); reports a bad one."""
-        value = _MONEY_TEXT.get(text, _MISSING)
+        """Canonical text of a money cell (``None`` when empty); reports a bad one, and
+        one larger than any order total (every amount of an order is part of one)."""
+        value = self._money_text.get(text, _MISSING)
         if value is not _MISSING:
             return value  # type: ignore[no-any-return]
         try:
             parsed = parse_money(text)
         except ValueError as exc:
-            self._reject(line, name, str(exc).split("; ")[0], _hint(str(exc)))
+            self._reject_bad_cell(line, name, exc)
             raise _RowBroken from None
+        if parsed is not None and abs(parsed) > self.limits.max_order_total:
+            self._reject(
+                line,
+                name,
+                f"{shown(text.strip())} is more than any order of the store "
+                f"(ecom.max_order_total is {self.limits.max_order_total})",
+                "fix the amount in the export, or raise ecom.max_order_total",
+            )
+            raise _RowBroken
         value = None if parsed is None else str(parsed)
-        if len(_MONEY_TEXT) > _CACHE_LIMIT:
-            _MONEY_TEXT.clear()
-        _MONEY_TEXT[text] = value
+        _remember(self._money_text, text, value)
         return value
+
+    def _total(self, text: str, line: int) -> str:
+        """Canonical text of an order total; reports an empty or negative one."""
+        value = self._money(text, "order_total", line)
+        if value is None:
+            self._reject(
+                line, "order_total", "is empty", "the eCom export always fills it; re-export"
+            )
+            raise _RowBroken
+        if Decimal(value) < 0:
+            self._reject(
+                line,
+                "order_total",
+                f"{shown(text.strip())} is negative",
+                "an order's total is never below zero (a refund keeps it); fix the export",
+            )
+            raise _RowBroken
+        _remember(self._total_text, text, value)
+        return value
+
+    def _quantity(self, text: str, line: int) -> str:
+        """Canonical text of an item quantity (an empty one is 1); reports one that is
+        negative or larger than ``max_quantity``."""
+        try:
+            quantity = parse_money(text)
+        except ValueError as exc:
+            self._reject_bad_cell(line, "quantity", exc)
+            raise _RowBroken from None
+        if quantity is None:
+            quantity = Decimal(1)
+        if quantity < 0:
+            self._reject(
+                line,
+                "quantity",
+                f"{shown(text.strip())} is negative",
+                "an item's quantity is never below zero; fix the export",
+            )
+            raise _RowBroken
+        if quantity > self.limits.max_quantity:
+            self._reject(
+                line,
+                "quantity",
+                f"{shown(text.strip())} is more than any order of the store "
+                f"(ecom.max_quantity is {self.limits.max_quantity})",
+                "fix the quantity in the export, or raise ecom.max_quantity",
+            )
+            raise _RowBroken
+        value = str(quantity)
+        _remember(self._quantity_text, text, value)
+        return value
+
+    def _reject_bad_cell(self, line: int, column: str, exc: ValueError) -> None:
+        if isinstance(exc, BadCell):
+            self._reject(line, column, exc.message, exc.hint)
+        else:
+            self._reject(line, column, str(exc), None)
 
     def _time(self, text: str, name: str, line: int, *, required: bool = False) -> str | None:
         """UTC text of a (stripped) time cell, ``None`` when empty; reports a bad one."""
@@ -484,8 +644,28 @@ class ExportReader:
         try:
             utc, note = self._clock.utc_text(text)
         except ValueError as exc:
-            self._reject(line, name, str(exc).split("; ")[0], _hint(str(exc)))
+            self._reject_bad_cell(line, name, exc)
             raise _RowBroken from None
+        latest = self._latest_pickup if name == "pickup_time" else self._latest
+        if utc < self._earliest:
+            self._reject(
+                line,
+                name,
+                f"{shown(text)} is before {self.limits.earliest:%Y-%m-%d}, "
+                "the earliest order date accepted (ecom.earliest_order_date)",
+                "fix the date in the export, or set ecom.earliest_order_date to the day "
+                "of the store's first sale",
+            )
+            raise _RowBroken
+        if utc > latest:
+            self._reject(
+                line,
+                name,
+                f"{shown(text)} is in the future (later than {latest[:16].replace('T', ' ')} "
+                "UTC, which is ecom.max_future_days after the import)",
+                "fix the date in the export, or check the computer's clock",
+            )
+            raise _RowBroken
         if note:
             self.report.warn(f"{self.name}:{line}: {name}: {note}")
         return utc
@@ -507,21 +687,21 @@ class ExportReader:
             phone,
             bill_phone,
         ) = self._order_cells(row)
+        if not (number.isdigit() and number.isascii() and len(number) <= 64):
+            problem = _order_number_problem(number)
+            if problem is not None:
+                self._reject(line, "order_number", *problem)
+                return None
         texts = self._money_cells(row)
         try:
             try:
-                amounts = list(map(_MONEY_TEXT.__getitem__, texts))
+                amounts = list(map(self._money_text.__getitem__, texts))
             except KeyError:  # an amount not seen yet: parse (and check) them one by one
                 amounts = [
                     self._money(text, column, line)
                     for text, column in zip(texts, ("order_total", *_MONEY_ORDER), strict=True)
                 ]
-            total = amounts[0]
-            if total is None:
-                self._reject(
-                    line, "order_total", "is empty", "the eCom export always fills it; re-export"
-                )
-                return None
+            total = self._total_text.get(texts[0]) or self._total(texts[0], line)
             timestamp = timestamp.strip()
             placed_at = self._time(timestamp, "timestamp", line, required=True)
             pickup_at = self._time(pickup.strip(), "pickup_time", line)
@@ -533,8 +713,8 @@ class ExportReader:
             return None
         if code not in KNOWN_PAYMENT_CODES and not code.startswith("CUSTOM_PAYMENT_STATUS"):
             self.report.warn(
-                f"{self.name}:{line}: payment_status_code: unknown code '{code}' for order "
-                f"{number}; it is imported but not counted as a purchase"
+                f"{self.name}:{line}: payment_status_code: unknown code {shown(code)} for "
+                f"order {number}; it is imported but not counted as a purchase"
             )
         _, subtotal, tax, shipping, handling_fee, discount, coupon_discount, gift_card = amounts
         return (
@@ -568,11 +748,9 @@ class ExportReader:
         try:
             price = self._price(price_text, line)
             total = self._money(total_text, "total", line)
-            quantity = self._money(quantity_text, "quantity", line)
+            quantity = self._quantity(quantity_text, line)
         except _RowBroken:
             return None
-        if quantity is None:
-            quantity = "1"
         if total is None:
             total = str(Decimal(price) * Decimal(quantity))
         return (
@@ -590,9 +768,7 @@ class ExportReader:
         value = self._money(text, "price", line)
         # An empty or zero price reads as Decimal(0) (stored, and hashed, as "0").
         price = "0" if value is None or Decimal(value) == 0 else value
-        if len(_PRICE_TEXT) > _CACHE_LIMIT:
-            _PRICE_TEXT.clear()
-        _PRICE_TEXT[text] = price
+        _remember(self._price_text, text, price)
         return price
 
     def _warn_damage(self, row: list[str], line: int) -> None:
@@ -653,6 +829,34 @@ class _RowBroken(Exception):
     """The row was reported; stop building it."""
 
 
-def _hint(message: str) -> str | None:
-    _, _, hint = message.partition("; ")
-    return hint or None
+def _remember(cache: dict[str, Any], text: str, value: Any) -> None:
+    """Add to a cache that starts over when full, so memory stays flat on any file."""
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    cache[text] = value
+
+
+def _utc_text(moment: datetime) -> str:
+    """A moment as the clock's UTC text, which sorts as the moments do."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _order_number_problem(number: str) -> tuple[str, str] | None:
+    """Why a (non-empty, stripped) order number cannot be the export's, if it cannot.
+
+    The order number is the join key with the X-Series sale (its ``source_id``): one in
+    any other form can never find its twin, and would be counted twice.
+    """
+    if _NUMBER_REWRITTEN.fullmatch(number):
+        return (
+            f"{shown(number)} is a number a spreadsheet rewrote, not the order number",
+            "re-export the file from the eCom admin (order numbers are whole numbers "
+            "or letters and digits)",
+        )
+    if not _ORDER_NUMBER.fullmatch(number):
+        return (
+            f"{shown(number)} is not an order number as the export writes it",
+            "order numbers are digits, or letters and digits with - _ # / . between them, "
+            "at most 64 characters",
+        )
+    return None

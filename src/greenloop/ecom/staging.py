@@ -16,11 +16,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from greenloop.ecom.reader import ITEM_RECORD, ORDER_RECORD, ExportReader, ItemRecord, OrderRecord
-from greenloop.ecom.values import AmbiguousPolicy
+from greenloop.ecom.values import AmbiguousPolicy, ValueLimits
 
 __all__ = [
     "ITEM_ROW_COLUMNS",
@@ -45,6 +47,7 @@ ORDER_ROW_COLUMNS = (
 )
 ITEM_ROW_COLUMNS = ITEM_RECORD
 BATCH_ORDERS = 2000
+_DEFAULT_LIMITS = ValueLimits()
 # One valid order as the reader gives it: its record, first line, and item records.
 Record = tuple[OrderRecord, int, list[ItemRecord]]
 
@@ -63,6 +66,30 @@ class StageJob:
     in_memory: bool = False
     hash_file: bool = True
     batch_orders: int = field(default_factory=lambda: BATCH_ORDERS)
+    # ValueLimits as text (Decimal and datetime do not cross the worker's pipe).
+    max_order_total: str = str(_DEFAULT_LIMITS.max_order_total)
+    max_quantity: str = str(_DEFAULT_LIMITS.max_quantity)
+    earliest: str = _DEFAULT_LIMITS.earliest.isoformat()
+    latest: str | None = None
+
+    @classmethod
+    def limited(cls, limits: ValueLimits, **fields: Any) -> StageJob:
+        """A job reading with ``limits``."""
+        return cls(
+            **fields,
+            max_order_total=str(limits.max_order_total),
+            max_quantity=str(limits.max_quantity),
+            earliest=limits.earliest.isoformat(),
+            latest=limits.latest.isoformat() if limits.latest is not None else None,
+        )
+
+    def limits(self) -> ValueLimits:
+        return ValueLimits(
+            max_order_total=Decimal(self.max_order_total),
+            max_quantity=Decimal(self.max_quantity),
+            earliest=datetime.fromisoformat(self.earliest),
+            latest=datetime.fromisoformat(self.latest) if self.latest is not None else None,
+        )
 
     def reader(self) -> ExportReader:
         return ExportReader(
@@ -72,6 +99,7 @@ class StageJob:
             ambiguous=self.ambiguous,
             encoding=self.encoding,
             hash_file=self.hash_file,
+            limits=self.limits(),
         )
 
 

@@ -1,6 +1,6 @@
 """Cell values of an eCom export: money, store-local times, identifiers.
 
-Every parser raises ``ValueError`` with a message that says what is wrong and how to fix
+Every parser raises ``BadCell`` (a ``ValueError``) saying what is wrong and how to fix
 it; the reader adds the file, line and column. Forms accepted are those listed in the
 reference (ECOM_ESERIES_EXPORT.md §7): money as ``1234.56``, ``1,234.56``, ``1.234,56``,
 ``$1,234.56``, ``1234,56`` and ``(12.00)``; times as ``Jan 5, 2026 08:08 PM``,
@@ -17,13 +17,61 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 __all__ = [
+    "BadCell",
     "LocalTime",
     "StoreClock",
+    "ValueLimits",
     "looks_scientific",
     "parse_local_time",
     "parse_money",
+    "shown",
     "to_utc",
 ]
+
+
+class BadCell(ValueError):
+    """A cell's text is not a value of its kind: what is wrong, and how to fix it.
+
+    ``str()`` is ``"message; hint"``, as every parser here has always raised it; the
+    parts are kept apart too, because the cell's own text may hold "; ".
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{message}; {hint}" if hint else message)
+        self.message = message
+        self.hint = hint
+
+
+_SHOWN_CHARS = 40
+
+
+def shown(text: str) -> str:
+    """A cell's text, quoted, for a message: cut short and with control characters
+    escaped, since a hostile cell can be megabytes long or hold NUL bytes that a
+    terminal, a log or a PostgreSQL column would choke on."""
+    cut = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS]
+    if not cut.isprintable():
+        cut = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+    more = f"… ({len(text):,} characters)" if len(text) > _SHOWN_CHARS else ""
+    return f"'{cut}{more}'"
+
+
+@dataclass(frozen=True, slots=True)
+class ValueLimits:
+    """The values a store can produce (README: What GreenLoop refuses). An order with a
+    value outside them is refused by file and line, never stored: one absurd total made a
+    customer's lifetime value 10^20, one year-1 date became a first order date.
+
+    ``earliest`` and ``latest`` bound order times in UTC; ``latest`` None is no bound,
+    and the importer sets it to the import's time plus ``max_future``.
+    """
+
+    max_order_total: Decimal = Decimal("100000")
+    max_quantity: Decimal = Decimal("10000")
+    earliest: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    max_future: timedelta = timedelta(days=1)
+    latest: datetime | None = None
+
 
 _CURRENCY = re.compile(r"[$€£\s\u00a0]")
 _GROUPED_COMMA = re.compile(r"^\d{1,3}(,\d{3})+$")
@@ -61,10 +109,17 @@ def parse_money(text: str) -> Decimal | None:
     return value
 
 
+# Longer than any amount a store writes ("$1,234,567,890.00" is 17): refused before
+# Decimal reads it, since a cell can be any size.
+_MONEY_CHARS = 40
+
+
 def _parse_money_slow(text: str) -> Decimal | None:
     raw = text.strip()
     if not raw:
         return None
+    if len(raw) > _MONEY_CHARS:
+        raise BadCell(f"{shown(raw)} is too long to be an amount", "write it like 1234.56")
     value = _CURRENCY.sub("", raw)
     negative = False
     if value.startswith("(") and value.endswith(")"):
@@ -72,19 +127,19 @@ def _parse_money_slow(text: str) -> Decimal | None:
     if value.startswith("-"):
         negative, value = not negative, value[1:]
     if looks_scientific(value):
-        raise ValueError(
-            f"'{raw}' is in scientific notation (a spreadsheet rewrote it); "
-            "re-export the file from the eCom admin"
+        raise BadCell(
+            f"{shown(raw)} is in scientific notation (a spreadsheet rewrote it)",
+            "re-export the file from the eCom admin",
         )
     if not value[:1].isdigit() and not (value[:1] == "." and value[1:2].isdigit()):
-        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56")
+        raise BadCell(f"{shown(raw)} is not an amount", "write it like 1234.56")
     value = _normalise_separators(value, raw)
     try:
         amount = Decimal(value)
     except InvalidOperation:
-        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56") from None
+        raise BadCell(f"{shown(raw)} is not an amount", "write it like 1234.56") from None
     if not amount.is_finite():
-        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56")
+        raise BadCell(f"{shown(raw)} is not an amount", "write it like 1234.56")
     return -amount if negative else amount
 
 
@@ -97,8 +152,8 @@ def _normalise_separators(value: str, raw: str) -> str:
         whole, _, fraction = value.rpartition(decimal_sep)
         grouped = _GROUPED_COMMA if group_sep == "," else _GROUPED_DOT
         if not grouped.match(whole) or not fraction.isdigit():
-            raise ValueError(
-                f"'{raw}' mixes separators in an unreadable way; write it like 1234.56"
+            raise BadCell(
+                f"{shown(raw)} mixes separators in an unreadable way", "write it like 1234.56"
             )
         return whole.replace(group_sep, "") + "." + fraction
     if has_comma:
@@ -106,11 +161,11 @@ def _normalise_separators(value: str, raw: str) -> str:
             return value.replace(",", ".")  # 1234,56: a decimal comma
         if _GROUPED_COMMA.match(value):
             return value.replace(",", "")  # 1,234 or 1,234,567: thousands
-        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56")
+        raise BadCell(f"{shown(raw)} is not an amount", "write it like 1234.56")
     if value.count(".") > 1:
         if _GROUPED_DOT.match(value):
             return value.replace(".", "")  # 1.234.567: European thousands
-        raise ValueError(f"'{raw}' is not an amount; write it like 1234.56")
+        raise BadCell(f"{shown(raw)} is not an amount", "write it like 1234.56")
     return value
 
 
@@ -144,10 +199,10 @@ class LocalTime:
 def _clock(hour: int, meridiem: str | None, raw: str) -> int:
     if meridiem is None:
         if not 0 <= hour <= 23:
-            raise ValueError(f"'{raw}' has hour {hour}")
+            raise BadCell(f"{shown(raw)} has hour {hour}")
         return hour
     if not 1 <= hour <= 12:
-        raise ValueError(f"'{raw}' has hour {hour} with AM/PM")
+        raise BadCell(f"{shown(raw)} has hour {hour} with AM/PM")
     return hour % 12 + (12 if meridiem.lower() == "pm" else 0)
 
 
@@ -157,11 +212,13 @@ def parse_local_time(text: str, *, day_first: bool = False) -> LocalTime | None:
     if not raw:
         return None
     try:
+        if len(raw) > _TIME_CHARS:
+            raise ValueError("too long")
         if match := _NAMED.match(raw):
             mon, day, year, hour, minute, second, ampm = match.groups()
             month = _MONTHS.get(mon.lower())
             if month is None:
-                raise ValueError(f"'{raw}' has an unknown month '{mon}'")
+                raise BadCell(f"{shown(raw)} has an unknown month {shown(mon)}")
         elif match := _ISOISH.match(raw):
             year, month_s, day, hour, minute, second, ampm = match.groups()
             month = int(month_s)
@@ -181,13 +238,18 @@ def parse_local_time(text: str, *, day_first: bool = False) -> LocalTime | None:
                 int(second or 0),
             )
         )
-    except ValueError as exc:
-        if str(exc).startswith(f"'{raw}'"):
-            raise
-        raise ValueError(
-            f"'{raw}' is not a date and time; expected e.g. 'Jan 5, 2026 08:08 PM' "
-            "or '2026-01-05 20:08'"
+    except BadCell:
+        raise
+    except ValueError:
+        # Also a year, month or day out of range ('Feb 30', year 0).
+        raise BadCell(
+            f"{shown(raw)} is not a date and time",
+            "expected e.g. 'Jan 5, 2026 08:08 PM' or '2026-01-05 20:08'",
         ) from None
+
+
+# Longer than any time format above ("2026-01-05T20:08:00.000000+05:30" is 32).
+_TIME_CHARS = 48
 
 
 def _iso_with_offset(raw: str) -> datetime:
@@ -266,7 +328,8 @@ class StoreClock:
     def utc_text(self, text: str) -> tuple[str, str | None]:
         """UTC text of a non-empty, stripped time cell and the DST note, if any.
 
-        Raises ``ValueError`` as :func:`parse_local_time` does.
+        Raises :class:`BadCell` as :func:`parse_local_time` does, and for a time that
+        has no UTC equivalent (year 1 or 9999 moved across the date line).
         """
         cached = self._texts.get(text)
         if cached is not None:
@@ -279,8 +342,14 @@ class StoreClock:
                 return template[0] + minute + template[1], None
         local = parse_local_time(text, day_first=self.day_first)
         if local is None:
-            raise ValueError(f"'{text}' is empty")
-        converted = self._convert(local)
+            raise BadCell(f"{shown(text)} is empty")
+        try:
+            converted = self._convert(local)
+        except OverflowError:
+            raise BadCell(
+                f"{shown(text)} is outside the years a date can have in UTC",
+                "fix the date in the export",
+            ) from None
         self._learn_hour(text, local.value, converted)
         _remember(self._texts, text, converted)
         return converted
