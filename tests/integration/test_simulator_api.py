@@ -337,7 +337,7 @@ def test_refused_tokens_spend_no_budget(sim: Harness) -> None:
         ("POST", "/customers", {"first_name": "A", "last_name": "B"}, 201),
         ("DELETE", "/customers/c-zoe", None, 204),
         ("POST", "/customer_groups/g-vip/customers", {"customer_ids": ["c-jane"]}, 201),
-        ("GET", "/products", None, 404),
+        ("GET", "/consignments", None, 404),
         ("PATCH", "/customers/c-jane", {}, 404),
     ],
 )
@@ -446,7 +446,8 @@ def test_an_empty_page_reports_its_version_in_the_configured_style(
 
 
 def test_a_change_bumps_the_one_global_version(sim: Harness) -> None:
-    top = max(s["version"] for s in sim.listed("/sales")["data"])
+    top = sim.state.version
+    assert top == max(p["version"] for p in sim.listed("/products")["data"])
     sim.control("PUT", "customers/c-jane", {"note": "likes kale"})
     changed = sim.listed("/customers", after=top)["data"]
     assert [c["id"] for c in changed] == ["c-jane"]
@@ -692,9 +693,42 @@ def test_get_sale_by_id_works_for_any_status(sim: Harness) -> None:
         assert sim.listed(f"/sales/{sale_id}")["data"]["status"] == status
 
 
-def test_search_needs_a_type_and_knows_only_sales_and_customers(sim: Harness) -> None:
-    assert sim.get("/search").status_code == 400
-    assert sim.listed("/search", type="products") == {"data": []}
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"type": ""},
+        {"type": "bogus"},
+        {"type": "Sales"},
+        {"type": "sale"},
+        {"type": "sales", "order_by": "bogus"},
+        {"type": "sales", "order_by": "first_name"},  # a customer attribute
+        {"type": "sales", "order_by": "total_price"},  # not a search attribute
+        {"type": "customers", "order_by": "sale_date"},
+        {"type": "products", "order_by": "email"},
+    ],
+)
+def test_search_refuses_a_missing_or_unknown_type_or_order_by(
+    sim: Harness, params: dict[str, str]
+) -> None:
+    response = sim.get("/search", **params)
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]
+    assert body.keys() == sim.get("/search").json().keys()
+
+
+def test_search_knows_sales_customers_and_products(sim: Harness) -> None:
+    assert sim.get("/search").json() == {"error": "type is required"}
+    assert sim.ids("/search", type="products") == ["p-1"]
+    for kind, attribute in (
+        ("sales", "outlet_id"),
+        ("customers", "email"),
+        ("products", "sku"),
+        ("products", "tag_id"),
+    ):
+        assert sim.get("/search", type=kind, order_by=attribute).status_code == 200
 
 
 def test_search_pages_by_offset_in_version_order_without_a_version_block(sim: Harness) -> None:

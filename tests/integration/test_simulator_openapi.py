@@ -9,8 +9,9 @@ envelope ``{"error": string, "message"?: string}`` (reference §10).
 The one documented overlay: the 2.0 ``Version`` schema requires integer ``min`` and
 ``max``, while the dated API documents ``null`` for both on an empty page (reference
 §2). Empty pages, and only those, are validated with ``min``/``max`` allowed to be null
-(see ``tests/openapi_schema.py``). Webhook operations are absent from the 2.0 document;
-their bodies are checked against the 2026-07 ``Webhook`` shape the reference quotes.
+(see ``tests/openapi_schema.py``); ``--empty-version absent`` needs no overlay. Webhook
+operations are absent from the 2.0 document; their bodies are checked against the
+2026-07 ``Webhook`` shape the reference quotes.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ IMPLEMENTED = {
     ("DELETE", "/customers/{customer_id}"),
     ("GET", "/sales"),
     ("GET", "/sales/{sale_id}"),
+    ("GET", "/products"),
+    ("GET", "/products/{product_id}"),
+    ("GET", "/user"),
     ("GET", "/search"),
     ("GET", "/webhooks"),
     ("POST", "/webhooks"),
@@ -107,6 +111,9 @@ def test_every_implemented_operation_answers_schema_valid_bodies(
     sim, checker = checked
     _ring_up_sales(sim)
     _call(sim, "GET", "/retailer", 200)
+    _call(sim, "GET", "/user", 200)
+    _call(sim, "GET", "/products?sku=p-1", 200)
+    _call(sim, "GET", "/products?name=nothing", 200)  # an empty page: the overlay
     for kind, one in (
         ("outlets", "o-main"),
         ("registers", "r-web"),
@@ -114,6 +121,7 @@ def test_every_implemented_operation_answers_schema_valid_bodies(
         ("customer_groups", "g-vip"),
         ("customers", "c-jane"),
         ("sales", "s-3"),
+        ("products", "p-1"),  # a stand-in: the tiny store sells p-1 without listing it
     ):
         _call(sim, "GET", f"/{kind}", 200)
         _call(sim, "GET", f"/{kind}?deleted=true&page_size=2&after=1", 200)
@@ -160,9 +168,11 @@ def test_every_implemented_operation_answers_schema_valid_bodies(
         "type=customers&deleted=true",
         "type=customers&email=jane@example.com",
         "type=products",
+        "type=products&sku=p-1&order_by=sku",
     ):
         _call(sim, "GET", f"/search?{query}", 200)
-    _call(sim, "GET", "/search", 400)
+    for query in ("", "type=bogus", "type=sales&order_by=bogus", "type=products&order_by=email"):
+        _call(sim, "GET", f"/search?{query}", 400)
 
     hook = _call(sim, "POST", "/webhooks", 201, HOOK)["data"]
     _call(sim, "POST", "/webhooks", 409, HOOK)
@@ -204,7 +214,7 @@ def test_search_results_are_whole_sales_and_customers(
 ) -> None:
     sim, _ = checked
     _ring_up_sales(sim)
-    for kind, schema in (("sales", "Sale"), ("customers", "Customer")):
+    for kind, schema in (("sales", "Sale"), ("customers", "Customer"), ("products", "Product")):
         validator = component_validator(schema)
         results = _call(sim, "GET", f"/search?type={kind}&deleted=true", 200)["data"]
         assert results
@@ -222,6 +232,28 @@ def test_the_version_overlay_is_needed_only_for_empty_pages(
     empty = sim.get("/customers", after=100000).json()
     assert list(strict.iter_errors(empty))
     assert not list(strict.iter_errors(sim.get("/customers").json()))
+
+
+@pytest.mark.parametrize(
+    ("style", "valid"), [("null_fields", False), ("null", False), ("absent", True)]
+)
+def test_only_the_absent_style_satisfies_the_2_0_schema_on_an_empty_page(
+    server: tuple[str, SwappableApp], style: str, valid: bool
+) -> None:
+    """What README's "The simulator" says of --empty-version: the default (the dated
+    API's nulls) needs the overlay; leaving the block out passes the 2.0 schema as is."""
+    clients: list[httpx.Client] = []
+    url, swap = server
+    sim = build_harness(url, swap, clients, empty_version=style)
+    try:
+        for kind, schema in (("customers", "CustomerCollection"), ("sales", "SaleCollection")):
+            empty = sim.get(f"/{kind}", after=100000).json()
+            assert empty["data"] == []
+            errors = list(component_validator(schema).iter_errors(empty))
+            assert (not errors) is valid, (style, [e.message for e in errors])
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_nullable_becomes_a_type_union() -> None:
@@ -244,15 +276,26 @@ def test_a_generated_store_is_served_schema_valid(server: tuple[str, SwappableAp
     clients: list[httpx.Client] = []
     url, swap = server
     sim = build_harness(url, swap, clients, store, event_hooks={"response": [checker.event_hook]})
+    served: dict[str, list[dict[str, Any]]] = {}
     try:
         _call(sim, "GET", "/retailer", 200)
-        for kind in ("outlets", "registers", "users", "customer_groups", "customers", "sales"):
+        _call(sim, "GET", "/user", 200)
+        kinds = ("outlets", "registers", "users", "customer_groups", "customers", "sales")
+        for kind in (*kinds, "products"):
             after = 0
             while True:
                 page = _call(sim, "GET", f"/{kind}?after={after}&page_size=200&deleted=true", 200)
                 if not page["data"]:
                     break
+                served.setdefault(kind, []).extend(page["data"])
                 after = page["version"]["max"]
+        catalogue = {p["id"] for p in served["products"]}
+        named = {li["product_id"] for sale in served["sales"] for li in sale["line_items"]}
+        assert named
+        assert named <= catalogue
+        for product_id in sorted(named)[:3]:
+            _call(sim, "GET", f"/products/{product_id}", 200)
+        _call(sim, "GET", "/search?type=products&page_size=5", 200)
     finally:
         for client in clients:
             client.close()

@@ -70,6 +70,13 @@ def digits(phone: str | None) -> str:
     return d[1:] if len(d) == 11 and d.startswith("1") else d
 
 
+def incl(sale: Obj) -> Decimal:
+    """The sale's total with tax: ``total_price_incl``, or what a client falls back to."""
+    if "total_price_incl" in sale:
+        return Decimal(sale["total_price_incl"])
+    return Decimal(sale["total_price"] + sale["total_tax"])
+
+
 def ecom_sales(store: StoreData) -> list[Obj]:
     return [s for s in store.sales if s["source"].startswith("ecw:")]
 
@@ -107,6 +114,8 @@ def test_anchor_defaults_to_today_midnight_utc() -> None:
         {"sales": -5},
         {"ecom_share": 1.5},
         {"unsynced_recent_orders": -1},
+        {"omit_total_price_incl": 1.5},
+        {"omit_total_price_incl": -0.1},
     ],
 )
 def test_bad_config_is_refused(kwargs: Obj) -> None:
@@ -179,6 +188,7 @@ COLLECTIONS = [
     ("Register", "registers"),
     ("Outlet", "outlets"),
     ("User", "users"),
+    ("Product", "products"),
 ]
 
 
@@ -220,6 +230,79 @@ def test_walkins_omit_customer_and_till_sales_omit_source_id(store: StoreData) -
         assert ("source_id" in sale) == sale["source"].startswith("ecw:")
 
 
+def test_every_product_a_sale_names_is_in_the_catalogue(store: StoreData) -> None:
+    catalogue = {p["id"]: p for p in store.products}
+    assert len(catalogue) == len(store.products)
+    named = {
+        line["product_id"]
+        for sale in [*store.sales, *store.truth["pending_twins"]]
+        for line in sale["line_items"]
+    }
+    assert named <= catalogue.keys()
+    assert store.retailer is not None
+    assert store.retailer["discount_product_id"] in catalogue
+    for key in ("sku", "handle"):
+        values = [p[key] for p in store.products]
+        assert all(values), key
+        assert len(set(values)) == len(values), key
+
+
+def test_catalogue_prices_match_what_the_till_charges(store: StoreData) -> None:
+    catalogue = {p["id"]: p for p in store.products}
+    rate = store.truth["tax_rate"]
+    for sale in store.sales[:500]:
+        for line in sale["line_items"]:
+            product = catalogue[line["product_id"]]
+            if not line["tax_components"]:  # the untaxed shipping line, priced per order
+                continue
+            assert product["price_excluding_tax"] == line["price"] + line["discount"]
+            assert product["price_including_tax"] == (
+                product["price_excluding_tax"] * (1 + rate)
+            ).quantize(TAX_PLACES, ROUND_HALF_UP)
+
+
+# -- total_price_incl, left out of some sales -----------------------------------------------
+
+
+def _without_incl(store: StoreData) -> str:
+    data = loads(dumps(store.to_json_obj()))  # a copy: to_json_obj shares the sale dicts
+    for sale in [*data["sales"], *data["truth"]["pending_twins"]]:
+        sale.pop("total_price_incl", None)
+    return dumps(data)
+
+
+def test_some_sales_leave_out_total_price_incl_by_default(store: StoreData) -> None:
+    without = [s for s in store.sales if "total_price_incl" not in s]
+    share = len(without) / len(store.sales)
+    assert GeneratorConfig().omit_total_price_incl == 0.1
+    assert 0.07 < share < 0.13, share
+    # Every kind of sale can lose it, eCom twins and returns included.
+    assert any(s["source"].startswith("ecw:") for s in without)
+    assert any(s["return_for"] for s in without)
+
+
+def test_the_share_is_seeded_and_changes_nothing_else() -> None:
+    def make(share: float) -> StoreData:
+        return generate_store(
+            GeneratorConfig(
+                seed=3, customers=200, days=60, anchor=ANCHOR, omit_total_price_incl=share
+            )
+        )
+
+    none, some, every = make(0.0), make(0.5), make(1.0)
+    assert all("total_price_incl" in s for s in none.sales)
+    assert not any("total_price_incl" in s for s in every.sales)
+    assert not any("total_price_incl" in s for s in every.truth["pending_twins"])
+    kept = [s["id"] for s in some.sales if "total_price_incl" in s]
+    assert 0 < len(kept) < len(some.sales)
+    assert kept == [s["id"] for s in make(0.5).sales if "total_price_incl" in s]
+    assert _without_incl(none) == _without_incl(some) == _without_incl(every)
+    # Where it is left out, the fallback gives exactly the value it would have had.
+    full = {s["id"]: s["total_price_incl"] for s in none.sales}
+    for sale in every.sales:
+        assert sale["total_price"] + sale["total_tax"] == full[sale["id"]]
+
+
 # -- money ------------------------------------------------------------------------------------
 
 
@@ -236,7 +319,8 @@ def test_line_and_sale_totals_add_up(store: StoreData) -> None:
         lines = sale["line_items"]
         assert sale["total_price"] == sum(li["price_total"] for li in lines)
         assert sale["total_tax"] == sum(li["tax_total"] for li in lines)
-        assert sale["total_price_incl"] == sale["total_price"] + sale["total_tax"]
+        if "total_price_incl" in sale:
+            assert sale["total_price_incl"] == sale["total_price"] + sale["total_tax"]
         assert sale["total_loyalty"] == sum(li["loyalty_value"] for li in lines)
         assert sale["taxes"][0]["amount"] == sale["total_tax"]
 
@@ -244,7 +328,7 @@ def test_line_and_sale_totals_add_up(store: StoreData) -> None:
 def test_payments_cover_closed_sales_to_the_cent(store: StoreData) -> None:
     for sale in store.sales:
         paid = sum(p["amount"] for p in sale["payments"])
-        due = sale["total_price_incl"].quantize(CENTS)
+        due = incl(sale).quantize(CENTS)
         if sale["status"] in CLOSED:
             assert paid == due, sale["id"]
         else:
@@ -254,7 +338,7 @@ def test_payments_cover_closed_sales_to_the_cent(store: StoreData) -> None:
 
 
 def test_some_totals_carry_a_third_decimal(store: StoreData) -> None:
-    assert any(s["total_price_incl"].as_tuple().exponent == -3 for s in store.sales)
+    assert any(incl(s).as_tuple().exponent == -3 for s in store.sales)
 
 
 def test_status_mix(store: StoreData) -> None:
@@ -361,7 +445,7 @@ def test_order_total_is_what_the_card_paid(store: StoreData, orders: dict[str, O
         assert order["subtotal"] == sum(i["total"] for i in order["items"])
         gross = order["subtotal"] - order["discount"] + order["tax"] + order["shipping"]
         assert gross - order["loyalty_redemption"] == order["total"]
-        assert gross == sale["total_price_incl"].quantize(CENTS)
+        assert gross == incl(sale).quantize(CENTS)
         loyalty_orders += order["loyalty_redemption"] > 0
     assert loyalty_orders > 0
 

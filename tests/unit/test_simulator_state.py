@@ -41,6 +41,36 @@ def test_loading_numbers_the_retailer_then_each_collection_in_file_order() -> No
     assert state.version == 10
 
 
+def test_products_a_sale_names_but_the_file_lacks_are_added_last() -> None:
+    store = _store()
+    store.sales = [
+        {
+            "id": "s1",
+            "sale_date": "2026-01-05T10:00:00+00:00",
+            "line_items": [
+                {"product_id": "p-listed", "price": Decimal("4"), "tax": Decimal("0.4")},
+                {"product_id": "p-x", "price": Decimal("9"), "discount": Decimal("1")},
+                {"product_id": None},
+            ],
+        },
+        {"id": "s2", "line_items": [{"product_id": "p-x"}, {"product_id": "p-y"}]},
+    ]
+    store.products = [{"id": "p-listed", "name": "Listed", "handle": "listed", "sku": "L1"}]
+    state = SimState(store)
+    assert state.version_of("sales", "s2") == 11  # nothing listed moved
+    assert _ids(state, "products") == ["p-listed", "p-x", "p-y"]
+    assert [state.version_of("products", p) for p in ("p-listed", "p-x", "p-y")] == [12, 13, 14]
+    stand_in = state.get("products", "p-x")
+    assert stand_in is not None
+    assert (stand_in["name"], stand_in["sku"], stand_in["handle"]) == (
+        "Product p-x",
+        "p-x",
+        "productpx",
+    )
+    assert stand_in["price_excluding_tax"] == 10
+    assert stand_in["created_at"] == "2026-01-05T10:00:00+00:00"
+
+
 def test_a_store_without_a_retailer_gets_one() -> None:
     state = SimState(StoreData())
     retailer = state.retailer()

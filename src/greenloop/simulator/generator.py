@@ -3,8 +3,10 @@
 ``generate_store(GeneratorConfig(seed=…))`` builds a retailer with two outlets, four
 tills and one online register, a few users, the customer groups the old tier scripts
 left behind, customers built from people (with planted duplicates and placeholders),
-a year of sales and the eCom orders behind the online ones. One ``random.Random`` drives
-everything, so the same config gives the same store byte for byte.
+a year of sales, the products they sell and the eCom orders behind the online ones. One
+``random.Random`` drives everything (the dice that leave ``total_price_incl`` out of some
+sales have their own, seeded from the same seed), so the same config gives the same
+store byte for byte.
 
 Shape of the history, from oldest to newest: the shop opened well before the history
 starts; the eCom store goes live on day one (its first few orders are staff tests);
@@ -25,7 +27,8 @@ from datetime import UTC, datetime
 from itertools import accumulate
 from typing import Any
 
-from greenloop.simulator.generator_base import DAY, HOUR, below, central_offset, iso
+from greenloop.simulator.catalogue import catalogue_product
+from greenloop.simulator.generator_base import DAY, HOUR, ZERO, below, central_offset, iso
 from greenloop.simulator.generator_customers import finish_customers
 from greenloop.simulator.generator_ecom import EcomDesk
 from greenloop.simulator.generator_people import (
@@ -65,6 +68,10 @@ class GeneratorConfig:
     ecom_share: float = 0.2  # share of purchases made online
     # The N most recent synced-eligible eCom orders have no X-Series twin yet.
     unsynced_recent_orders: int = 3
+    # Share of sales served without ``total_price_incl``, which is in neither the 2.0 Sale
+    # schema nor the reference, so clients must fall back to total_price + total_tax. The
+    # field always equals that sum here, so leaving it out changes no total.
+    omit_total_price_incl: float = 0.1
 
     def __post_init__(self) -> None:
         if self.customers < 0:
@@ -75,6 +82,8 @@ class GeneratorConfig:
             raise ValueError("sales must be >= 0")
         if not 0.0 <= self.ecom_share <= 1.0:
             raise ValueError("ecom_share must be between 0 and 1")
+        if not 0.0 <= self.omit_total_price_incl <= 1.0:
+            raise ValueError("omit_total_price_incl must be between 0 and 1")
         if self.unsynced_recent_orders < 0:
             raise ValueError("unsynced_recent_orders must be >= 0")
         if self.anchor is not None and self.anchor.utcoffset() is None:
@@ -224,6 +233,11 @@ def _generate(config: GeneratorConfig) -> StoreData:
     _number_invoices(rng, setup, factory.records, desk.pending)
     customers = finish_customers(rng, people, setup.group_ids, start, anchor)
     records = sorted(factory.records, key=lambda r: (r.updated_ts, r.created_ts, r.seq))
+    _omit_total_price_incl(
+        [*(r.sale for r in records), *(r.sale for r in desk.pending)],
+        config.omit_total_price_incl,
+        config.seed,
+    )
     truth: Obj = {
         "persons": {p.id: p.person.key for p in people.profiles},
         "ecom_person": desk.ecom_person,
@@ -248,9 +262,69 @@ def _generate(config: GeneratorConfig) -> StoreData:
         customer_groups=setup.groups,
         customers=customers,
         sales=[r.sale for r in records],
+        products=_catalogue(setup, opened),
         ecom_orders=desk.orders,
         truth=truth,
     )
+
+
+def _catalogue(setup: Setup, opened: int) -> list[Obj]:
+    """Every product a sale names (the shelf, the eCom shipping line) and the retailer's
+    discount product, on sale since the shop opened."""
+    catalog, created = setup.catalog, iso(opened)
+    products = [
+        catalogue_product(
+            product_id=p.id,
+            name=p.name,
+            sku=p.sku,
+            price=p.price,
+            tax_rate=catalog.tax_rate,
+            supply_price=p.cost,
+            created_at=created,
+        )
+        for p in catalog.products
+    ]
+    # Untaxed lines with a price set at the till, like the shipping product eCom creates.
+    products.append(
+        catalogue_product(
+            product_id=catalog.shipping.id,
+            name=catalog.shipping.name,
+            sku="shipping",
+            price=ZERO,
+            tax_rate=ZERO,
+            supply_price=ZERO,
+            created_at=created,
+            has_inventory=False,
+        )
+    )
+    # [INF] X-Series keeps a product for whole-sale discounts; its handle is Vend's.
+    products.append(
+        catalogue_product(
+            product_id=str(setup.retailer["discount_product_id"]),
+            name="Discount",
+            sku="vend-discount",
+            price=ZERO,
+            tax_rate=ZERO,
+            supply_price=ZERO,
+            created_at=created,
+            has_inventory=False,
+        )
+    )
+    products[-1]["handle"] = "vend-discount"
+    return products
+
+
+def _omit_total_price_incl(sales: list[Obj], share: float, seed: int) -> None:
+    """Leave ``total_price_incl`` out of about ``share`` of the sales.
+
+    The dice have their own generator (seeded from ``seed``), so the share changes
+    nothing else in the store."""
+    if share <= 0:
+        return
+    rng = random.Random(f"{seed}:total_price_incl")
+    for sale in sales:
+        if rng.random() < share:
+            del sale["total_price_incl"]
 
 
 def _schedule(

@@ -2,10 +2,12 @@
 
 This is also the ``--store FILE.json`` format: a JSON object with an optional
 ``retailer`` object and the lists ``outlets``, ``registers``, ``users``,
-``customer_groups``, ``customers`` and ``sales`` (API 2.0 shape, without
-``version``; the simulator assigns versions in file order). Two optional keys are
-not served by the API: ``ecom_orders`` (the eCom side of online orders, for the
-E-Series export) and ``truth`` (what the generator knows, for tests).
+``customer_groups``, ``customers``, ``sales`` and ``products`` (API 2.0 shape, without
+``version``; the simulator assigns versions in file order). ``products`` may be left
+out: a product a sale line names that the file does not list is served as a stand-in
+(``greenloop.simulator.catalogue``). Two optional keys are not served by the API:
+``ecom_orders`` (the eCom side of online orders, for the E-Series export) and
+``truth`` (what the generator knows, for tests).
 
 Money is ``Decimal`` in memory and a JSON number in files, with its precision kept.
 """
@@ -22,7 +24,16 @@ __all__ = ["COLLECTIONS", "StoreData", "dump_store", "dumps", "load_store", "loa
 
 Obj = dict[str, Any]
 
-COLLECTIONS = ("outlets", "registers", "users", "customer_groups", "customers", "sales")
+# Products come last so that adding them to a store shifts no other object's version.
+COLLECTIONS = (
+    "outlets",
+    "registers",
+    "users",
+    "customer_groups",
+    "customers",
+    "sales",
+    "products",
+)
 
 
 @dataclass
@@ -34,6 +45,7 @@ class StoreData:
     customer_groups: list[Obj] = field(default_factory=list)
     customers: list[Obj] = field(default_factory=list)
     sales: list[Obj] = field(default_factory=list)
+    products: list[Obj] = field(default_factory=list)
     ecom_orders: list[Obj] = field(default_factory=list)
     truth: Obj = field(default_factory=dict)
 

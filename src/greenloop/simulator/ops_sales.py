@@ -3,7 +3,8 @@
 A sale posted to ``/_sim/sales`` may be sparse; what the register would have filled in
 is filled in here: ids, the invoice number from the register's counter (the register's
 ``invoice_sequence`` is "last issued number", reference §7), timestamps from the
-simulator clock and totals from the line items. The 2.0 schema types ``customer_id``
+simulator clock and totals from the line items; a product a line names that the store
+lacks is added to the catalogue first. The 2.0 schema types ``customer_id``
 and ``source_id`` as non-nullable strings, so a walk-in sale leaves those keys out
 rather than sending null (reference §3).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from greenloop.simulator.catalogue import product_id_of, stand_in
 from greenloop.simulator.clock import iso
 from greenloop.simulator.context import SimContext
 from greenloop.simulator.responses import ApiError, not_found
@@ -86,6 +88,7 @@ def create_sale(ctx: SimContext, body: Any) -> Obj:
         _fill_totals(sale, force=False)
         if "invoice_number" not in sale:
             _issue_invoice_number(ctx, register, sale, now)
+        _add_missing_products(ctx, sale["line_items"], now)
         return state.insert("sales", sale)
 
 
@@ -109,6 +112,7 @@ def merge_sale(ctx: SimContext, sale_id: str, body: Any) -> Obj:
             merged["attributes"] = _attributes(merged)
         if "line_items" in body:
             _fill_totals(merged, force=not any(k in body for k in _TOTALS))
+            _add_missing_products(ctx, merged["line_items"], iso(ctx.clock.now()))
         merged["updated_at"] = body.get("updated_at", iso(ctx.clock.now()))
 
         def change(obj: Obj) -> None:
@@ -181,6 +185,15 @@ def _line_items(ctx: SimContext, items: Any) -> list[Obj]:
         item.setdefault("tax_components", [])
         out.append(item)
     return out
+
+
+def _add_missing_products(ctx: SimContext, lines: list[Obj], now: str) -> None:
+    """Every product a sale names must resolve: one the store lacks is added first
+    (a catalogue change, so it bumps the version before the sale does)."""
+    for line in lines:
+        product_id = product_id_of(line)
+        if product_id is not None and ctx.state.view("products", product_id) is None:
+            ctx.state.insert("products", stand_in(product_id, line, now))
 
 
 def _payments(ctx: SimContext, sale: Obj, payments: Any) -> list[Obj]:

@@ -1,14 +1,18 @@
-"""Read routes of the 2.0 API: the retailer, version-cursor lists, get-by-id, search.
+"""Read routes of the 2.0 API: the retailer, the token's user, version-cursor lists,
+get-by-id, search.
 
 Lists follow reference §2: ascending by version, ``after`` exclusive (default 0),
 ``before`` an exclusive upper bound, ``page_size`` clamped to the configured maximum,
 ``deleted=true`` to include soft-deleted objects, and ``{"data", "version"}`` with the
 lowest and highest version on the page. ``GET /sales`` has no ``deleted`` parameter
-in either spec, so it lists every sale.
+in either spec, so it lists every sale. ``GET /products`` also takes ``sku``, ``name``
+and ``family_name``, each of which, the spec says, makes it ignore every other
+parameter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -25,6 +29,7 @@ from greenloop.simulator.responses import (
     raw_json,
 )
 from greenloop.simulator.search import parse_search, run_search
+from greenloop.simulator.state import Obj
 
 __all__ = ["API", "ListParams", "list_params", "read_routes"]
 
@@ -40,7 +45,10 @@ _READABLE: tuple[tuple[str, str, bool], ...] = (
     ("customer_groups", "customer group", True),
     ("customers", "customer", True),
     ("sales", "sale", False),
+    ("products", "product", True),
 )
+# ListProducts: "Note that all other query params are ignored if this is provided."
+_PRODUCT_LOOKUPS = (("sku", "sku"), ("name", "name"), ("family_name", "name"))
 
 
 @dataclass(frozen=True)
@@ -68,9 +76,13 @@ def list_params(request: Request, ctx: SimContext, *, deletable: bool) -> ListPa
 
 def read_routes(ctx: SimContext) -> list[ApiRoute]:
     """(method, path, handler) triples; the app wraps each handler with the gate."""
-    routes: list[ApiRoute] = [("GET", f"{API}/retailer", _retailer(ctx))]
+    routes: list[ApiRoute] = [
+        ("GET", f"{API}/retailer", _retailer(ctx)),
+        ("GET", f"{API}/user", _token_user(ctx)),
+    ]
     for kind, thing, deletable in _READABLE:
-        routes.append(("GET", f"{API}/{kind}", _lister(ctx, kind, deletable)))
+        lister = _products(ctx) if kind == "products" else _lister(ctx, kind, deletable)
+        routes.append(("GET", f"{API}/{kind}", lister))
         routes.append(("GET", f"{API}/{kind}/{{object_id}}", _getter(ctx, kind, thing)))
     routes.append(("GET", f"{API}/customer_groups/{{object_id}}/customers", _group_members(ctx)))
     routes.append(("GET", f"{API}/search", _search(ctx)))
@@ -82,6 +94,46 @@ def _retailer(ctx: SimContext) -> Endpoint:
         return data_response(ctx.state.retailer_json())
 
     return handle
+
+
+def _token_user(ctx: SimContext) -> Endpoint:
+    async def handle(request: Request) -> Response:
+        # [INF] The simulator has one token and no login, so the token belongs to the
+        # store's primary user (the account owner), else to its first user.
+        users = ctx.state.snapshot("users", include_deleted=False)
+        owner = next((u for u in users if u.get("is_primary_user") is True), None)
+        user = owner or (users[0] if users else None)
+        if user is None:
+            raise not_found("user")
+        # UserResponse: {"data": User}. (Its example shows a one-item list; the schema
+        # and every other single-object response have the object itself.)
+        return data_response(ctx.state.json_of("users", user))
+
+    return handle
+
+
+def _products(ctx: SimContext) -> Endpoint:
+    listed = _lister(ctx, "products", True)
+
+    async def handle(request: Request) -> Response:
+        for name, field in _PRODUCT_LOOKUPS:
+            wanted = request.query_params.get(name)
+            if wanted is None:
+                continue
+            # [INF] An exact match; deleted products are not found; one page of them all.
+            page = ctx.state.list_page(
+                "products",
+                page_size=max(1, ctx.state.count("products")),
+                match=_equals(field, wanted),
+            )
+            return page_response(page, ctx.config.empty_version)
+        return await listed(request)
+
+    return handle
+
+
+def _equals(field: str, wanted: str) -> Callable[[Obj], bool]:
+    return lambda obj: obj.get(field) == wanted
 
 
 def _lister(ctx: SimContext, kind: str, deletable: bool) -> Endpoint:

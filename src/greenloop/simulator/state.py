@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from greenloop.simulator.catalogue import missing_products
 from greenloop.simulator.model import COLLECTIONS, StoreData, dumps
 
 __all__ = ["KINDS", "Listener", "Obj", "Page", "SimState"]
@@ -36,6 +37,7 @@ Listener = Callable[[str, Obj], None]
 
 KINDS: tuple[str, ...] = (*COLLECTIONS, "webhooks")
 RETAILER = "retailer"
+PRODUCTS = "products"
 # Webhook subscriptions share the version counter (any change bumps it) but the
 # Webhook shape has no version field, so none is written into them.
 _UNVERSIONED = frozenset({"webhooks"})
@@ -280,6 +282,11 @@ class SimState:
                 if obj.get("id") in col.objects:
                     raise ValueError(f"duplicate id in {kind}: {obj.get('id')}")
                 self._append(col, kind, obj)
+            if kind == PRODUCTS:
+                # Every product a sale names must resolve: what the file does not list
+                # is added after it, so no listed object's version moves.
+                for obj in missing_products(store.sales, col.objects):
+                    self._append(col, kind, obj)
             if prerender:
                 col.cache = {i: dumps(o) for i, o in col.objects.items()}
 
