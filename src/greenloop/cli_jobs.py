@@ -38,7 +38,9 @@ def daily_command(
 
     Writes customer_analytics_master.csv and tier_sync_log.json to jobs.output_dir. Two
     runs never overlap. Exit code 0 when every step succeeded, 1 when a step reported
-    problems or failed (the steps after a failed one are skipped and say why).
+    problems (refused eCom rows, moves that did not take), 2 when a step failed (the
+    steps after it are skipped and say why, except after the eCom import: an unreadable
+    export is moved to rejected/ with a reason file and the run goes on).
     Example cron line: 0 2 * * * greenloop run daily --config /etc/greenloop/greenloop.toml
     """
     moment: datetime | None = parse_moment(now)
@@ -47,8 +49,8 @@ def daily_command(
         print_json(report.as_json())
     else:
         print_daily(report)
-    if not report.ok:
-        raise typer.Exit(1)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 def print_daily(report: DailyReport) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from greenloop import operations
+from greenloop.config import Settings
 from greenloop.ecom.importer import import_exports
 from greenloop.ecom.reader import ExportReader
 from greenloop.errors import InputFileError
@@ -276,3 +278,64 @@ def test_a_worker_that_dies_leaves_nothing_written(
     assert _orders(engine) == {}
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.ecom_imports)).scalar_one() == 0
+
+
+def test_hostile_cells_refuse_their_orders_and_the_rest_of_the_file_is_stored(
+    engine: Engine, tmp_path: Path, child: bool
+) -> None:
+    # Each of these once gave a traceback (csv field limit, year overflow, NUL on
+    # PostgreSQL) or was stored as if true (SQLite cut "Bob\0Evil" to "Bob"; an absurd
+    # total became a lifetime value; an Excel order number became the order key).
+    header, rows = sample_rows()
+    good = rows[2]
+    hostile = {
+        "3001": {"shipto_person_name": "y" * 200_000},
+        "3002": {"timestamp": "Dec 31, 9999 11:59 PM"},
+        "3003": {"shipto_person_name": "Bob\0Evil"},
+        "3004": {"order_total": "99999999999999999999.99"},
+        "3005": {"order_total": "-500.00"},
+        "3006": {"quantity": "1000000000000"},
+        "3007": {"quantity": "-3"},
+        "3008": {"timestamp": "Jan 1, 0001 12:00 AM"},
+        "3009": {"timestamp": "Dec 31, 2099 11:59 PM"},
+        "9.0007E+5": {},
+    }
+    data = [with_cells(header, good, order_number=n, **cells) for n, cells in hostile.items()]
+    data.append(with_cells(header, good, order_number="3100", order_comments="z" * 200_000))
+    data.append(with_cells(header, good, order_number="3101", shipto_person_name="Bob Good"))
+    path = write_export(tmp_path / "hostile.csv", header, data)
+    result = import_exports(engine, [path], timezone=TZ, parallel=child).to_json()
+    assert set(_orders(engine)) == {"3100", "3101"}
+    assert result["orders_new"] == 2
+    refused = {r["message"].split(": ")[0] for r in result["rejected"]}
+    assert refused == {f"{path}:{2 * n + 2}" for n in range(len(hostile))}
+    assert any(":22: order_comments: is 200,000 characters long" in w for w in result["warnings"])
+    with engine.connect() as conn:
+        names = set(conn.execute(select(t.ecom_orders.c.customer_name)).scalars())
+        log = conn.execute(select(t.ecom_imports.c.rejected)).scalar_one()
+    assert names == {"Sam Sample", "Bob Good"}
+    assert len(log) == len(hostile)
+    assert not any(
+        "\0" in line or "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy" in line for line in log
+    )
+
+
+def test_the_limits_come_from_the_settings(engine: Engine, tmp_path: Path) -> None:
+    header, rows = sample_rows()
+    data = [with_cells(header, rows[2], order_number="4001", order_total="250.00")]
+    path = write_export(tmp_path / "limits.csv", header, data)
+    strict = Settings.model_validate(
+        {"database": {"url": str(engine.url)}, "ecom": {"max_order_total": "200"}}
+    )
+    assert operations.ecom_limits(strict).max_order_total == Decimal(200)
+    result = import_exports(
+        engine, [path], timezone=TZ, limits=operations.ecom_limits(strict)
+    ).to_json()
+    assert [r["column"] for r in result["rejected"]] == ["order_total"]
+    assert "ecom.max_order_total is 200" in result["rejected"][0]["message"]
+    late = Settings.model_validate({"ecom": {"earliest_order_date": "2026-02-01"}})
+    result = import_exports(
+        engine, [path], timezone=TZ, limits=operations.ecom_limits(late)
+    ).to_json()
+    assert [r["column"] for r in result["rejected"]] == ["timestamp"]
+    assert "ecom.earliest_order_date" in result["rejected"][0]["message"]

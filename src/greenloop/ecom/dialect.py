@@ -111,7 +111,10 @@ def detect_dialect(path: Path, *, encoding: str | None = None) -> Dialect:
     allow_any_cell_size()
     best: tuple[int, str] | None = None
     for separator in _SEPARATORS:
-        cells = next(csv.reader([header_line], delimiter=separator), [])
+        try:
+            cells = next(csv.reader([header_line], delimiter=separator), [])
+        except csv.Error:  # e.g. a lone carriage return: not this separator's header
+            continue
         has_key = "order_number" in (cell.strip() for cell in cells)
         if has_key and (best is None or len(cells) > best[0]):
             best = (len(cells), separator)

@@ -4,9 +4,11 @@ one run at a time.
 It replaces the retailer's workflow (SEED_SCRIPTS_FACTS §6), which ran its scripts in a
 row at 02:00 UTC and published ``customer_analytics_master.csv`` and
 ``tier_sync_log.json``. Each step is recorded; the first step that fails stops the
-steps after it, which are recorded as skipped with the reason. Problems that leave the
-data consistent (a rejected eCom row, a customer whose move did not take) let the run
-go on and still end with a non-zero exit, so cron reports them.
+steps after it, which are recorded as skipped with the reason, except the eCom import:
+a file it cannot read at all is filed under ``rejected/`` with a reason file, the step
+is recorded as failed, and the steps after it still run on the data already stored.
+Problems that leave the data consistent (a rejected eCom row, a customer whose move did
+not take) let the run go on and still end with a non-zero exit, so cron reports them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import insert, update
 
 from greenloop import operations, operations_events, operations_push
 from greenloop.config import Settings
-from greenloop.errors import FatalError, GreenLoopError
+from greenloop.errors import GreenLoopError, InputFileError
 from greenloop.lightspeed.client import LightspeedClient
 from greenloop.store import tables as t
 from greenloop.store.locks import job_lock
@@ -72,6 +74,11 @@ class DailyReport:
         if any(s.status == "failed" for s in self.steps):
             return "failed"
         return "ok" if self.ok else "problems"
+
+    @property
+    def exit_code(self) -> int:
+        """0 every step clean, 1 a step reported problems, 2 a step failed."""
+        return {"ok": 0, "problems": 1}.get(self.outcome, 2)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -209,7 +216,8 @@ def _run_steps(
             step.status, step.summary = steps[name]()
         except _StepFailed as exc:
             step.status, step.summary, step.error = "failed", exc.summary, exc.message
-            failed = name
+            if not exc.keep_going:
+                failed = name
         except GreenLoopError as exc:
             step.status, step.error = "failed", exc.one_line()
             failed = name
@@ -219,17 +227,25 @@ def _run_steps(
 
 
 class _StepFailed(Exception):
-    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+    """The step failed; ``keep_going`` when what it left stored is consistent, so the
+    steps after it still run."""
+
+    def __init__(self, message: str, summary: dict[str, Any], *, keep_going: bool = False):
         super().__init__(message)
         self.message = message
         self.summary = summary
+        self.keep_going = keep_going
 
 
 def _import_inbox(settings: Settings) -> tuple[Status, dict[str, Any]]:
     """Import every CSV in the inbox folder, then file it under imported/ or rejected/.
 
-    Files go one at a time: an unusable file (not an export) is filed as rejected and
-    the others still import.
+    Files go one at a time, each in its own transaction. A file with refused orders
+    imports the rest and is filed under rejected/ with a reason file listing them. A
+    file that cannot be read at all (not an export, or anything else going wrong while
+    reading it) is filed there too, with its reason, so the next run does not meet it
+    again; the step then fails, but the steps after it still run. A database or
+    settings error stops the step and leaves every file in the inbox.
     """
     inbox = settings.path(settings.jobs.ecom_inbox)
     if not inbox.is_dir():
@@ -238,23 +254,63 @@ def _import_inbox(settings: Settings) -> tuple[Status, dict[str, Any]]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     summary: dict[str, Any] = {"files": len(files), "orders_new": 0, "orders_updated": 0}
     problems: list[dict[str, Any]] = []
+    unreadable: list[str] = []
     for path in files:
         try:
             data = operations.import_ecom(settings, [path]).to_json()
-        except FatalError as exc:
-            problems.append({"file": str(path), "line": None, "message": exc.one_line()})
-            _file_away(path, inbox / "rejected", stamp)
+        except InputFileError as exc:
+            reason = exc.one_line()
+        except GreenLoopError:
+            raise  # the database or the settings, not this file: keep it for the next run
+        except Exception as exc:
+            # A fault in the reader on some input it did not foresee: one bad file
+            # still never stops the daily job.
+            log.exception("daily import_ecom: reading %s failed", path)
+            reason = (
+                f"{path}: GreenLoop could not read this file ({type(exc).__name__}; the "
+                "traceback is in the log). Re-export it from the eCom admin"
+            )
+        else:
+            summary["orders_new"] += data["orders_new"]
+            summary["orders_updated"] += data["orders_updated"]
+            problems.extend(data["rejected"])
+            if not data["rejected"]:
+                _file_away(path, inbox / "imported", stamp)
+                continue
+            refused = "\n".join(entry["message"] for entry in data["rejected"])
+            _file_away(
+                path,
+                inbox / "rejected",
+                stamp,
+                reason=(
+                    f"{path.name}: {data['orders_new'] + data['orders_updated']} orders "
+                    f"imported or updated; these rows were refused, and their orders not "
+                    f"imported:\n{refused}\nFix them (or re-export) and drop the file in the "
+                    "inbox again: orders already imported are unchanged by a re-import.\n"
+                ),
+            )
             continue
-        summary["orders_new"] += data["orders_new"]
-        summary["orders_updated"] += data["orders_updated"]
-        problems.extend(data["rejected"])
-        _file_away(path, inbox / ("rejected" if data["rejected"] else "imported"), stamp)
+        unreadable.append(reason)
+        problems.append({"file": str(path), "line": None, "message": reason})
+        _file_away(path, inbox / "rejected", stamp, reason=f"{reason}\nNothing was imported.\n")
     summary["problems"] = len(problems)
     summary["rejected"] = problems[:20]
+    if unreadable:
+        summary["unreadable"] = len(unreadable)
+        raise _StepFailed(
+            f"{len(unreadable)} of {len(files)} files could not be read and were moved to "
+            f"{inbox / 'rejected'} with a reason file: {unreadable[0]}",
+            summary,
+            keep_going=True,
+        )
     return ("problems" if problems else "ok"), summary
 
 
-def _file_away(path: Path, folder: Path, stamp: str) -> None:
+def _file_away(path: Path, folder: Path, stamp: str, *, reason: str | None = None) -> None:
+    """Move ``path`` into ``folder``, with ``reason`` in a text file beside it."""
     folder.mkdir(exist_ok=True)
     # The stamp keeps a re-sent file of the same name from overwriting the last one.
-    shutil.move(str(path), folder / f"{path.stem}.{stamp}{path.suffix}")
+    target = folder / f"{path.stem}.{stamp}{path.suffix}"
+    shutil.move(str(path), target)
+    if reason is not None:
+        target.with_name(f"{target.name}.reason.txt").write_text(reason, encoding="utf-8")
