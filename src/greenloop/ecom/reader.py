@@ -38,12 +38,22 @@ from greenloop.ecom.dialect import (
     open_export,
     replacements,
 )
+from greenloop.ecom.records import (
+    ITEM_RECORD,
+    ORDER_RECORD,
+    EcomItem,
+    EcomOrder,
+    ItemRecord,
+    OrderRecord,
+    to_order,
+)
 from greenloop.ecom.values import (
     AmbiguousPolicy,
     BadCell,
     StoreClock,
     ValueLimits,
     looks_scientific,
+    order_number_problem,
     parse_money,
     shown,
 )
@@ -113,50 +123,6 @@ _ORDER_TEXT = (
 )
 _ITEM_TEXT = ("price", "total", "quantity", "sku", "name", "options")
 
-# What :meth:`ExportReader.records` yields, field by field (the leading columns of
-# ``ecom_orders`` and all of ``ecom_order_items``). Money is canonical ``Decimal`` text,
-# times ISO-8601 UTC text with microseconds, absent values ``None``.
-ORDER_RECORD = (
-    "order_number",
-    "email",
-    "customer_name",
-    "phone",
-    "placed_at",
-    "placed_local",
-    "pickup_at",
-    "payment_status_code",
-    "fulfillment_status_code",
-    "payment_method",
-    "shipping_method",
-    "subtotal",
-    "tax",
-    "shipping",
-    "handling_fee",
-    "discount",
-    "coupon_code",
-    "coupon_discount",
-    "gift_card_redemption",
-    "total",
-    "xseries_order_id",
-    "tracking_number",
-)
-ITEM_RECORD = ("order_number", "position", "sku", "name", "price", "quantity", "total", "options")
-OrderRecord = tuple[Any, ...]
-ItemRecord = tuple[Any, ...]
-_R = {name: i for i, name in enumerate(ORDER_RECORD)}
-_MONEY_RECORD = frozenset(
-    (
-        "subtotal",
-        "tax",
-        "shipping",
-        "handling_fee",
-        "discount",
-        "coupon_discount",
-        "gift_card_redemption",
-        "total",
-    )
-)
-
 _MISSING: Any = object()
 # Entries per cache before it starts over: enough for the few distinct amounts and
 # times that repeat, small enough to keep a worker's memory flat on any file.
@@ -164,54 +130,9 @@ _CACHE_LIMIT = 20_000
 # Longer than any name, SKU, e-mail or status a store writes. A cell this long in a
 # column GreenLoop stores refuses its order; elsewhere (a comment) it is only noted.
 MAX_TEXT = 2000
-# An order number as the export writes it: digits on old stores, or five random
-# characters with an optional prefix or suffix set in the admin (reference §2.2).
-_ORDER_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#/-]{0,63}")
-# What a spreadsheet makes of a numeric order number: 9.0007E+5, 900070.0.
-_NUMBER_REWRITTEN = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?|[+-]?\d+[eE][+-]\d+")
 # A pickup may be booked ahead; further than this after the latest order time is no
 # date a store sets.
 _PICKUP_AHEAD = timedelta(days=366)
-
-
-@dataclass(slots=True)
-class EcomItem:
-    position: int
-    sku: str | None
-    name: str
-    price: Decimal
-    quantity: Decimal
-    total: Decimal
-    options: str | None
-
-
-@dataclass(slots=True)
-class EcomOrder:
-    order_number: str
-    email: str
-    customer_name: str | None
-    phone: str | None
-    placed_at: datetime
-    placed_local: str
-    pickup_at: datetime | None
-    payment_status_code: str
-    fulfillment_status_code: str | None
-    payment_method: str | None
-    shipping_method: str | None
-    subtotal: Decimal | None
-    tax: Decimal | None
-    shipping: Decimal | None
-    handling_fee: Decimal | None
-    discount: Decimal | None
-    coupon_code: str | None
-    coupon_discount: Decimal | None
-    gift_card_redemption: Decimal | None
-    total: Decimal
-    xseries_order_id: str | None
-    tracking_number: str | None
-    file: str
-    line: int
-    items: list[EcomItem] = field(default_factory=list)
 
 
 @dataclass
@@ -429,7 +350,7 @@ class ExportReader:
     def orders(self, *, in_memory: bool = False) -> Iterator[EcomOrder]:
         """Valid orders as domain objects, in file order (see :meth:`records`)."""
         for order, line, items in self.records(in_memory=in_memory):
-            yield _to_order(order, line, items, self.name)
+            yield to_order(order, line, items, self.name)
 
     def _reject(self, line: int, column: str | None, message: str, hint: str | None) -> None:
         self.report.rejected.append(
@@ -688,7 +609,7 @@ class ExportReader:
             bill_phone,
         ) = self._order_cells(row)
         if not (number.isdigit() and number.isascii() and len(number) <= 64):
-            problem = _order_number_problem(number)
+            problem = order_number_problem(number)
             if problem is not None:
                 self._reject(line, "order_number", *problem)
                 return None
@@ -798,33 +719,6 @@ class ExportReader:
             )
 
 
-def _to_order(order: OrderRecord, line: int, items: list[ItemRecord], file: str) -> EcomOrder:
-    values: dict[str, Any] = dict(zip(ORDER_RECORD, order, strict=True))
-    for name in _MONEY_RECORD:
-        if values[name] is not None:
-            values[name] = Decimal(values[name])
-    for name in ("placed_at", "pickup_at"):
-        if values[name] is not None:
-            values[name] = datetime.fromisoformat(values[name])
-    return EcomOrder(
-        **values,
-        file=file,
-        line=line,
-        items=[
-            EcomItem(
-                position=position,
-                sku=sku,
-                name=name,
-                price=Decimal(price),
-                quantity=Decimal(quantity),
-                total=Decimal(total),
-                options=options,
-            )
-            for _, position, sku, name, price, quantity, total, options in items
-        ],
-    )
-
-
 class _RowBroken(Exception):
     """The row was reported; stop building it."""
 
@@ -839,24 +733,3 @@ def _remember(cache: dict[str, Any], text: str, value: Any) -> None:
 def _utc_text(moment: datetime) -> str:
     """A moment as the clock's UTC text, which sorts as the moments do."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _order_number_problem(number: str) -> tuple[str, str] | None:
-    """Why a (non-empty, stripped) order number cannot be the export's, if it cannot.
-
-    The order number is the join key with the X-Series sale (its ``source_id``): one in
-    any other form can never find its twin, and would be counted twice.
-    """
-    if _NUMBER_REWRITTEN.fullmatch(number):
-        return (
-            f"{shown(number)} is a number a spreadsheet rewrote, not the order number",
-            "re-export the file from the eCom admin (order numbers are whole numbers "
-            "or letters and digits)",
-        )
-    if not _ORDER_NUMBER.fullmatch(number):
-        return (
-            f"{shown(number)} is not an order number as the export writes it",
-            "order numbers are digits, or letters and digits with - _ # / . between them, "
-            "at most 64 characters",
-        )
-    return None

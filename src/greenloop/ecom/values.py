@@ -22,6 +22,7 @@ __all__ = [
     "StoreClock",
     "ValueLimits",
     "looks_scientific",
+    "order_number_problem",
     "parse_local_time",
     "parse_money",
     "shown",
@@ -405,3 +406,31 @@ def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
     if len(cache) > _CACHE_LIMIT:
         cache.clear()
     cache[key] = value
+
+
+# An order number as the export writes it: digits on old stores, or five random
+# characters with an optional prefix or suffix set in the admin (reference §2.2).
+_ORDER_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._#/-]{0,63}")
+# What a spreadsheet makes of a numeric order number: 9.0007E+5, 900070.0.
+_NUMBER_REWRITTEN = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?|[+-]?\d+[eE][+-]\d+")
+
+
+def order_number_problem(number: str) -> tuple[str, str] | None:
+    """Why a (non-empty, stripped) order number cannot be the export's, if it cannot.
+
+    The order number is the join key with the X-Series sale (its ``source_id``): one in
+    any other form can never find its twin, and would be counted twice.
+    """
+    if _NUMBER_REWRITTEN.fullmatch(number):
+        return (
+            f"{shown(number)} is a number a spreadsheet rewrote, not the order number",
+            "re-export the file from the eCom admin (order numbers are whole numbers "
+            "or letters and digits)",
+        )
+    if not _ORDER_NUMBER.fullmatch(number):
+        return (
+            f"{shown(number)} is not an order number as the export writes it",
+            "order numbers are digits, or letters and digits with - _ # / . between them, "
+            "at most 64 characters",
+        )
+    return None
