@@ -187,9 +187,18 @@ def dump(
     days: Days = 365,
     sales: Sales = None,
     anchor: Anchor = None,
+    truth: Annotated[
+        bool,
+        typer.Option(
+            help="Write the lifecycle truth (what each person bought after the anchor) "
+            "into the file's truth object."
+        ),
+    ] = True,
 ) -> None:
     """Write a generated store as JSON, the format `serve --store` reads."""
     data = _generated(seed, customers, days, sales, anchor)
+    if not truth:
+        data.truth.pop("lifecycle", None)
     dump_store(data, out)
     typer.echo(f"Wrote {len(data.customers)} customers and {len(data.sales)} sales to {out}")
 

@@ -31,6 +31,8 @@ from greenloop.simulator.catalogue import catalogue_product
 from greenloop.simulator.generator_base import DAY, HOUR, ZERO, below, central_offset, iso
 from greenloop.simulator.generator_customers import finish_customers
 from greenloop.simulator.generator_ecom import EcomDesk
+from greenloop.simulator.generator_life import LifeParams
+from greenloop.simulator.generator_lives import Lives, future_truth, simulate_lives
 from greenloop.simulator.generator_people import (
     NO_PHONE,
     PLACEHOLDER_EMAILS,
@@ -72,6 +74,32 @@ class GeneratorConfig:
     # schema nor the reference, so clients must fall back to total_price + total_tax. The
     # field always equals that sum here, so leaving it out changes no total.
     omit_total_price_incl: float = 0.1
+    # Customer lifecycles (generator_life): who buys when, and for how long. The volume
+    # above sets how many sales there are; these set their shape.
+    future_days: int = 365  # the process runs this far past the anchor: the truth
+    regular_share: float = 0.1  # buyers who come about weekly
+    occasional_share: float = 0.34  # buyers who come about monthly; the rest: the long tail
+    regular_gap_days: float = 8.0
+    occasional_gap_days: float = 30.0
+    tail_gap_days: float = 150.0
+    one_time_share: float = 0.45  # buyers whose first visit is their last
+    churn_per_year: float = 0.35  # hazard of stopping per year, once settled
+    bad_experience: float = 0.05  # visits after which stopping is four times likelier
+    comeback_share: float = 0.12  # of those who stop, share who return after a long gap
+
+    @property
+    def life(self) -> LifeParams:
+        return LifeParams(
+            regular_share=self.regular_share,
+            occasional_share=self.occasional_share,
+            regular_gap_days=self.regular_gap_days,
+            occasional_gap_days=self.occasional_gap_days,
+            tail_gap_days=self.tail_gap_days,
+            one_time_share=self.one_time_share,
+            churn_per_year=self.churn_per_year,
+            bad_experience=self.bad_experience,
+            comeback_share=self.comeback_share,
+        )
 
     def __post_init__(self) -> None:
         if self.customers < 0:
@@ -88,6 +116,19 @@ class GeneratorConfig:
             raise ValueError("unsynced_recent_orders must be >= 0")
         if self.anchor is not None and self.anchor.utcoffset() is None:
             raise ValueError("anchor must be timezone-aware")
+        if self.future_days < 0:
+            raise ValueError("future_days must be >= 0")
+        shares = ("regular_share", "occasional_share", "one_time_share", "bad_experience")
+        for name in (*shares, "comeback_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.regular_share + self.occasional_share > 1.0:
+            raise ValueError("regular_share + occasional_share must be at most 1")
+        for name in ("regular_gap_days", "occasional_gap_days", "tail_gap_days"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.churn_per_year < 0:
+            raise ValueError("churn_per_year must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -209,7 +250,15 @@ def _generate(config: GeneratorConfig) -> StoreData:
         store_phone=STORE_PHONE,
     )
     calendar = _Calendar(rng, start, anchor)
-    events = _schedule(rng, calendar, people, volumes, start, anchor, integration_start)
+    until = anchor + config.future_days * DAY
+    lives = simulate_lives(
+        rng,
+        config.life,
+        people,
+        (volumes.walkins, volumes.instore, volumes.synced, volumes.lagging),
+        (start, integration_start, anchor, until),
+    )
+    events = _schedule(rng, calendar, people, volumes, lives, start, anchor, integration_start)
 
     factory = SaleFactory(rng, setup.shop, setup.catalog, anchor, year_start)
     desk = EcomDesk(rng, factory, setup.catalog, anchor=anchor, hint_start=hint_start)
@@ -238,7 +287,9 @@ def _generate(config: GeneratorConfig) -> StoreData:
         config.omit_total_price_incl,
         config.seed,
     )
+    lifecycle = future_truth(config.seed, lives, people, setup, anchor, year_start)
     truth: Obj = {
+        "lifecycle": lifecycle,
         "persons": {p.id: p.person.key for p in people.profiles},
         "ecom_person": desk.ecom_person,
         "placeholder_emails": list(PLACEHOLDER_EMAILS),
@@ -332,22 +383,14 @@ def _schedule(
     calendar: _Calendar,
     people: People,
     volumes: _Volumes,
+    lives: Lives,
     start: int,
     anchor: int,
     integration_start: int,
 ) -> list[tuple[int, int, int, Person | None]]:
-    """Every purchase as (time, tie-breaker, kind, person), sorted by time."""
-    walkins, instore, synced = volumes.walkins, volumes.instore, volumes.synced
-    lagging = volumes.lagging
-    if not people.instore:
-        walkins, instore = walkins + instore, 0
-    if not people.online:
-        # Nobody in this (tiny) store shops online: those purchases happen at the till.
-        if people.instore:
-            instore += synced
-        else:
-            walkins += synced
-        synced = lagging = 0
+    """Every purchase as (time, tie-breaker, kind, person), sorted by time: the people's
+    visits from their lifecycles, walk-ins and the eCom store's own test orders."""
+    walkins, synced, lagging = lives.walkins, lives.synced, lives.lagging
     events: list[tuple[int, int, int, Person | None]] = []
 
     def add(times: list[int], kind: int, persons: list[Person] | None) -> None:
@@ -355,9 +398,7 @@ def _schedule(
             events.append((ts, len(events), kind, persons[i] if persons else None))
 
     add(calendar.times(walkins, start, anchor, 10, 21), _WALKIN, None)
-    if instore:
-        buyers = rng.choices(people.instore, cum_weights=people.instore_cum, k=instore)
-        add(calendar.times(instore, start, anchor, 10, 21), _INSTORE, buyers)
+    add([ts for ts, _ in lives.instore_visits], _INSTORE, [p for _, p in lives.instore_visits])
     if not (synced or lagging):
         events.sort()
         return events
@@ -367,19 +408,17 @@ def _schedule(
     staff = people.staff[0] if people.staff else online[0]
     tests = [start + HOUR + i * 1_100 + rng.randint(0, 600) for i in range(_TEST_ORDERS)]
     add(tests, 2, [staff] * len(tests))
-    pre_span, post_span = integration_start - start, last - integration_start
-    pre = round((synced + lagging) * pre_span / max(post_span, 1) * 0.8)
-    add(
-        calendar.times(pre, tests[-1] + 600, integration_start, 7, 24),
-        3,
-        rng.choices(online, cum_weights=cum, k=pre),
-    )
-    post = sorted(calendar.times(synced + lagging, integration_start, last, 7, 24))
-    buyers = rng.choices(online, cum_weights=cum, k=synced + lagging)
-    # Everyone the integration must create a profile for gets at least one synced order.
-    for slot, person in zip(
-        rng.sample(range(synced), len(people.flagged)), people.flagged, strict=True
-    ):
+    pre_visits = [(ts, p) for ts, p in lives.pre_visits if ts >= tests[-1] + 600]
+    add([ts for ts, _ in pre_visits], 3, [p for _, p in pre_visits])
+    post = [ts for ts, _ in lives.post_visits]
+    buyers = [p for _, p in lives.post_visits]
+    # Everyone the integration must create a profile for gets at least one synced order:
+    # one of their own visits if they made one, else someone else's online visit.
+    flagged = set(people.flagged)
+    seen = {p for p in buyers[:synced] if p in flagged}
+    missing = [p for p in people.flagged if p not in seen]
+    free = [i for i in range(synced) if buyers[i] not in flagged]
+    for slot, person in zip(rng.sample(free, len(missing)), missing, strict=True):
         buyers[slot] = person
     add(post[:synced], 4, buyers[:synced])
     add(post[synced:], 6, buyers[synced:])

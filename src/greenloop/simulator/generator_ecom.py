@@ -29,7 +29,7 @@ from greenloop.simulator.generator_base import (
     trim,
 )
 from greenloop.simulator.generator_people import Person, Profile, random_address
-from greenloop.simulator.generator_sales import CLOSED_STATUSES, SaleFactory, SaleRec
+from greenloop.simulator.generator_sales import CLOSED_STATUSES, SaleFactory, SaleRec, lines_for
 from greenloop.simulator.names import ORDER_COMMENTS
 
 __all__ = ["EcomDesk"]
@@ -100,7 +100,10 @@ class EcomDesk:
         if sync_state in ("synced", "lagging"):
             profile = self._profile_for(person, order_ts)
         basket = self._basket(
-            pickup, coupon=not (test or zero) and rng.random() < 0.06, profile=profile
+            pickup,
+            coupon=not (test or zero) and rng.random() < 0.06,
+            profile=profile,
+            spend=person.spend,
         )
         redeemed = ZERO
         if sync_state == "synced" and not offline and basket.gross > _CARD_FLOOR:
@@ -187,10 +190,21 @@ class EcomDesk:
 
     # -- pieces ------------------------------------------------------------------------------
 
-    def _basket(self, pickup: bool, *, coupon: bool, profile: Profile | None) -> _Basket:
+    def future_value(self, person: Person) -> Decimal | None:
+        """What an order this person places after the anchor would count for (the order
+        total: tax and shipping in), or None when its payment state would not count."""
+        rng = self.rng
+        pickup = rng.random() < 0.55
+        basket = self._basket(pickup, coupon=rng.random() < 0.06, profile=None, spend=person.spend)
+        payment = self._payment_status(pickup, "synced")
+        return basket.gross if payment in ("ACCEPTED", "PARTIALLY_REFUNDED") else None
+
+    def _basket(
+        self, pickup: bool, *, coupon: bool, profile: Profile | None, spend: float = 1.0
+    ) -> _Basket:
         """What was bought, and the twin's line items (a shipping line on delivery orders)."""
         catalog, factory = self.catalog, self.factory
-        picks = self._pick(coupon=coupon)
+        picks = self._pick(coupon=coupon, spend=spend)
         subtotal = sum((p.price * q for p, q, _ in picks), ZERO)
         discount = sum((d * q for _, q, d in picks), ZERO)
         shipping = ZERO
@@ -219,10 +233,10 @@ class EcomDesk:
         person.last_ecom_sale = sale_id
         return hint
 
-    def _pick(self, *, coupon: bool) -> list[tuple[Product, int, Decimal]]:
+    def _pick(self, *, coupon: bool, spend: float = 1.0) -> list[tuple[Product, int, Decimal]]:
         rng, picker = self.rng, self.catalog.online_picker
         picks = []
-        for i in range(_LINE_COUNT.pick(rng)):
+        for i in range(lines_for(_LINE_COUNT.pick(rng), spend)):
             product = picker.pick(rng)
             qty = _QUANTITY.pick(rng)
             discount = (

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 
 from greenloop.simulator.generator_base import DAY, HOUR, ZERO, code4, new_uuid
+from greenloop.simulator.generator_life import season
 from greenloop.simulator.names import (
     AREA_CODES,
     CITIES,
@@ -126,6 +127,7 @@ class Person:
         "pos_profiles",
         "role",
         "ship_to",
+        "spend",
         "weight",
     )
 
@@ -134,7 +136,8 @@ class Person:
         self.first = first
         self.last = last
         self.role = role
-        self.weight = 1.0
+        self.weight = 1.0  # 0: never buys
+        self.spend = 1.0  # basket size multiplier (the lifecycle's spend level)
         self.p_online = 0.0
         self.home_outlet = 0
         self.pos_profiles: list[Profile] = []
@@ -267,7 +270,12 @@ class _Builder:
         rng = self.rng
         if rng.random() < 0.45:
             return rng.randint(self.opened + 20 * DAY, self.start)
-        return rng.randint(self.start, self.anchor - HOUR)
+        # More people join in the busy seasons: keep a draw in proportion to how busy.
+        for _ in range(20):
+            ts = rng.randint(self.start, self.anchor - HOUR)
+            if rng.random() * 1.6 < season(ts):
+                return ts
+        return ts
 
     def new_person(self, role: str, room: int) -> Person:
         rng = self.rng
@@ -277,6 +285,7 @@ class _Builder:
         self.persons.append(person)
         person.home_outlet = 0 if rng.random() < 0.6 else 1
         person.weight = 0.0 if rng.random() < 0.15 else rng.lognormvariate(0.0, 0.9)
+        person.spend = min(3.0, rng.lognormvariate(0.0, 0.4))
         real_email: str | None = self.email(person.first, person.last)
         digits: str | None = self.phone() if rng.random() < 0.8 else None
         primary = self.profile(person, "primary")

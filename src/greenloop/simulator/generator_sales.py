@@ -33,7 +33,7 @@ from greenloop.simulator.generator_base import (
 from greenloop.simulator.generator_people import Person, Profile
 from greenloop.simulator.names import SALE_NOTES
 
-__all__ = ["CLOSED_STATUSES", "SaleFactory", "SaleRec", "Shop"]
+__all__ = ["CLOSED_STATUSES", "SaleFactory", "SaleRec", "Shop", "lines_for"]
 
 Obj = dict[str, Any]
 
@@ -102,6 +102,11 @@ class SaleRec:
         self.returnable = False
 
 
+def lines_for(drawn: int, spend: float) -> int:
+    """A basket's line count scaled by the buyer's spend level (1.0 leaves it as drawn)."""
+    return drawn if spend == 1.0 else max(1, min(8, round(drawn * spend)))
+
+
 class SaleFactory:
     def __init__(
         self, rng: random.Random, shop: Shop, catalog: Catalog, anchor: int, year_start: int
@@ -167,10 +172,12 @@ class SaleFactory:
             "payment_date": iso(ts),
         }
 
-    def pick_lines(self, wholesale: bool = False) -> list[tuple[Product, int, Decimal]]:
+    def pick_lines(
+        self, wholesale: bool = False, spend: float = 1.0
+    ) -> list[tuple[Product, int, Decimal]]:
         rng, picker = self.rng, self.catalog.instore_picker
         picks = []
-        for _ in range(_LINE_COUNT.pick(rng)):
+        for _ in range(lines_for(_LINE_COUNT.pick(rng), spend)):
             product = picker.pick(rng)
             qty = rng.randint(3, 12) if wholesale else _QUANTITY.pick(rng)
             discount = ZERO
@@ -326,7 +333,10 @@ class SaleFactory:
         register_id = rng.choice(shop.registers[outlet])
         status, close_ts = self._status(ts, profile)
         loyalty = profile is not None and profile.enable_loyalty and status != "VOIDED"
-        picks = self.pick_lines(wholesale=profile is not None and profile.group == "wholesale")
+        picks = self.pick_lines(
+            wholesale=profile is not None and profile.group == "wholesale",
+            spend=person.spend if person is not None else 1.0,
+        )
         lines = [
             self.line_item(p, self.catalog.line(p, q, d), q, i, loyalty)
             for i, (p, q, d) in enumerate(picks)

@@ -3,7 +3,8 @@
 Not part of Lightspeed's API: no token, no rate limit, no faults, not logged. It rings
 up and changes sales, edits customers as staff would in the back office, moves the
 clock, reads the request log, changes faults and the rate limit at run time, and
-dumps the whole store for comparison with a synced database. Webhook delivery and the
+dumps the whole store for comparison with a synced database; ``GET /_sim/truth`` gives
+the generator's lifecycle truth (who was active at the anchor, what they bought after). Webhook delivery and the
 live change stream have their routes in ``routes_control_live``.
 """
 
@@ -54,6 +55,7 @@ def control_routes(ctx: SimContext) -> list[BaseRoute]:
         ("GET", "/rate_limit", _rate_limit(ctx)),
         ("PUT", "/rate_limit", _set_rate_limit(ctx)),
         ("GET", "/store", _store(ctx)),
+        ("GET", "/truth", _truth(ctx)),
         ("PUT", "/token", _set_token(ctx)),
         ("GET", "/info", _info(ctx)),
     ]
@@ -239,6 +241,18 @@ def _set_rate_limit(ctx: SimContext) -> Handler:
 def _store(ctx: SimContext) -> Handler:
     async def handle(request: Request) -> Response:
         return json_response(ctx.state.dump())
+
+    return handle
+
+
+def _truth(ctx: SimContext) -> Handler:
+    # What happened after the anchor, per generated person: the oracle a backtest is
+    # scored against. A store file without it (hand-made, or older) has nothing to say.
+    async def handle(request: Request) -> Response:
+        lifecycle = ctx.state.truth.get("lifecycle")
+        if lifecycle is None:
+            raise ApiError(404, "This store carries no lifecycle truth (not generated with one)")
+        return json_response(lifecycle)
 
     return handle
 

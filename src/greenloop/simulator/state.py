@@ -89,6 +89,8 @@ class SimState:
         self._retailer_json = ""
         self._listeners: list[Listener] = []
         self._rng = random.Random(id_seed)
+        # What the generator knows and the API does not tell (GET /_sim/truth).
+        self.truth: Obj = dict(store.truth) if store is not None else {}
         # A bulk load allocates hundreds of thousands of objects, and every collection
         # pass would rescan the whole (already large) heap; collect once afterwards.
         collecting = gc.isenabled()
