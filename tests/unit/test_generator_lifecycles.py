@@ -80,5 +80,5 @@ def test_same_config_same_history_and_truth() -> None:
     ],
 )
 def test_lifecycle_settings_are_checked(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be"):
         GeneratorConfig(**kwargs)  # type: ignore[arg-type]

@@ -4,8 +4,8 @@ Not part of Lightspeed's API: no token, no rate limit, no faults, not logged. It
 up and changes sales, edits customers as staff would in the back office, moves the
 clock, reads the request log, changes faults and the rate limit at run time, and
 dumps the whole store for comparison with a synced database; ``GET /_sim/truth`` gives
-the generator's lifecycle truth (who was active at the anchor, what they bought after). Webhook delivery and the
-live change stream have their routes in ``routes_control_live``.
+the generator's lifecycle truth (who was active at the anchor, what they bought after).
+Webhook delivery and the live change stream have their routes in ``routes_control_live``.
 """
 
 from __future__ import annotations
