@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from pathlib import Path
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
@@ -171,12 +171,6 @@ class EcomSettings(_Section):
     # time when the sale's date is this many minutes from the order's.
     amount_tolerance: str = "0.02"
     time_tolerance_minutes: int = 5
-
-
-class WebhookSettings(_Section):
-    """Incoming X-Series webhooks: how deliveries are authenticated, and the inbox worker.
-
-    Lightspeed signs deliveries (``X-Signature``) only for OAuth apps; webhooks made with
     # Values no store produces refuse their order at import (README: What GreenLoop
     # refuses): a larger order total (or any amount), a larger item quantity, an order
     # time before this date or more than max_future_days after the import.
@@ -184,6 +178,12 @@ class WebhookSettings(_Section):
     max_quantity: Decimal = Field(default=Decimal("10000"), gt=0, allow_inf_nan=False)
     earliest_order_date: date = date(2000, 1, 1)
     max_future_days: float = Field(default=1.0, ge=0, le=3650)
+
+
+class WebhookSettings(_Section):
+    """Incoming X-Series webhooks: how deliveries are authenticated, and the inbox worker.
+
+    Lightspeed signs deliveries (``X-Signature``) only for OAuth apps; webhooks made with
     a personal token or on the setup page arrive unsigned (reference §8). For those, a
     secret token in the subscription URL (``?token=…``) is the alternative.
     """

@@ -41,9 +41,6 @@ resources = ["retailer", "outlets", "registers", "users", "customer_groups", "cu
 [ecom]
 # The store's IANA time zone: eCom CSV times are store-local without an offset.
 timezone = "America/Chicago"
-
-[webhooks]
-# Incoming X-Series webhooks (POST /webhooks/lightspeed). Lightspeed signs them with
 # An order with a value no store produces is refused at import, by file and line:
 # a total (or any amount) above max_order_total or below zero, an item quantity above
 # max_quantity or below zero, a date before earliest_order_date (set it to the day of
@@ -52,6 +49,9 @@ max_order_total = 100000
 max_quantity = 10000
 earliest_order_date = "2000-01-01"
 max_future_days = 1
+
+[webhooks]
+# Incoming X-Series webhooks (POST /webhooks/lightspeed). Lightspeed signs them with
 # X-Signature only for OAuth apps, keyed with the app's client_secret: put that here
 # (env: GREENLOOP_WEBHOOK_SECRET). Webhooks made with a personal token arrive unsigned:
 # then set url_token (env: GREENLOOP_WEBHOOKS__URL_TOKEN) and `greenloop webhooks

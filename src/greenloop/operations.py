@@ -32,8 +32,8 @@ from greenloop.domain.metrics import MetricRules
 from greenloop.domain.purchases import CountingRules, MergeResult, merge_purchases
 from greenloop.domain.reconcile import ReconcileReport, reconcile
 from greenloop.ecom.importer import ImportResult, import_exports
-from greenloop.errors import ConfigError, InputFileError
 from greenloop.ecom.values import ValueLimits
+from greenloop.errors import ConfigError, InputFileError
 from greenloop.lightspeed.client import LightspeedClient, connect
 from greenloop.store.analytics_repo import person_scope
 from greenloop.store.engine import head_revision, make_engine, migrate, require_current
@@ -46,13 +46,13 @@ __all__ = [
     "analyze_options",
     "counting_rules",
     "customers_at_risk",
+    "ecom_limits",
     "export_master",
     "import_ecom",
     "init_project",
     "integration_start",
     "link_profiles",
     "list_placeholders",
-    "ecom_limits",
     "list_purchases",
     "lock_person_tier",
     "open_engine",
@@ -163,9 +163,21 @@ def import_ecom(
             day_first=settings.ecom.day_first,
             ambiguous=settings.ecom.ambiguous_time,
             dry_run=dry_run,
+            limits=ecom_limits(settings),
         )
     finally:
         engine.dispose()
+
+
+def ecom_limits(settings: Settings) -> ValueLimits:
+    """The ``[ecom]`` limits beyond which an exported value refuses its order."""
+    ecom = settings.ecom
+    return ValueLimits(
+        max_order_total=ecom.max_order_total,
+        max_quantity=ecom.max_quantity,
+        earliest=datetime.combine(ecom.earliest_order_date, time(), tzinfo=UTC),
+        max_future=timedelta(days=ecom.max_future_days),
+    )
 
 
 def counting_rules(settings: Settings) -> CountingRules:
@@ -198,22 +210,10 @@ def integration_start(settings: Settings) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-            limits=ecom_limits(settings),
         raise ConfigError(
             f"ecom.integration_start '{text}' is not a date", hint="Write it like 2024-05-01."
         ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-def ecom_limits(settings: Settings) -> ValueLimits:
-    """The ``[ecom]`` limits beyond which an exported value refuses its order."""
-    ecom = settings.ecom
-    return ValueLimits(
-        max_order_total=ecom.max_order_total,
-        max_quantity=ecom.max_quantity,
-        earliest=datetime.combine(ecom.earliest_order_date, time(), tzinfo=UTC),
-        max_future=timedelta(days=ecom.max_future_days),
-    )
-
 
 
 def reconcile_ecom(settings: Settings, *, now: datetime | None = None) -> ReconcileReport:
