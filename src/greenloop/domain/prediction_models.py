@@ -1,0 +1,421 @@
+"""The buy-till-you-die family, and a choice among them by a backtest on the store's own data.
+
+Beside BG/NBD (:mod:`greenloop.domain.predictions`):
+
+* **MBG/NBD** (Batislam, Denizel & Filiztekin 2007, "Empirical validation and
+  comparison of models for customer base analysis", IJRM 24(3)): BG/NBD where a
+  customer may also drop out right after the first purchase, so someone who never came
+  back is not assumed alive;
+* **Pareto/NBD** (Schmittlein, Morrison & Colombo 1987; the likelihood as in Fader &
+  Hardie 2005, "A Note on Deriving the Pareto/NBD Model and Related Expressions"): an
+  exponential lifetime in calendar time (rate ~ Gamma(s, beta)) instead of a coin
+  tossed at each purchase;
+* **NBD** (Ehrenberg 1959): the limiting model with no dropout at all. When a dropout
+  parameter runs to its bound the data say "nobody visibly drops out"; that is a
+  finding, and NBD is then the model that fits, so predictions still exist.
+
+:func:`choose_model` fits each on the history up to a cut-off some weeks before the
+observation end and keeps the one whose predicted repeat purchase days in the weeks
+after the cut-off were closest to what each person actually did (mean absolute error
+per person), recording every candidate's score or why it could not be fitted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+from scipy import optimize, special
+
+from greenloop.domain.predictions import (
+    BgNbdParams,
+    CustomerSummary,
+    ModelFitError,
+    conditional_expected_purchases,
+    fit_bgnbd,
+    probability_alive,
+    summarize_purchases,
+)
+
+__all__ = [
+    "MODEL_NAMES",
+    "FittedModel",
+    "ModelChoice",
+    "choose_model",
+    "fit_model",
+    "mbgnbd_log_likelihood",
+    "nbd_log_likelihood",
+    "pareto_nbd_log_likelihood",
+    "seasonal_index",
+]
+
+Floats = npt.NDArray[np.float64]
+K = TypeVar("K", bound=Hashable)
+MODEL_NAMES = ("bgnbd", "mbgnbd", "pareto_nbd", "nbd")
+_ZERO = Decimal(0)
+_BOUND = 12.0  # log-parameter bounds, as for BG/NBD
+
+
+def _f(values: npt.ArrayLike) -> Floats:
+    return np.asarray(values, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- likelihoods
+
+
+def nbd_log_likelihood(params: Sequence[float], x: Floats, tx: Floats, age: Floats) -> Floats:
+    """Per-row log-likelihood of ``x`` repeat purchases in ``T`` under NBD (r, alpha)."""
+    r, alpha = params
+    out: Floats = (
+        special.gammaln(r + x)
+        - special.gammaln(r)
+        + r * math.log(alpha)
+        + x * np.log(np.maximum(age, 1e-12))
+        - (r + x) * np.log(alpha + age)
+        - special.gammaln(x + 1)
+    )
+    return out
+
+
+def mbgnbd_log_likelihood(params: Sequence[float], x: Floats, tx: Floats, age: Floats) -> Floats:
+    """Per-row MBG/NBD log-likelihood (Batislam et al. 2007, eq. 5)."""
+    r, alpha, a, b = params
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha)
+    a2 = (
+        special.gammaln(a + b)
+        + special.gammaln(b + x + 1)
+        - special.gammaln(b)
+        - special.gammaln(a + b + x + 1)
+    )
+    a3 = -(r + x) * np.log(alpha + age)
+    a4 = math.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + age) - np.log(alpha + tx))
+    out: Floats = a1 + a2 + a3 + np.logaddexp(a4, 0.0)
+    return out
+
+
+def _log_a0(params: Sequence[float], x: Floats, tx: Floats, age: Floats) -> Floats:
+    r, alpha, s, beta = params
+    if alpha < beta:
+        low, high, t = alpha, beta, r + x
+    else:
+        low, high, t = beta, alpha, s + 1.0 + 0.0 * x
+    gap = high - low
+    rsx = r + s + x
+    p1 = special.hyp2f1(rsx, t, rsx + 1.0, gap / (high + tx))
+    p2 = special.hyp2f1(rsx, t, rsx + 1.0, gap / (high + age))
+    first = np.log(p1) - rsx * np.log(high + tx)
+    second = np.log(p2) - rsx * np.log(high + age)
+    # log(e^first - e^second), first > second
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: Floats = first + np.log1p(-np.exp(second - first))
+    return out
+
+
+def pareto_nbd_log_likelihood(
+    params: Sequence[float], x: Floats, tx: Floats, age: Floats
+) -> Floats:
+    """Per-row Pareto/NBD log-likelihood (Fader & Hardie 2005, eq. 22)."""
+    r, alpha, s, beta = params
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha) + s * math.log(beta)
+    alive = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
+    died = math.log(s) - np.log(r + s + x) + _log_a0(params, x, tx, age)
+    out: Floats = a1 + np.logaddexp(alive, died)
+    return out
+
+
+# --------------------------------------------------------------------------- fitted models
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """One fitted model: its name, parameters, and what was found while fitting it."""
+
+    name: str
+    params: dict[str, float]
+    findings: tuple[str, ...] = ()
+
+    def probability_alive(self, x: Floats, tx: Floats, age: Floats) -> Floats:
+        p = self.params
+        if self.name == "bgnbd":
+            return probability_alive(_bg(p), x, tx, age)
+        if self.name == "mbgnbd":
+            odds = (p["a"] / (p["b"] + x)) * np.exp(
+                (p["r"] + x) * (np.log(p["alpha"] + age) - np.log(p["alpha"] + tx))
+            )
+            alive: Floats = 1.0 / (1.0 + odds)
+            return alive
+        if self.name == "pareto_nbd":
+            params = (p["r"], p["alpha"], p["s"], p["beta"])
+            log_odds = (
+                math.log(p["s"])
+                - np.log(p["r"] + p["s"] + x)
+                + (p["r"] + x) * np.log(p["alpha"] + age)
+                + p["s"] * np.log(p["beta"] + age)
+                + _log_a0(params, x, tx, age)
+            )
+            pa: Floats = special.expit(-np.nan_to_num(log_odds, nan=-50.0))
+            return pa
+        return np.ones_like(x)
+
+    def expected(self, weeks: float, x: Floats, tx: Floats, age: Floats) -> Floats:
+        """Repeat purchase days expected in the next ``weeks`` given each history."""
+        p = self.params
+        t = np.full_like(x, weeks)
+        if self.name == "bgnbd":
+            return conditional_expected_purchases(_bg(p), t, x, tx, age)
+        alive = self.probability_alive(x, tx, age)
+        if self.name == "nbd":
+            out: Floats = (p["r"] + x) / (p["alpha"] + age) * t
+            return out
+        if self.name == "mbgnbd":
+            r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+            z = t / (alpha + age + t)
+            hyp = special.hyp2f1(r + x, b + x + 1, a + b + x, z)
+            scaled = hyp * np.exp((r + x) * np.log1p(-z))
+            value: Floats = (a + b + x) / (a - 1) * (1 - scaled) * alive
+            bad = ~np.isfinite(value)
+            if np.any(bad):
+                # The series overflows for heavy buyers; their dropout barely matters.
+                value[bad] = ((r + x) / (alpha + age) * t * alive)[bad]
+            return np.maximum(value, 0.0)
+        r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
+        if abs(s - 1) < 1e-6:
+            decay = np.log((beta + age + t) / (beta + age))
+        else:
+            decay = (1 - ((beta + age) / (beta + age + t)) ** (s - 1)) / (s - 1)
+        pareto: Floats = (r + x) * (beta + age) / (alpha + age) * decay * alive
+        return pareto
+
+
+def _bg(p: Mapping[str, float]) -> BgNbdParams:
+    return BgNbdParams(r=p["r"], alpha=p["alpha"], a=p["a"], b=p["b"])
+
+
+_NAMES: dict[str, tuple[str, ...]] = {
+    "nbd": ("r", "alpha"),
+    "mbgnbd": ("r", "alpha", "a", "b"),
+    "pareto_nbd": ("r", "alpha", "s", "beta"),
+}
+_LIKELIHOODS: dict[str, Callable[[Sequence[float], Floats, Floats, Floats], Floats]] = {
+    "nbd": nbd_log_likelihood,
+    "mbgnbd": mbgnbd_log_likelihood,
+    "pareto_nbd": pareto_nbd_log_likelihood,
+}
+
+
+def _collapse(x: Floats, tx: Floats, age: Floats) -> tuple[Floats, Floats, Floats, Floats]:
+    table = np.stack([x, tx, age], axis=1)
+    rows, counts = np.unique(table, axis=0, return_counts=True)
+    return rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2].copy(), counts.astype(np.float64)
+
+
+def _fit_numeric(name: str, x: Floats, tx: Floats, age: Floats) -> FittedModel:
+    names = _NAMES[name]
+    ll = _LIKELIHOODS[name]
+    ux, utx, uage, w = _collapse(x, tx, age)
+    total = float(w.sum())
+    scale = float(np.average(uage, weights=w)) or 1.0
+
+    def negative(log_params: Floats) -> float:
+        with np.errstate(all="ignore"):
+            rows = ll([float(v) for v in np.exp(log_params)], ux, utx, uage)
+        value = float(np.einsum("i,i->", w, rows))
+        return -value / total if math.isfinite(value) else 1e12
+
+    starts = [np.log([1.0, scale, 1.0, scale][: len(names)]), np.zeros(len(names))]
+    if name == "mbgnbd":
+        starts[0] = np.log([1.0, scale, 1.0, 3.0])
+    best = None
+    for start in starts:
+        result = optimize.minimize(
+            negative,
+            start,
+            method="L-BFGS-B",
+            bounds=[(-_BOUND, _BOUND)] * len(names),
+            options={"maxiter": 1000},
+        )
+        if (
+            math.isfinite(result.fun)
+            and result.fun < 1e11
+            and (best is None or result.fun < best.fun)
+        ):
+            best = result
+    if best is None:
+        raise ModelFitError(f"the {name} likelihood could not be evaluated on these data")
+    values = [float(v) for v in np.exp(best.x)]
+    at_bound = [n for n, v in zip(names, best.x, strict=True) if abs(v) >= _BOUND - 1e-2]
+    if at_bound:
+        shown = ", ".join(f"{n}={v:.3g}" for n, v in zip(names, values, strict=True))
+        raise ModelFitError(f"the {name} fit ran {', '.join(at_bound)} to its limit ({shown})")
+    return FittedModel(name, dict(zip(names, values, strict=True)))
+
+
+def fit_model(name: str, x: Floats, tx: Floats, age: Floats) -> FittedModel:
+    """Fit one model by maximum likelihood; :class:`ModelFitError` when it does not hold."""
+    if name == "bgnbd":
+        p = fit_bgnbd(x, tx, age)
+        return FittedModel("bgnbd", {"r": p.r, "alpha": p.alpha, "a": p.a, "b": p.b})
+    if name not in _NAMES:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+    return _fit_numeric(name, x, tx, age)
+
+
+# --------------------------------------------------------------------------- the choice
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model to predict with, and the evidence: each candidate's holdout score."""
+
+    model: FittedModel
+    reason: str
+    cutoff: date | None
+    holdout_days: int
+    scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model.name,
+            "params": {k: round(v, 6) for k, v in self.model.params.items()},
+            "findings": list(self.model.findings),
+            "reason": self.reason,
+            "cutoff": self.cutoff.isoformat() if self.cutoff else None,
+            "holdout_days": self.holdout_days,
+            "scores": self.scores,
+        }
+
+
+def _columns(summaries: Sequence[CustomerSummary]) -> tuple[Floats, Floats, Floats]:
+    table = _f([(s.frequency, s.recency, s.T) for s in summaries]).reshape(len(summaries), 3)
+    return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+
+
+def _fit_with_fallback(
+    names: Sequence[str], x: Floats, tx: Floats, age: Floats
+) -> tuple[dict[str, FittedModel], dict[str, str]]:
+    fitted: dict[str, FittedModel] = {}
+    failed: dict[str, str] = {}
+    for name in names:
+        try:
+            fitted[name] = fit_model(name, x, tx, age)
+        except ModelFitError as exc:
+            failed[name] = str(exc)
+    return fitted, failed
+
+
+def seasonal_index(days: Mapping[K, Sequence[date]], end: date, horizon_days: int) -> float:
+    """How much busier the coming ``horizon_days`` were a year ago than that year's average.
+
+    The models know no calendar; a store whose next 90 days hold Christmas sells more
+    in them than in an average 90 days. With at least a year of history the same
+    window last year, against last year's daily average, gives the factor (1.0
+    otherwise); it is clipped to 0.5-2 so one odd week cannot swing the forecast.
+    """
+    year_ago = end - timedelta(days=365)
+    window_end = year_ago + timedelta(days=horizon_days)
+    in_window = in_year = 0
+    earliest = end
+    for person_days in days.values():
+        for d in set(person_days):
+            earliest = min(earliest, d)
+            if year_ago < d <= end:
+                in_year += 1
+                if d <= window_end:
+                    in_window += 1
+    if earliest > year_ago or not in_year:
+        return 1.0
+    factor = in_window / (in_year * horizon_days / 365)
+    return min(2.0, max(0.5, factor))
+
+
+def choose_model(
+    summaries: Mapping[K, CustomerSummary],
+    days: Mapping[K, Sequence[date]],
+    *,
+    candidates: Sequence[str] = MODEL_NAMES,
+    holdout_days: int | None = None,
+    min_people: int = 200,
+) -> ModelChoice:
+    """Pick the model for this store by a backtest on its own history, then fit it on all.
+
+    ``days``: each person's purchase days (any order) up to the observation end, for the
+    people whose history is at hand (it may be fewer than ``summaries``). The holdout is
+    the last ``holdout_days`` (default: a quarter of the history, 28 to 90 days).
+    A candidate that cannot be fitted (a parameter at its bound) is reported and left
+    out; NBD, which has no dropout to run away, is the last resort.
+    """
+    people = list(summaries.values())
+    if not people:
+        raise ModelFitError("no customers to fit")
+    end = people[0].observation_end
+    first = min(s.first_purchase for s in people)
+    history = (end - first).days
+    span = holdout_days or max(28, min(90, history // 4))
+    cutoff = end - timedelta(days=span)
+    calibration: list[CustomerSummary] = []
+    actual: list[int] = []
+    for key, person_days in days.items():
+        before = sorted({d for d in person_days if d <= cutoff})
+        if not before or key not in summaries:
+            continue
+        calibration.append(summarize_purchases(((d, _ZERO) for d in before), cutoff))
+        actual.append(len({d for d in person_days if cutoff < d <= end}))
+    order = [n for n in MODEL_NAMES if n in candidates]
+    scores: dict[str, dict[str, Any]] = {}
+    winner: str | None = None
+    reason = ""
+    if len(calibration) >= min_people and sum(s.frequency for s in calibration) > 0:
+        cx, ctx, cage = _columns(calibration)
+        truth = _f(actual)
+        fitted, failed = _fit_with_fallback(order, cx, ctx, cage)
+        for name, why in failed.items():
+            scores[name] = {"fitted": False, "reason": why}
+        for name, model in fitted.items():
+            predicted = model.expected(span / 7.0, cx, ctx, cage)
+            if not np.all(np.isfinite(predicted)):
+                scores[name] = {"fitted": False, "reason": "predictions are not finite"}
+                continue
+            total, real = float(predicted.sum()), float(truth.sum())
+            scores[name] = {
+                "fitted": True,
+                "mae": round(float(np.mean(np.abs(predicted - truth))), 5),
+                "predicted": round(total, 1),
+                "actual": int(real),
+                "total_error": round((total - real) / real, 4) if real else None,
+            }
+        ranked = sorted((s["mae"], n) for n, s in scores.items() if s.get("fitted"))
+        if ranked:
+            winner = ranked[0][1]
+            runner = f", ahead of {ranked[1][1]} ({ranked[1][0]:.4f})" if len(ranked) > 1 else ""
+            reason = (
+                f"{winner} predicted each of {len(calibration):,} people's purchase days in the "
+                f"last {span} days best (mean absolute error {ranked[0][0]:.4f}{runner})"
+            )
+    else:
+        reason = (
+            f"too few people before {cutoff.isoformat()} to compare models "
+            f"({len(calibration)}; needs {min_people}): the first that fits is used"
+        )
+    x, tx, age = _columns(people)
+    tried = [winner] if winner else []
+    tried += [n for n in order if n != winner]
+    if "nbd" not in tried:
+        tried.append("nbd")
+    findings: list[str] = []
+    for name in tried:
+        try:
+            model = fit_model(name, x, tx, age)
+        except ModelFitError as exc:
+            findings.append(f"{exc}: fell back to the next model")
+            continue
+        if name != winner and winner is not None:
+            reason += f"; {winner} did not fit the full history, so {name} is used"
+        model = FittedModel(model.name, model.params, tuple(findings))
+        return ModelChoice(model, reason, cutoff, span, scores)
+    raise ModelFitError("; ".join(findings) or "no model could be fitted")
