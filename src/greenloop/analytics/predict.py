@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -46,21 +45,18 @@ def apply_predictions(
     summaries: Mapping[str, CustomerSummary],
     options: AnalyzeOptions,
 ) -> dict[str, Any]:
-    """Fit BG/NBD and Gamma-Gamma when ready and write each person's predictions into
-    their row; returns what happened, for the run log. ``summaries``: person id →
-    :func:`summary_of`, for those with a purchase."""
-    from greenloop.domain.predictions import (
-        ModelFitError,
-        ModelReadiness,
-        check_readiness,
-        fit_models,
-    )
+    """Choose and fit the purchase model (BG/NBD, MBG/NBD, Pareto/NBD or NBD, by a
+    backtest on this store's own history) and Gamma-Gamma when ready, and write each
+    person's predictions into their row; returns what happened, for the run log.
+    ``summaries``: person id → :func:`summary_of`, for those with a purchase."""
+    from greenloop.domain.prediction_models import fit_family
+    from greenloop.domain.predictions import ModelFitError, ModelReadiness, check_readiness
 
     ready, reasons = check_readiness(summaries.values(), ModelReadiness(**options.readiness))
     if not ready:
         return {"ready": False, "fitted": False, "reasons": reasons}
     try:
-        fit = fit_models(summaries)
+        fit = fit_family(summaries)
     except ModelFitError as exc:
         return {"ready": True, "fitted": False, "reasons": [str(exc)]}
     for row in rows:
@@ -72,13 +68,4 @@ def apply_predictions(
             FOUR_PLACES
         )
         row["predicted_value_12m"] = prediction.predicted_value_12m
-    return {
-        "ready": True,
-        "fitted": True,
-        "reasons": [],
-        "customers": fit.customers,
-        "spend_customers": fit.spend_customers,
-        "bgnbd": asdict(fit.bgnbd),
-        "gamma_gamma": asdict(fit.gamma_gamma),
-        "fit_seconds": round(fit.fit_seconds, 3),
-    }
+    return {"ready": True, "fitted": True, "reasons": [], **fit.as_json()}

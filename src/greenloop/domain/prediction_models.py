@@ -23,11 +23,12 @@ per person), recording every candidate's score or why it could not be fitted.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -36,18 +37,24 @@ from scipy import optimize, special
 from greenloop.domain.predictions import (
     BgNbdParams,
     CustomerSummary,
+    GammaGammaParams,
     ModelFitError,
+    PersonPrediction,
     conditional_expected_purchases,
+    conditional_expected_value,
     fit_bgnbd,
+    fit_gamma_gamma,
     probability_alive,
     summarize_purchases,
 )
 
 __all__ = [
     "MODEL_NAMES",
+    "FamilyResult",
     "FittedModel",
     "ModelChoice",
     "choose_model",
+    "fit_family",
     "fit_model",
     "mbgnbd_log_likelihood",
     "nbd_log_likelihood",
@@ -419,3 +426,100 @@ def choose_model(
         model = FittedModel(model.name, model.params, tuple(findings))
         return ModelChoice(model, reason, cutoff, span, scores)
     raise ModelFitError("; ".join(findings) or "no model could be fitted")
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+@dataclass(frozen=True)
+class FamilyResult(Generic[K]):
+    """The chosen model, the spend model, and a prediction per person."""
+
+    choice: ModelChoice
+    gamma_gamma: GammaGammaParams | None
+    spend_findings: tuple[str, ...]
+    seasonal_index: float
+    customers: int
+    spend_customers: int
+    fit_seconds: float
+    predictions: dict[K, PersonPrediction]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.choice.as_json(),
+            "gamma_gamma": asdict(self.gamma_gamma) if self.gamma_gamma else None,
+            "spend_findings": list(self.spend_findings),
+            "seasonal_index_90d": round(self.seasonal_index, 4),
+            "customers": self.customers,
+            "spend_customers": self.spend_customers,
+            "fit_seconds": round(self.fit_seconds, 3),
+        }
+
+
+def _money_list(values: Floats) -> list[Decimal]:
+    cents = np.sign(values) * np.floor(np.abs(values) * 100 + 0.5)
+    return [Decimal(f"{c / 100:.2f}") for c in cents.tolist()]
+
+
+def fit_family(
+    summaries: Mapping[K, CustomerSummary],
+    *,
+    candidates: Sequence[str] = MODEL_NAMES,
+    horizon_days: int = 90,
+) -> FamilyResult[K]:
+    """Choose and fit the purchase model, fit Gamma-Gamma (or shrink each person's mean
+    towards the store's when it does not hold), and predict for everyone.
+
+    The purchases expected in ``horizon_days`` are scaled by :func:`seasonal_index`;
+    the 12-month value (a whole year) is not.
+    """
+    keys = list(summaries)
+    if not keys:
+        raise ModelFitError("no customers to fit")
+    started = time.perf_counter()
+    days = {k: summaries[k].days for k in keys if summaries[k].days}
+    choice = choose_model(summaries, days, candidates=candidates)
+    model = choice.model
+    people = [summaries[k] for k in keys]
+    x, tx, age = _columns(people)
+    m = _f([float(s.repeat_value) / s.frequency if s.frequency else 0.0 for s in people])
+    spenders = (x > 0) & (m > 0)
+    findings: list[str] = []
+    params: GammaGammaParams | None = None
+    try:
+        params = fit_gamma_gamma(x[spenders], m[spenders])
+        spend = conditional_expected_value(params, x, m)
+    except ModelFitError as exc:
+        # Shrink each person's mean repeat value towards the store's, one visit's weight.
+        findings.append(f"{exc}: each person's mean is shrunk towards the store's instead")
+        store_mean = float(np.average(m[spenders])) if np.any(spenders) else 0.0
+        spend = (x * np.maximum(m, 0.0) + store_mean) / (x + 1.0)
+    end = people[0].observation_end
+    season = seasonal_index(days, end, horizon_days) if days else 1.0
+    fitted = time.perf_counter()
+    alive = model.probability_alive(x, tx, age)
+    coming = model.expected(horizon_days / 7.0, x, tx, age) * season
+    year = model.expected(52.0, x, tx, age)
+    predictions = dict(
+        zip(
+            keys,
+            map(
+                PersonPrediction,
+                alive.tolist(),
+                coming.tolist(),
+                _money_list(spend),
+                _money_list(year * spend),
+            ),
+            strict=True,
+        )
+    )
+    return FamilyResult(
+        choice=choice,
+        gamma_gamma=params,
+        spend_findings=tuple(findings),
+        seasonal_index=season,
+        customers=len(keys),
+        spend_customers=int(spenders.sum()),
+        fit_seconds=fitted - started,
+        predictions=predictions,
+    )

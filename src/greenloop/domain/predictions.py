@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Generic, NamedTuple, TypeVar
@@ -98,6 +98,9 @@ class CustomerSummary:
     first_purchase: date
     last_purchase: date
     observation_end: date
+    # The purchase days themselves, for a backtest on the person's own history (model
+    # choice); not part of the summary's identity.
+    days: tuple[date, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def monetary_value(self) -> Decimal | None:
@@ -130,6 +133,7 @@ def summarize_purchases(
         first_purchase=first,
         last_purchase=last,
         observation_end=observation_end,
+        days=tuple(days),
     )
 
 
