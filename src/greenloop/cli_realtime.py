@@ -48,18 +48,36 @@ def register_command(
         list[str] | None,
         typer.Option("--type", help="Subscribe to this type (repeatable; default webhooks.types)."),
     ] = None,
+    rotate_token: Annotated[
+        bool,
+        typer.Option("--rotate-token", help="Replace the stored URL token and re-subscribe."),
+    ] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Subscribe a URL to sale.update and customer.update; re-running changes nothing.
 
-    The type (and webhooks.url_token, when set) are added to the URL's query, so each
-    delivery says what it is. Example:
-    greenloop webhooks register --url https://greenloop.example.com/webhooks/lightspeed
+    The type and the URL token are added to the URL's query, so each delivery says what
+    it is and proves where it came from. Without webhooks.url_token or webhooks.secret,
+    a random token is made and stored in the database for `serve` (never printed).
+    Example: greenloop webhooks register --url https://greenloop.example.com/webhooks/lightspeed
     """
-    hooks = realtime.register_webhooks(settings_from(config, verbose), url, types=types)
-    _print_hooks(hooks, as_json)
+    settings = settings_from(config, verbose)
+    done = realtime.register(settings, url, types=types, rotate_token=rotate_token)
+    if as_json:
+        print_json(done.as_json())
+        return
+    _print_hooks([*done.webhooks, *done.replaced], as_json=False)
+    if note := _TOKEN_NOTES.get(done.url_token):
+        typer.echo(note)
+
+
+_TOKEN_NOTES = {
+    "created": "made a URL token for these subscriptions and stored it in the database, "
+    "where `serve` reads it (it is not printed; --rotate-token replaces it)",
+    "rotated": "replaced the stored URL token; deliveries with the old one are refused from now on",
+}
 
 
 @webhooks_app.command("list")

@@ -5,13 +5,16 @@ Plain functions over ``Settings`` for the CLI (``greenloop webhooks …``) and f
 the 0.9 form API (``/api/webhooks``, a form field ``data`` holding the JSON) where the
 2.0 one is missing (reference §8). One subscription is one URL and one type; the URL
 names the type (``?type=…``) because deliveries do not (reference §8: "route by the
-subscription URL"), and carries the URL token when one is configured.
+subscription URL"), and carries the URL token in force: ``webhooks.url_token`` when
+configured, else a random one that ``register`` made and keeps in the database, where
+``serve`` reads it (``greenloop.web.url_token``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -21,9 +24,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from sqlalchemy import Engine
 
 from greenloop.config import Settings
-from greenloop.errors import ApiRejected, BadResponse, ConfigError, NotFound
+from greenloop.errors import ApiRejected, BadResponse, ConfigError, GreenLoopError, NotFound
 from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.logs import redact
 from greenloop.operations import analyze_options, open_engine
+from greenloop.store.service_state import read_value, write_value
 from greenloop.sync import inbox
 from greenloop.sync.worker import (
     AfterBatch,
@@ -32,9 +37,11 @@ from greenloop.sync.worker import (
     WorkerOptions,
     WorkerReport,
 )
+from greenloop.web.url_token import STORED_NAME
 from greenloop.web.webhooks import WEBHOOK_TYPES
 
 __all__ = [
+    "Registration",
     "Subscription",
     "delete_webhook",
     "inbox_status",
@@ -42,6 +49,7 @@ __all__ = [
     "make_worker",
     "process_inbox",
     "redact_url",
+    "register",
     "register_webhooks",
     "requeue_parked",
     "subscription_url",
@@ -144,6 +152,25 @@ class _Webhooks:
         self.client.request("DELETE", path, label="webhooks")
 
 
+@dataclass(frozen=True)
+class Registration:
+    """What ``webhooks register`` did: the subscriptions, where the URL token came from,
+    and the subscriptions it replaced (same URL and type, another token)."""
+
+    webhooks: list[Subscription]
+    # configured (webhooks.url_token), stored (made by an earlier register), created,
+    # rotated (--rotate-token), or none (webhooks.secret alone authenticates)
+    url_token: str
+    replaced: list[Subscription]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "webhooks": [h.as_json() for h in self.webhooks],
+            "url_token": self.url_token,
+            "replaced": [h.as_json() for h in self.replaced],
+        }
+
+
 def register_webhooks(
     settings: Settings,
     url: str,
@@ -151,7 +178,52 @@ def register_webhooks(
     types: Sequence[str] | None = None,
     client_factory: ClientFactory | None = None,
 ) -> list[Subscription]:
-    """Subscribe ``url`` to each type; an existing identical subscription is kept."""
+    """:func:`register`'s subscriptions, for callers that need only those."""
+    return register(settings, url, types=types, client_factory=client_factory).webhooks
+
+
+def register(
+    settings: Settings,
+    url: str,
+    *,
+    types: Sequence[str] | None = None,
+    rotate_token: bool = False,
+    client_factory: ClientFactory | None = None,
+) -> Registration:
+    """Subscribe ``url`` to each type; an existing identical subscription is kept.
+
+    The URL carries the token in force: ``webhooks.url_token`` when configured, else
+    the one stored in the database. With neither that nor ``webhooks.secret`` set,
+    deliveries could not be told from forgeries, so a random token is made and stored
+    (``serve`` reads it there); ``rotate_token`` replaces the stored one. Subscriptions
+    of the same URL and type with another token are deleted once the new ones exist
+    and the token is stored, so an old token stops reaching GreenLoop.
+    """
+    wanted = _wanted_types(settings, types)
+    subscription_url(url, wanted[0])  # a bad URL fails before anything is made
+    configured = settings.webhooks.url_token.get_secret_value()
+    if configured and rotate_token:
+        raise ConfigError(
+            "webhooks.url_token is set in the configuration, so a stored token would not be used",
+            hint="Change webhooks.url_token (or GREENLOOP_WEBHOOKS__URL_TOKEN) itself, "
+            "then run `greenloop webhooks register` again.",
+        )
+    if configured:
+        return _subscribe(settings, url, wanted, configured, "configured", None, client_factory)
+    engine = open_engine(settings)
+    try:
+        stored = read_value(engine, STORED_NAME) or ""
+        if rotate_token or not (stored or settings.webhooks.secret.get_secret_value()):
+            source = "rotated" if stored else "created"
+            token = secrets.token_urlsafe(32)
+            return _subscribe(settings, url, wanted, token, source, engine, client_factory)
+        source = "stored" if stored else "none"
+        return _subscribe(settings, url, wanted, stored, source, None, client_factory)
+    finally:
+        engine.dispose()
+
+
+def _wanted_types(settings: Settings, types: Sequence[str] | None) -> list[str]:
     wanted = list(types or settings.webhooks.types)
     unknown = [k for k in wanted if k not in WEBHOOK_TYPES]
     if unknown:
@@ -159,35 +231,88 @@ def register_webhooks(
             f"unknown webhook type(s): {', '.join(unknown)}",
             hint=f"Use any of: {', '.join(WEBHOOK_TYPES)}.",
         )
-    token = settings.webhooks.url_token.get_secret_value()
-    targets = [(kind, subscription_url(url, kind, token)) for kind in wanted]
+    if not wanted:
+        raise ConfigError("no webhook types to subscribe", hint="Pass --type sale.update.")
+    return wanted
+
+
+def _subscribe(
+    settings: Settings,
+    url: str,
+    wanted: list[str],
+    token: str,
+    source: str,
+    store_in: Engine | None,
+    client_factory: ClientFactory | None,
+) -> Registration:
+    """Create what is missing, store a new token (``store_in``), then delete the
+    subscriptions the token made stale. Creating first means no delivery is refused
+    for want of a subscription; a failure before the token is stored leaves the old
+    token working, and running register again cleans up."""
     client = _client(settings, client_factory)
     try:
         api = _Webhooks(client)
-        existing = {(h.type, h.url): h for h in api.list()}
-        out = []
-        for kind, target in targets:
-            hook = existing.get((kind, target))
-            if hook is None:
-                try:
-                    hook = api.create(target, kind)
-                except ApiRejected as exc:
-                    # 409: "A webhook with this type and URL already exists." (2026-07
-                    # spec) - made by someone else since we listed.
-                    if exc.status != 409:
-                        raise
-                    found = [h for h in api.list() if (h.type, h.url) == (kind, target)]
-                    if not found:
-                        raise
-                    hook = Subscription(found[0].id, kind, target, found[0].active, "exists")
-            elif not hook.active and not api.legacy:
-                hook = api.activate(hook)
-            else:
-                hook = Subscription(hook.id, hook.type, hook.url, hook.active, "exists")
-            out.append(_shown(hook))
-        return out
+        existing = api.list()
+        if source == "rotated":
+            # Every type this URL receives moves to the new token, not only --type's.
+            more = {h.type for h in existing if _same_target(h.url, url)} - set(wanted)
+            wanted = [*wanted, *sorted(more)]
+        targets = {kind: subscription_url(url, kind, token) for kind in wanted}
+        out = [_ensure(api, existing, kind, target) for kind, target in targets.items()]
+        if store_in is not None:
+            write_value(store_in, STORED_NAME, token)
+        stale = [
+            h
+            for h in existing
+            if h.type in targets and h.url != targets[h.type] and _same_target(h.url, url)
+        ]
+        for hook in stale:
+            api.delete(hook.id)
+        replaced = [Subscription(h.id, h.type, h.url, h.active, "replaced") for h in stale]
+        return Registration([_shown(h) for h in out], source, [_shown(h) for h in replaced])
+    except GreenLoopError as exc:
+        # An API answer may quote the subscription URL back, token and all.
+        exc.message = redact(exc.message, [token])
+        exc.args = (exc.message,)
+        raise
     finally:
         client.close()
+
+
+def _ensure(api: _Webhooks, existing: list[Subscription], kind: str, target: str) -> Subscription:
+    """The subscription of ``kind`` to ``target``: kept, reactivated or created."""
+    hook = next((h for h in existing if (h.type, h.url) == (kind, target)), None)
+    if hook is None:
+        try:
+            return api.create(target, kind)
+        except ApiRejected as exc:
+            # 409: "A webhook with this type and URL already exists." (2026-07 spec) -
+            # made by someone else since we listed.
+            if exc.status != 409:
+                raise
+            found = [h for h in api.list() if (h.type, h.url) == (kind, target)]
+            if not found:
+                raise
+            return Subscription(found[0].id, kind, target, found[0].active, "exists")
+    if not hook.active and not api.legacy:
+        return api.activate(hook)
+    return Subscription(hook.id, hook.type, hook.url, hook.active, "exists")
+
+
+def _same_target(hook_url: str, url: str) -> bool:
+    """Whether a subscription's URL is ``url`` apart from its ``type`` and ``token``."""
+
+    def base(value: str) -> tuple[str, str, str, list[tuple[str, str]]]:
+        parts = urlsplit(value.strip())
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        return (
+            parts.scheme,
+            parts.netloc,
+            parts.path,
+            sorted((k, v) for k, v in query if k not in ("type", "token")),
+        )
+
+    return base(hook_url) == base(url)
 
 
 def _shown(hook: Subscription) -> Subscription:

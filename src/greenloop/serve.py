@@ -40,9 +40,11 @@ from greenloop.realtime import make_worker
 from greenloop.scheduler import Schedule, parse_daily_at
 from greenloop.store import events_repo, repo
 from greenloop.store import tables as t
+from greenloop.store.service_state import read_value
 from greenloop.sync.inbox import Delivery, inbox_stats, store_delivery
 from greenloop.sync.pull import sync
 from greenloop.web.app import create_app
+from greenloop.web.url_token import STORED_NAME
 from greenloop.web.webhooks import WebhookReceiver
 
 __all__ = ["PollReport", "Service", "metrics_text"]
@@ -80,6 +82,22 @@ class Service:
         self._poll_lock = threading.Lock()
         self.receiver = WebhookReceiver(self.settings.webhooks, self.engine)
         self.last_poll: PollReport | None = None
+        self._say_how_webhooks_authenticate()
+
+    def _say_how_webhooks_authenticate(self) -> None:
+        """At start: whether deliveries can be accepted yet. The receiver reads the
+        stored URL token itself, again every few seconds, so a later register or
+        rotation needs no restart."""
+        hooks = self.settings.webhooks
+        if hooks.authenticated() or hooks.allow_unauthenticated:
+            return
+        if read_value(self.engine, STORED_NAME):
+            log.info("webhooks: deliveries must carry the URL token `webhooks register` stored")
+            return
+        log.warning(
+            "webhooks: deliveries are refused (503) until `greenloop webhooks register "
+            "--url …` makes a URL token, or webhooks.secret is set"
+        )
 
     def client_factory(self, settings: Settings) -> LightspeedClient:
         return connect(settings.lightspeed, budget=self.budget)

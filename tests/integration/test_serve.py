@@ -11,12 +11,18 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from greenloop import operations, operations_push, realtime
 from greenloop.config import Settings
+from greenloop.dashboard import dashboard_routes
 from greenloop.serve import Service, metrics_text
 from greenloop.simulator.server import start_in_thread
 from greenloop.web.app import create_app
+from tests.envelope import assert_error
 from tests.integration.test_webhooks_support import SECRET, sender_for
 from tests.simulation import Sim, running_simulator, settings_for, small_store
 
@@ -115,3 +121,34 @@ def test_the_poll_catches_a_change_no_webhook_announced(
         line for line in text.splitlines() if line.startswith("greenloop_poll_catches_total ")
     )
     assert int(caught.split()[1]) == report.caught
+
+
+def test_every_response_says_nosniff_and_errors_share_one_envelope(
+    engine: Engine, db_url: str
+) -> None:
+    settings = settings_for("http://127.0.0.1:9", db_url, webhooks={"secret": SECRET})
+    service = Service(settings)
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    try:
+        dashboard = dashboard_routes(settings, service.engine)
+        routes = [*service.routes(), *dashboard, Route("/boom", boom)]
+        app = create_app(settings, service.engine, routes=routes)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            for path in ("/healthz", "/metrics", "/static/dashboard.css", "/login"):
+                response = client.get(path)
+                assert response.status_code == 200, path
+                assert response.headers["x-content-type-options"] == "nosniff", path
+            assert_error(client.get("/no-such-page"), 404, "not_found")
+            assert_error(client.get("/static/no-such.css"), 404, "not_found")
+            assert_error(client.get("/api/no-such-route"), 404, "not_found")
+            wrong = client.get("/webhooks/lightspeed")
+            assert_error(wrong, 405, "method_not_allowed")
+            assert wrong.headers["allow"] == "POST"
+            unsigned = client.post("/webhooks/lightspeed", content=b"payload=%7B%7D")
+            assert_error(unsigned, 401, "signature_required")
+            assert_error(client.get("/boom"), 500, "internal_error")
+    finally:
+        service.shutdown()

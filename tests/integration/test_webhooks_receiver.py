@@ -13,7 +13,11 @@ from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from greenloop.config import Settings
+from greenloop.store.service_state import write_value
 from greenloop.web.app import create_app
+from greenloop.web.url_token import STORED_NAME, UrlToken
+from greenloop.web.webhooks import WebhookReceiver
+from tests.envelope import assert_error
 from tests.integration.test_webhooks_support import (
     SECRET,
     form_body,
@@ -112,8 +116,7 @@ def test_other_signature_encodings_are_accepted_and_recorded(
 def test_forged_signature_is_refused_and_nothing_stored(client: TestClient, engine: Engine) -> None:
     body = form_body(SALE)
     response = _post(client, body, signed_headers(body, secret="not-the-secret"))
-    assert response.status_code == 401
-    assert response.json()["error"] == "bad_signature"
+    assert_error(response, 401, "bad_signature")
     assert SECRET not in response.text
     tampered = body.replace(b"34.725", b"0.01")
     response = _post(client, tampered, signed_headers(body))
@@ -121,12 +124,10 @@ def test_forged_signature_is_refused_and_nothing_stored(client: TestClient, engi
     assert inbox_rows(engine) == []
 
 
-def _refused(client: TestClient, body: bytes, headers: dict[str, str], status: int) -> str:
-    response = _post(client, body, headers)
-    assert response.status_code == status, response.text
-    payload = response.json()
-    assert set(payload) == {"error", "message"}
-    return str(payload["error"])
+def _refused(
+    client: TestClient, body: bytes, headers: dict[str, str], status: int, error: str
+) -> None:
+    assert_error(_post(client, body, headers), status, error)
 
 
 @pytest.mark.parametrize(
@@ -153,13 +154,13 @@ def test_malformed_requests_are_refused_with_a_reason(
     headers = signed_headers(body)
     if content_type:
         headers["Content-Type"] = content_type
-    assert _refused(client, body, headers, status) == error
+    _refused(client, body, headers, status, error)
     assert inbox_rows(engine) == []
 
 
 def test_oversized_body_is_refused_before_it_is_stored(client: TestClient, engine: Engine) -> None:
     body = form_body({**SALE, "note": "x" * 10_000_000})
-    assert _refused(client, body, signed_headers(body), 413) == "too_large"
+    _refused(client, body, signed_headers(body), 413, "too_large")
     assert inbox_rows(engine) == []
 
 
@@ -168,7 +169,7 @@ def test_unsigned_delivery_needs_the_url_token(engine: Engine, db_url: str) -> N
     body = form_body(CUSTOMER)
     headers = signed_headers(body, secret="")
     with TestClient(create_app(settings, engine)) as client:
-        assert _refused(client, body, headers, 401) == "bad_token"
+        _refused(client, body, headers, 401, "bad_token")
         wrong = client.post("/webhooks/lightspeed?token=nope", content=body, headers=headers)
         assert wrong.status_code == 401
         assert "url-token-5566" not in wrong.text
@@ -193,8 +194,7 @@ def test_unsigned_delivery_is_refused_when_a_signature_is_required(
             content=body,
             headers=signed_headers(body, secret=""),
         )
-        assert response.status_code == 401
-        assert response.json()["error"] == "signature_required"
+        assert_error(response, 401, "signature_required")
         signed = client.post("/webhooks/lightspeed", content=body, headers=signed_headers(body))
         assert signed.status_code == 200
     assert len(inbox_rows(engine)) == 1
@@ -205,9 +205,61 @@ def test_without_secret_or_token_nothing_is_accepted(engine: Engine, db_url: str
     body = form_body(SALE)
     with TestClient(create_app(settings, engine)) as client:
         response = client.post("/webhooks/lightspeed", content=body, headers=signed_headers(body))
-    assert response.status_code == 503
-    assert response.json()["error"] == "not_configured"
+    assert_error(response, 503, "not_configured")
     assert inbox_rows(engine) == []
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_url_token_register_stored_is_read_and_a_rotation_needs_no_restart(
+    engine: Engine, db_url: str
+) -> None:
+    settings = _settings(db_url, secret="")
+    receiver = WebhookReceiver(settings.webhooks, engine)
+    clock = FakeMonotonic()
+    receiver.url_token = UrlToken("", engine, monotonic=clock)
+    body = form_body(CUSTOMER)
+    headers = signed_headers(body, secret="")
+
+    def post(token: str | None = None) -> Any:
+        query = "" if token is None else f"?token={token}"
+        return client.post(f"/webhooks/lightspeed{query}", content=body, headers=headers)
+
+    with TestClient(create_app(settings, engine, receiver=receiver)) as client:
+        assert_error(post(), 503, "not_configured")
+        write_value(engine, STORED_NAME, "stored-token-A")  # `webhooks register`
+        clock.now += 1  # a wrong or missing token re-reads at most once a second
+        assert post("stored-token-A").status_code == 200
+        assert_error(post(), 401, "bad_token")
+        write_value(engine, STORED_NAME, "stored-token-B")  # `register --rotate-token`
+        clock.now += 1
+        assert post("stored-token-B").status_code == 200  # the new one at once
+        assert_error(post("stored-token-A"), 401, "bad_token")
+        write_value(engine, STORED_NAME, "stored-token-C")
+        assert post("stored-token-B").status_code == 200  # cached for up to 5 s
+        clock.now += 5
+        assert_error(post("stored-token-B"), 401, "bad_token")
+    assert [r["signature_encoding"] for r in inbox_rows(engine)] == ["url-token"]
+
+
+def test_a_configured_url_token_wins_over_the_stored_one(engine: Engine, db_url: str) -> None:
+    write_value(engine, STORED_NAME, "stored-token-A")
+    settings = _settings(db_url, secret="", url_token="url-token-5566")
+    body = form_body(CUSTOMER)
+    headers = signed_headers(body, secret="")
+    with TestClient(create_app(settings, engine)) as client:
+        stored = client.post(
+            "/webhooks/lightspeed?token=stored-token-A", content=body, headers=headers
+        )
+        assert_error(stored, 401, "bad_token")
+        ok = client.post("/webhooks/lightspeed?token=url-token-5566", content=body, headers=headers)
+        assert ok.status_code == 200
 
 
 def test_legacy_path_type_hints_and_ignored_types(client: TestClient, engine: Engine) -> None:

@@ -5,12 +5,15 @@ burst that meant one commit (one WAL flush on PostgreSQL) per delivery and, on
 SQLite, dozens of threads queueing for the one write lock through its sleeping busy
 handler: at 250 deliveries a second the answers took hundreds of milliseconds. Here
 one writer thread stores whatever is waiting in one transaction and then answers
-every request of the batch, so a delivery is still durable before its 2xx.
+every request of the batch, so a delivery is still durable before its 2xx. A batch
+whose transaction fails is written again one delivery at a time, so a delivery that
+cannot be stored fails alone and never takes the others of its batch with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -21,6 +24,8 @@ from sqlalchemy import Engine
 from greenloop.sync import inbox
 
 __all__ = ["InboxWriter"]
+
+log = logging.getLogger(__name__)
 
 _Item = tuple[inbox.Delivery, asyncio.AbstractEventLoop, "asyncio.Future[inbox.StoreResult]"]
 # The writer thread ends after this long without work and starts again on demand, so
@@ -71,14 +76,30 @@ class InboxWriter:
             if not batch:
                 continue
             try:
-                with self.engine.begin() as conn:
-                    now = self._clock()
-                    results = [inbox.store_delivery(conn, d, now) for d, _, _ in batch]
-            except Exception as exc:  # every request of the batch answers the failure
-                for _, loop, future in batch:
-                    loop.call_soon_threadsafe(_fail, future, exc)
+                results = self._write([d for d, _, _ in batch])
+            except Exception:
+                # One bad row aborts the whole transaction (on PostgreSQL every later
+                # statement fails too), so the batch is written again one delivery per
+                # transaction: only the delivery that fails by itself answers an error.
+                log.warning("group commit of %d deliveries failed; storing one by one", len(batch))
+                self._write_each(batch)
                 continue
             for (_, loop, future), result in zip(batch, results, strict=True):
+                loop.call_soon_threadsafe(_succeed, future, result)
+
+    def _write(self, deliveries: list[inbox.Delivery]) -> list[inbox.StoreResult]:
+        """Store ``deliveries`` in one transaction (all or none)."""
+        with self.engine.begin() as conn:
+            now = self._clock()
+            return [inbox.store_delivery(conn, d, now) for d in deliveries]
+
+    def _write_each(self, batch: list[_Item]) -> None:
+        for delivery, loop, future in batch:
+            try:
+                [result] = self._write([delivery])
+            except Exception as exc:
+                loop.call_soon_threadsafe(_fail, future, exc)
+            else:
                 loop.call_soon_threadsafe(_succeed, future, result)
 
 

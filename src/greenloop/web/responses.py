@@ -1,7 +1,9 @@
 """The one JSON error envelope every GreenLoop endpoint answers with.
 
-``{"error": "<code>", "message": "<sentence>"}``: the shape Lightspeed's own API uses
-(reference §10), so one reader handles both. Messages never contain a secret.
+``{"error": {"code": "<code>", "message": "<sentence>"}}``, as the README documents and
+the dashboard's API answers (``dashboard.context.error_response``): one reader handles
+every GreenLoop error, the webhook receiver's and ``/healthz``'s included. Messages
+never contain a secret.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-__all__ = ["error_response", "json_response"]
+__all__ = ["error_body", "error_response", "json_response"]
 
 
-def error_response(status: int, error: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message}, status_code=status)
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status)
 
 
 def json_response(payload: dict[str, Any], status: int = 200) -> JSONResponse:

@@ -3,10 +3,12 @@
 A delivery is a ``POST`` of ``application/x-www-form-urlencoded`` with a ``payload``
 field holding the object as JSON in the API 1.0 shape, and Lightspeed gives the
 receiver 5 seconds (reference §8). The request handler keeps the raw bytes, checks
-size, then authenticity (``X-Signature`` over the raw body, or the URL token), then
-parses only enough to know the type and the object id, and writes one inbox row. The
-worker (``greenloop.sync.worker``) does the rest later. A request that fails a check
-stores nothing and gets a 4xx with the reason in the common error envelope.
+size, then authenticity (``X-Signature`` over the raw body, or the URL token in force:
+``webhooks.url_token``, else the one ``webhooks register`` stored, see
+``greenloop.web.url_token``), then parses only enough to know the type and a usable
+object id, and writes one inbox row. The worker (``greenloop.sync.worker``) does the
+rest later. A request that fails a check stores nothing and gets a 4xx with the reason
+in the common error envelope (``greenloop.web.responses``).
 
 The form carries no documented ``type`` field (reference §8: "route by the subscription
 URL"), so the type comes from the URL (``?type=sale.update``, added by ``webhooks
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from greenloop.lightspeed.webhook_signature import SignatureMismatch, verify_sig
 from greenloop.sync import inbox
 from greenloop.web.inbox_writer import InboxWriter
 from greenloop.web.responses import error_response, json_response
+from greenloop.web.url_token import UrlToken
 
 __all__ = [
     "HANDLED_TYPES",
@@ -45,6 +49,7 @@ __all__ = [
     "ParsedDelivery",
     "Rejected",
     "WebhookReceiver",
+    "object_id_of",
     "parse_delivery",
     "webhook_routes",
 ]
@@ -70,6 +75,9 @@ _PATH_TYPES = {LEGACY_PATH: "sale.update"}
 _SALE_KEYS = ("register_sale_products", "register_sale_payments", "sale_date", "register_id")
 _CUSTOMER_KEYS = ("customer_code", "customer_group_id", "first_name", "loyalty_balance")
 _MAX_ID = 64
+# ASCII only: str.isalnum() would also take other scripts' letters and digits.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # a tab is allowed in a header
 
 
 class Rejected(Exception):
@@ -143,12 +151,38 @@ def parse_delivery(
         )
     if kind not in HANDLED_TYPES:
         return None
-    object_id = obj.get("id")
-    if isinstance(object_id, int) and not isinstance(object_id, bool):
-        object_id = str(object_id)
-    if not isinstance(object_id, str) or not object_id.strip() or len(object_id) > _MAX_ID:
-        raise Rejected(400, "malformed_payload", "'payload' has no usable 'id'")
-    return ParsedDelivery(type=kind, object_id=object_id.strip(), payload=values[0])
+    return ParsedDelivery(type=kind, object_id=object_id_of(obj), payload=values[0])
+
+
+def object_id_of(obj: dict[str, Any]) -> str:
+    """The payload's ``id`` as stored and later put into an API path, or :class:`Rejected`.
+
+    Sale and customer ids are UUIDs (reference §3, §5); other X-Series objects use
+    decimal numbers, so those pass too. Anything else (a NUL or another control
+    character, which PostgreSQL cannot store in text; a slash that would change the API
+    path the worker reads; an id too long for the column; a number with a fraction; a
+    list) is refused here, before storage, so it can never fail a group commit."""
+    value = obj.get("id")
+    if value is None:
+        raise Rejected(400, "malformed_payload", "'payload' has no 'id'")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise Rejected(
+            400, "malformed_payload", "'payload' 'id' must be a string or a whole number"
+        )
+    value = value.strip(" ")
+    if not value:
+        raise Rejected(400, "malformed_payload", "'payload' has an empty 'id'")
+    if len(value) > _MAX_ID:
+        raise Rejected(400, "malformed_payload", f"'payload' 'id' is over {_MAX_ID} characters")
+    if not _ID.fullmatch(value):
+        raise Rejected(
+            400,
+            "malformed_payload",
+            "'payload' 'id' may hold only letters, digits and . _ : - (a UUID or a number)",
+        )
+    return value
 
 
 class WebhookReceiver:
@@ -166,6 +200,7 @@ class WebhookReceiver:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seen_encodings: set[str] = set()
         self._writer = InboxWriter(engine, self._clock)
+        self.url_token = UrlToken(settings.url_token.get_secret_value(), engine)
         # When the last delivery arrived (monotonic seconds): serve's worker gives way
         # to the receiver while deliveries are coming in.
         self.last_request = 0.0
@@ -180,11 +215,14 @@ class WebhookReceiver:
 
     async def _handle(self, request: Request) -> Response:
         body = await self._read_body(request)
-        encoding = self._authenticate(request, body)
+        encoding = await self._authenticate(request, body)
         hint = request.query_params.get("type") or _PATH_TYPES.get(request.url.path)
         if hint is not None and hint not in WEBHOOK_TYPES:
             raise Rejected(400, "unknown_type", "the URL's type is not an X-Series webhook type")
         content_type = request.headers.get("content-type")
+        if content_type is not None and _CONTROL.search(content_type):
+            # Stored with the delivery; PostgreSQL text cannot hold a NUL.
+            raise Rejected(400, "malformed_body", "the Content-Type has control characters")
         parsed = parse_delivery(body, content_type, type_hint=hint)
         if parsed is None:
             return json_response({"status": "ignored"})
@@ -197,7 +235,12 @@ class WebhookReceiver:
             endpoint=request.url.path[:100],
             signature_encoding=encoding,
         )
-        stored = await self._writer.store(delivery)
+        try:
+            stored = await self._writer.store(delivery)
+        except Exception as exc:
+            # Lightspeed re-sends on any non-2xx; the message names no stored data.
+            log.error("webhook delivery not stored: %s", _describe(exc))
+            return error_response(500, "not_stored", "the delivery could not be stored")
         status = "duplicate" if stored.duplicate else "stored"
         return json_response({"status": status, "id": stored.id})
 
@@ -215,11 +258,10 @@ class WebhookReceiver:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _authenticate(self, request: Request, body: bytes) -> str:
+    async def _authenticate(self, request: Request, body: bytes) -> str:
         """How the request proved itself: an X-Signature encoding, or ``url-token``."""
         settings = self.settings
         secret = settings.secret.get_secret_value()
-        token = settings.url_token.get_secret_value()
         header = request.headers.get("x-signature")
         if secret and header is not None:
             try:
@@ -231,9 +273,12 @@ class WebhookReceiver:
         if settings.require_signature:
             why = "the request has no X-Signature header" if secret else "no secret is set"
             raise Rejected(401, "signature_required", f"a valid X-Signature is required: {why}")
+        given = request.query_params.get("token", "")
+        token = await self.url_token.current()
+        if not _same(given, token):
+            token = await self.url_token.current(missed=True)
         if token:
-            given = request.query_params.get("token", "")
-            if given and hmac.compare_digest(given.encode(), token.encode()):
+            if _same(given, token):
                 return "url-token"
             raise Rejected(401, "bad_token", "the URL token is missing or wrong")
         if secret:
@@ -243,7 +288,8 @@ class WebhookReceiver:
         raise Rejected(
             503,
             "not_configured",
-            "webhooks are refused until webhooks.secret or webhooks.url_token is set",
+            "webhooks are refused until webhooks.secret is set or `greenloop webhooks "
+            "register` has made a URL token",
         )
 
     def _note_encoding(self, encoding: str) -> None:
@@ -252,6 +298,17 @@ class WebhookReceiver:
         if encoding not in self._seen_encodings:
             self._seen_encodings.add(encoding)
             log.info("webhook X-Signature matched as %s", encoding)
+
+
+def _describe(exc: Exception) -> str:
+    """The error's type and the driver's first line, without the SQL and its values."""
+    orig = getattr(exc, "orig", None)
+    detail = str(orig if orig is not None else exc).strip().splitlines()
+    return f"{type(exc).__name__}: {detail[0][:200]}" if detail else type(exc).__name__
+
+
+def _same(given: str, token: str) -> bool:
+    return bool(given and token) and hmac.compare_digest(given.encode(), token.encode())
 
 
 def webhook_routes(receiver: WebhookReceiver) -> list[BaseRoute]:
