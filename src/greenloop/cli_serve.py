@@ -10,6 +10,7 @@ import typer
 
 from greenloop.cli_support import ConfigOption, VerboseOption, settings_from, translate_errors
 from greenloop.dashboard.cli import dashboard_app
+from greenloop.dashboard.logins import proxy_options
 from greenloop.serve import Service
 
 __all__ = ["register"]
@@ -56,8 +57,16 @@ def serve_command(
         bind_host = host or settings.jobs.host
         bind_port = settings.jobs.port if port is None else port
         typer.echo(f"greenloop serving on http://{bind_host}:{bind_port}")
-        # No access log: a webhook URL may carry its ?token=.
-        uvicorn.run(app, host=bind_host, port=bind_port, access_log=False, log_level="warning")
+        # No access log: a webhook URL may carry its ?token=. X-Forwarded-For is believed
+        # only from dashboard.trusted_proxies: login limits count per client address.
+        uvicorn.run(
+            app,
+            host=bind_host,
+            port=bind_port,
+            access_log=False,
+            log_level="warning",
+            **proxy_options(settings.dashboard),
+        )
     finally:
         service.shutdown()
 

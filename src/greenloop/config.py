@@ -9,6 +9,7 @@ and passed in; nothing reads them at import time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -343,6 +344,33 @@ class DashboardSettings(_Section):
     # "auto": the cookie is Secure when the request came over https.
     secure_cookies: Literal["auto", "always", "never"] = "auto"
     page_size: int = Field(default=50, ge=1, le=1000)
+    # Failed logins allowed per minute from one client address, and for the account from
+    # all addresses together; past either, logins answer 429 with Retry-After for a
+    # minute, doubling with each repeat up to login_block_max_minutes.
+    login_failures_per_address: int = Field(default=5, ge=1)
+    login_failures_per_account: int = Field(default=20, ge=1)
+    login_block_max_minutes: int = Field(default=15, ge=1)
+    # Password checks (scrypt: ~50 ms and 32 MiB each) run this many at a time, off the
+    # event loop; a few more wait, and logins beyond that answer 503 at once.
+    password_checks_at_once: int = Field(default=1, ge=1, le=8)
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (a reverse proxy on
+    # this host by default); addresses or CIDR ranges. Empty: the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: "10.0.0.5, 10.0.1.0/24"
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        for entry in value if isinstance(value, list | tuple) else ():
+            try:
+                ipaddress.ip_network(str(entry), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or CIDR range (trusting every peer "
+                    "would let any client choose the address its logins are counted under)"
+                ) from None
+        return value
 
 
 class EventSettings(_Section):

@@ -145,6 +145,17 @@ session_hours = 12
 # "auto" marks the cookie Secure when the dashboard is reached over https.
 secure_cookies = "auto"
 page_size = 50
+# Failed logins per minute from one address, and for the account from all addresses;
+# past either, logins answer 429 for a minute, doubling up to login_block_max_minutes.
+login_failures_per_address = 5
+login_failures_per_account = 20
+login_block_max_minutes = 15
+# Password checks run one at a time off the event loop, so a login flood cannot starve
+# the webhook receiver or the memory.
+password_checks_at_once = 1
+# Peers whose X-Forwarded-For is believed: the TLS proxy in front (on this host by
+# default). Empty: the connecting address is the client's.
+trusted_proxies = ["127.0.0.1", "::1"]
 
 [events]
 # Every tier change is POSTed here as JSON, signed (X-GreenLoop-Signature), so your own

@@ -6,22 +6,28 @@ old sync script keep working: one row per person, keyed by the primary profile's
 "Duplicate IDs" lists the other profiles. Two of the old quirks are fixed, not copied:
 a person with no orders is "none" in Inactive Segment (not "active"), and order dates
 are the sale date (not the record's creation time). Money has two decimals.
+
+Text cells go through :func:`greenloop.analytics.csv_cells.csv_cell`, so nothing in the
+file runs as a spreadsheet formula; the file holds personal data and is written 0600.
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import Connection, Numeric, cast, select
 
+from greenloop.analytics.csv_cells import csv_row
 from greenloop.store import tables as t
 
-__all__ = ["MASTER_COLUMNS", "RETAILER_COLUMNS", "master_rows", "write_master"]
+__all__ = ["MASTER_COLUMNS", "RETAILER_COLUMNS", "master_rows", "write_master", "write_master_to"]
 
 RETAILER_COLUMNS = (
     "Customer ID",
@@ -76,8 +82,8 @@ VIP = Decimal(1000)
 HIGH_VALUE = Decimal(500)
 
 
-def _money(value: Decimal | None) -> str:
-    return "" if value is None else str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+def _money(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _day(moment: datetime | None) -> str:
@@ -96,7 +102,9 @@ def _segment(days: int | None) -> str:
     return "active"
 
 
-def master_rows(conn: Connection, now: datetime) -> Iterator[dict[str, str]]:
+def master_rows(conn: Connection, now: datetime) -> Iterator[dict[str, Any]]:
+    """One row per person, most valuable first: numbers as numbers (Decimal, int),
+    everything else as text; None is an empty cell."""
     p = t.persons.c
     for r in conn.execute(select(t.persons).order_by(cast(p.lifetime_value, Numeric).desc(), p.id)):
         days = (now - r.last_purchase).days if r.last_purchase else None
@@ -120,7 +128,7 @@ def master_rows(conn: Connection, now: datetime) -> Iterator[dict[str, str]]:
             "Average Order Value": _money(r.average_order_value or Decimal(0)),
             "First Order Date": _day(r.first_purchase),
             "Last Order Date": _day(r.last_purchase),
-            "Days Since Last Order": "" if days is None else days,
+            "Days Since Last Order": days,
             "Is VIP": "Yes" if value >= VIP else "No",
             "Is High Value": "Yes" if HIGH_VALUE <= value < VIP else "No",
             "Inactive Segment": _segment(days),
@@ -138,7 +146,7 @@ def master_rows(conn: Connection, now: datetime) -> Iterator[dict[str, str]]:
             "eCom Value": _money(r.ecom_value),
             "In-Store Value": _money(r.instore_value),
             "Returns Value": _money(r.returns_value),
-            "Average Cycle Days": "" if r.average_cycle_days is None else r.average_cycle_days,
+            "Average Cycle Days": r.average_cycle_days,
             "Earned Tier": r.earned_tier or "None",
             "Tier Since": _day(r.tier_since),
             "Next Review": _day(r.review_at),
@@ -147,26 +155,35 @@ def master_rows(conn: Connection, now: datetime) -> Iterator[dict[str, str]]:
             "Keeps Tier": " | ".join(r.keep),
             "Risk": r.risk,
             "Drops At Review": "Yes" if r.drop_at_review else "No",
-            "Probability Active": "" if r.p_alive is None else r.p_alive,
-            "Expected Purchases 90 Days": ""
-            if r.expected_purchases_90d is None
-            else r.expected_purchases_90d,
+            "Probability Active": r.p_alive,
+            "Expected Purchases 90 Days": r.expected_purchases_90d,
             "Predicted 12-Month Value": _money(r.predicted_value_12m),
         }
-        yield {k: str(v) for k, v in row.items()}
+        yield row
+
+
+def write_master_to(conn: Connection, handle: TextIO, now: datetime) -> int:
+    """Write the header and every row to ``handle``; returns the rows."""
+    # The old scripts quote only when needed and end lines with "\n".
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(MASTER_COLUMNS)
+    count = 0
+    for row in master_rows(conn, now):
+        writer.writerow(csv_row(row[column] for column in MASTER_COLUMNS))
+        count += 1
+    return count
 
 
 def write_master(conn: Connection, out: Path, now: datetime) -> int:
-    """Write the file atomically (a reader never sees half of it); returns the rows."""
+    """Write the file atomically (a reader never sees half of it) and readable by its
+    owner only (it holds names, emails and phones); returns the rows."""
     out = Path(out)
-    partial = out.with_name(out.name + ".partial")
-    count = 0
-    with partial.open("w", encoding="utf-8", newline="") as handle:
-        # The old scripts quote only when needed and end lines with "\n".
-        writer = csv.DictWriter(handle, fieldnames=MASTER_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in master_rows(conn, now):
-            writer.writerow(row)
-            count += 1
-    partial.replace(out)
+    fd, partial = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:  # mkstemp: 0600
+            count = write_master_to(conn, handle, now)
+        os.replace(partial, out)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return count

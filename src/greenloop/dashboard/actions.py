@@ -7,12 +7,14 @@ import csv
 import io
 import tempfile
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from greenloop.analytics.master_csv import write_master
+from greenloop.analytics.csv_cells import csv_row
+from greenloop.analytics.master_csv import write_master_to
 from greenloop.analytics.options import AnalyzeOptions
 from greenloop.analytics.preview import preview_program
 from greenloop.analytics.program import load_program_file
@@ -47,6 +49,9 @@ RISK_CSV_COLUMNS = (
     "predicted_value_12m",
     "why",
     "what_keeps_tier",
+)
+_RISK_CSV_NUMBERS = frozenset(
+    {"lifetime_value", "average_cycle_days", "p_alive", "predicted_value_12m"}
 )
 
 
@@ -115,24 +120,28 @@ def program_toml(program: Program) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _risk_cell(column: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if column in _RISK_CSV_NUMBERS:
+        return Decimal(value)  # the list carries numbers as text; write them as numbers
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return value
+
+
 def risk_csv(rows: list[dict[str, Any]]) -> str:
+    """The at-risk list as CSV; no cell runs as a spreadsheet formula."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(RISK_CSV_COLUMNS)
     for row in rows:
-        values = []
-        for column in RISK_CSV_COLUMNS:
-            value = row.get(column)
-            if isinstance(value, list):
-                value = "; ".join(str(v) for v in value)
-            values.append("" if value is None else value)
-        writer.writerow(values)
+        writer.writerow(csv_row(_risk_cell(c, row.get(c)) for c in RISK_CSV_COLUMNS))
     return out.getvalue()
 
 
 def master_csv(conn: Connection, now: datetime) -> bytes:
     """``customer_analytics_master.csv`` as the CLI writes it."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "customer_analytics_master.csv"
-        write_master(conn, path, now)
-        return path.read_bytes()
+    out = io.StringIO(newline="")
+    write_master_to(conn, out, now)
+    return out.getvalue().encode("utf-8")

@@ -38,6 +38,7 @@ __all__ = [
     "page_params",
     "period",
     "risk_sort",
+    "search_text",
     "shown_until",
 ]
 
@@ -51,6 +52,16 @@ def page_params(request: Request, default_size: int) -> tuple[int, int]:
     page = int_param(request, "page", 1, 1, 1_000_000)
     size = int_param(request, "page_size", default_size, 1, MAX_PAGE_SIZE)
     return page, size
+
+
+def search_text(request: Request) -> str:
+    """The ``q`` search text, refused when longer than anything it could match."""
+    text = request.query_params.get("q", "")
+    if len(text) > queries.MAX_SEARCH_CHARS:
+        raise ApiError(
+            400, "invalid_parameter", f"q must be at most {queries.MAX_SEARCH_CHARS} characters"
+        )
+    return text
 
 
 def risk_sort(request: Request) -> tuple[str, bool]:
@@ -120,7 +131,7 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
 
     async def customers(request: Request) -> Response:
         page, size = page_params(request, dash.page_size)
-        text = request.query_params.get("q", "")
+        text = search_text(request)
         rules = dash.options.identity
         found = await dash.read(lambda c: queries.search_persons(c, text, rules, page, size))
         return json_response(found.as_json())

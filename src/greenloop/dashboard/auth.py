@@ -4,6 +4,11 @@ tokens, the API bearer token and the progress endpoint's key.
 The session is a cookie signed with ``itsdangerous`` (HttpOnly, SameSite=Lax, Secure
 over https). It carries a per-session CSRF token from the first visit on, so even the
 login form is protected. Every secret is compared with ``hmac.compare_digest``.
+
+A logged-in cookie also carries the session generation and a fingerprint of the
+credentials, both checked on every request: logging out raises the generation (stored
+in the database, so every serving process agrees), and changing the admin password or
+the API token changes the fingerprint; either ends every session issued before.
 """
 
 from __future__ import annotations
@@ -12,20 +17,28 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from greenloop.config import DashboardSettings
+from greenloop.store.service_state import read_value, write_value
 
 __all__ = [
     "COOKIE_NAME",
     "CSRF_FIELD",
     "CSRF_HEADER",
+    "GENERATION_NAME",
     "Auth",
     "Session",
+    "SessionGeneration",
     "hash_password",
     "verify_password",
 ]
@@ -33,6 +46,7 @@ __all__ = [
 COOKIE_NAME = "greenloop_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+GENERATION_NAME = "dashboard.session_generation"
 
 # scrypt cost: 2**15 × 8 × 1 takes ~50 ms and 32 MiB, OWASP's minimum is 2**17 × 8 × 1
 # for scrypt alone; 2**15 keeps logins snappy on a small box while staying far from cheap.
@@ -78,29 +92,90 @@ def _same(given: str | None, secret: str) -> bool:
 
 @dataclass
 class Session:
-    """What the cookie carries: the CSRF token and, once logged in, the user."""
+    """What the cookie carries: the CSRF token and, once logged in, the user and the
+    session generation it was issued under."""
 
     csrf: str
     user: str | None = None
     changed: bool = False
+    generation: int = 0
 
     @property
     def logged_in(self) -> bool:
         return self.user is not None
 
 
+class SessionGeneration:
+    """The session generation in ``service_state``: logging out raises it, ending every
+    session issued before. Reads are cached for ``ttl`` seconds (a logout in another
+    process takes effect within that); a logout in this process takes effect at once."""
+
+    def __init__(
+        self, engine: Engine, *, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[int, float] | None = None
+
+    def cached(self) -> int | None:
+        """The generation if read within the last ``ttl`` seconds, else None."""
+        cached = self._cached
+        if cached is None or self._clock() - cached[1] >= self._ttl:
+            return None
+        return cached[0]
+
+    def _remember(self, value: int) -> int:
+        self._cached = (value, self._clock())
+        return value
+
+    def read(self) -> int:
+        """The stored generation (0 before the first logout); blocks on the database."""
+        raw = read_value(self._engine, GENERATION_NAME)
+        try:
+            value = int(raw) if raw is not None else 0
+        except ValueError:
+            value = 0
+        return self._remember(value)
+
+    def bump(self) -> int:
+        """Raise the generation: every session issued before is over."""
+        with self._lock:  # two logouts in this process raise it twice, not once
+            value = self.read() + 1
+            write_value(self._engine, GENERATION_NAME, str(value))
+            return self._remember(value)
+
+
 class Auth:
     """Checks a request's credentials against the dashboard settings."""
 
-    def __init__(self, settings: DashboardSettings) -> None:
+    def __init__(self, settings: DashboardSettings, generation: SessionGeneration) -> None:
         self.settings = settings
-        secret = settings.session_secret.get_secret_value() or secrets.token_urlsafe(32)
-        self._signer = URLSafeTimedSerializer(secret, salt="greenloop-dashboard-session")
+        self.generation = generation
+        key = settings.session_secret.get_secret_value() or secrets.token_urlsafe(32)
+        self._signer = URLSafeTimedSerializer(key, salt="greenloop-dashboard-session")
         self.max_age = settings.session_hours * 3600
+        # Changes when the admin password or the API token does, so a session opened
+        # with the old credentials is refused.
+        credentials = "\0".join(
+            (settings.admin_password_hash.get_secret_value(), settings.api_token.get_secret_value())
+        )
+        self._credentials = hmac.new(
+            key.encode(), credentials.encode(), hashlib.sha256
+        ).hexdigest()[:32]
 
     # -- the session cookie ---------------------------------------------------------
 
-    def session(self, request: Request) -> Session:
+    async def _generation(self) -> int:
+        cached = self.generation.cached()
+        if cached is not None:
+            return cached
+        return await run_in_threadpool(self.generation.read)
+
+    async def session(self, request: Request) -> Session:
+        """The request's session; a logged-in one only while its generation and the
+        credentials it was opened with are still current."""
         raw = request.cookies.get(COOKIE_NAME)
         if raw:
             try:
@@ -108,8 +183,20 @@ class Auth:
             except BadSignature:
                 data = None
             if isinstance(data, dict) and isinstance(data.get("csrf"), str):
-                user = data.get("user")
-                return Session(csrf=data["csrf"], user=user if isinstance(user, str) else None)
+                session = Session(csrf=data["csrf"])
+                user, generation, cred = data.get("user"), data.get("gen"), data.get("cred")
+                if not isinstance(user, str):
+                    return session
+                if (
+                    isinstance(generation, int)
+                    and isinstance(cred, str)
+                    and _same(cred, self._credentials)
+                    and generation == await self._generation()
+                ):
+                    session.user, session.generation = user, generation
+                else:
+                    session.changed = True  # ended: rewrite the cookie without the user
+                return session
         return Session(csrf=secrets.token_urlsafe(32), changed=True)
 
     def save(self, request: Request, response: Response, session: Session) -> None:
@@ -118,9 +205,12 @@ class Auth:
             return
         mode = self.settings.secure_cookies
         secure = mode == "always" or (mode == "auto" and request.url.scheme == "https")
+        data: dict[str, object] = {"csrf": session.csrf, "user": session.user}
+        if session.logged_in:
+            data.update(gen=session.generation, cred=self._credentials)
         response.set_cookie(
             COOKIE_NAME,
-            self._signer.dumps({"csrf": session.csrf, "user": session.user}),
+            self._signer.dumps(data),
             max_age=self.max_age,
             path="/",
             httponly=True,
@@ -128,19 +218,23 @@ class Auth:
             secure=secure,
         )
 
-    def log_in(self, session: Session, password: str) -> bool:
-        """The admin password, or the API token, opens a session."""
+    def password_ok(self, password: str) -> bool:
+        """The admin password, or the API token (blocks: scrypt; run it off the loop)."""
+        if _same(password, self.settings.api_token.get_secret_value()):
+            return True
         stored = self.settings.admin_password_hash.get_secret_value()
-        by_password = bool(stored) and verify_password(password, stored)
-        if not by_password and not _same(password, self.settings.api_token.get_secret_value()):
-            return False
+        return bool(stored) and verify_password(password, stored)
+
+    async def log_in(self, session: Session) -> None:
+        """Open a session under the current generation (read afresh, not cached)."""
+        session.generation = await run_in_threadpool(self.generation.read)
         session.user = "admin"
         session.csrf = secrets.token_urlsafe(32)  # a new token after login (fixation)
         session.changed = True
-        return True
 
-    @staticmethod
-    def log_out(session: Session) -> None:
+    async def log_out(self, session: Session) -> None:
+        """End this session and every other one issued before it."""
+        await run_in_threadpool(self.generation.bump)
         session.user = None
         session.csrf = secrets.token_urlsafe(32)
         session.changed = True

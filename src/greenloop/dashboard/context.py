@@ -19,8 +19,9 @@ from starlette.responses import JSONResponse, Response
 
 from greenloop.analytics.options import AnalyzeOptions
 from greenloop.config import Settings
-from greenloop.dashboard.auth import Auth
+from greenloop.dashboard.auth import Auth, SessionGeneration
 from greenloop.dashboard.figures import HeavyFigures
+from greenloop.dashboard.logins import Logins
 from greenloop.lightspeed.ratelimit import RateBudget
 from greenloop.operations import analyze_options
 
@@ -145,6 +146,7 @@ class Dashboard:
     templates: jinja2.Environment
     clock: Callable[[], datetime]
     figures: HeavyFigures
+    logins: Logins
     # The serving process's own budget (shared by its worker, poll and push), when the
     # dashboard runs inside `greenloop serve`; None elsewhere.
     budget: RateBudget | None = None
@@ -159,6 +161,8 @@ class Dashboard:
     ) -> Dashboard:
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
+            # The templates ship with the package: no stat() of each one per page.
+            auto_reload=False,
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -175,12 +179,13 @@ class Dashboard:
             settings=settings,
             engine=engine,
             options=options,
-            auth=Auth(settings.dashboard),
+            auth=Auth(settings.dashboard, SessionGeneration(engine)),
             templates=env,
             clock=now,
             figures=HeavyFigures(
                 engine, settings, options.counting, options.metrics.store_zone, now
             ),
+            logins=Logins(settings.dashboard),
             budget=budget,
         )
 

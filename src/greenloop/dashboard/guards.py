@@ -76,7 +76,7 @@ def api_endpoint(dash: Dashboard, handler: Handler, *, public: bool = False) -> 
     async def endpoint(request: Request) -> Response:
         try:
             if not public and not dash.auth.bearer_ok(request):
-                session = dash.auth.session(request)
+                session = await dash.auth.session(request)
                 if not session.logged_in:
                     response = error_response(
                         401,
@@ -125,7 +125,7 @@ def render(
 
 def page_endpoint(dash: Dashboard, handler: PageHandler, *, login: bool = True) -> Handler:
     async def endpoint(request: Request) -> Response:
-        session = dash.auth.session(request)
+        session = await dash.auth.session(request)
         response: Response
         if login and not session.logged_in:
             target = local_path(request) + (f"?{request.url.query}" if request.url.query else "")

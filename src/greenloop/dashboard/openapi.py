@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from greenloop.dashboard.queries import MAX_SEARCH_CHARS
+
 __all__ = ["openapi_document"]
 
 
@@ -357,7 +359,14 @@ def openapi_document() -> dict[str, Any]:
         "/api/customers": _get(
             "Search persons by name, email, phone, code or id",
             _json(_page_of("PersonSummary")),
-            [_query("q", "search text", {"type": "string"}), *_PAGING],
+            [
+                _query(
+                    "q",
+                    "search text (% and _ are plain characters)",
+                    {"type": "string", "maxLength": MAX_SEARCH_CHARS},
+                ),
+                *_PAGING,
+            ],
         ),
         "/api/customers/{id}": _get(
             "One person in full (person id, customer id, email, phone or code)",

@@ -20,6 +20,7 @@ from greenloop.domain.tiers import Program
 from greenloop.store import tables as t
 
 __all__ = [
+    "MAX_SEARCH_CHARS",
     "NO_TIER",
     "RISK_SORTS",
     "Page",
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 NO_TIER = "(none)"
+# Longer than any name, email, phone or id; SQLite refuses LIKE patterns past 50,000 bytes.
+MAX_SEARCH_CHARS = 200
 
 
 def iso(value: datetime | None) -> str | None:
@@ -205,7 +208,7 @@ def _matching_ids(text: str, rules: IdentityRules) -> Select[Any]:
     phone = normalise_phone(text, rules)
     if phone:
         keys.append(("phone", phone))
-    pattern = f"%{text.lower()}%"
+    lowered = text.lower()
     by_value = (
         select(m.person_id)
         .join(t.identity_values, v.member_key == m.member_key)
@@ -215,8 +218,9 @@ def _matching_ids(text: str, rules: IdentityRules) -> Select[Any]:
     by_person = select(p.id.label("person_id")).where(
         or_(
             p.id == text,
-            func.lower(p.name).like(pattern),
-            func.lower(p.email).like(pattern),
+            # autoescape: a % or _ in the search is a character, not a wildcard.
+            func.lower(p.name).contains(lowered, autoescape=True),
+            func.lower(p.email).contains(lowered, autoescape=True),
             p.customer_code == text,
         )
     )

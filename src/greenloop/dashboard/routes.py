@@ -28,11 +28,13 @@ from greenloop.dashboard.api import (
     page_params,
     period,
     risk_sort,
+    search_text,
     shown_until,
 )
 from greenloop.dashboard.auth import Session
 from greenloop.dashboard.context import HERE, ApiError, Dashboard, key_param
 from greenloop.dashboard.guards import PageHandler, page_endpoint, render
+from greenloop.dashboard.logins import client_address
 from greenloop.errors import GreenLoopError
 from greenloop.lightspeed.ratelimit import RateBudget
 
@@ -46,6 +48,12 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"
 
 
 def dashboard_routes(
@@ -99,7 +107,7 @@ def dashboard_routes(
 
     def customers_data(request: Request, conn: Connection) -> dict[str, Any]:
         number, size = page_params(request, dash.page_size)
-        text = request.query_params.get("q", "")
+        text = search_text(request)
         found = queries.search_persons(conn, text, dash.options.identity, number, size)
         return {"q": text, "found": found}
 
@@ -204,24 +212,39 @@ def dashboard_routes(
 
     async def login(request: Request, session: Session, form: dict[str, str]) -> Response:
         target = _safe_next(form.get("next"))
-        ok = await run_in_threadpool(dash.auth.log_in, session, form.get("password", ""))
-        if ok:
+        password = form.get("password", "")
+        outcome = await dash.logins.attempt(
+            client_address(request), lambda: dash.auth.password_ok(password)
+        )
+        if outcome.ok:
+            await dash.auth.log_in(session)
             root = request.scope.get("root_path", "")
             return RedirectResponse(f"{root}{target}", status_code=303)
-        return render(
+        if outcome.status == 429:
+            error = f"Too many failed logins. Try again in {_wait_text(outcome.retry_after)}."
+        elif outcome.status == 503:
+            error = "The server is busy checking other logins. Try again in a moment."
+        elif dash.auth.password_configured:
+            error = "Wrong password."
+        else:
+            error = "No password is set."
+        response = render(
             dash,
             request,
             session,
             "login.html",
-            status=401,
+            status=outcome.status,
             title="Log in",
-            error="Wrong password." if dash.auth.password_configured else "No password is set.",
+            error=error,
             next=target,
             password_configured=dash.auth.password_configured,
         )
+        if outcome.retry_after:
+            response.headers["Retry-After"] = str(outcome.retry_after)
+        return response
 
     async def logout(request: Request, session: Session, form: dict[str, str]) -> Response:
-        dash.auth.log_out(session)
+        await dash.auth.log_out(session)
         root = request.scope.get("root_path", "")
         return RedirectResponse(f"{root}/login", status_code=303)
 
