@@ -91,13 +91,23 @@ def init(
 def sync_command(
     config: ConfigOption = None,
     full: Annotated[bool, typer.Option("--full", help="Start over from version 0.")] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="If another sync is running, wait this many seconds for it (0: exit at once).",
+        ),
+    ] = 60.0,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Pull outlets, registers, users, customer groups, customers and sales from X-Series.
 
     Incremental by each resource's version cursor; each page commits with its cursor, so
-    an interrupted sync resumes where it stopped. Example: greenloop sync --json
+    an interrupted sync resumes where it stopped. One sync runs at a time: a second one
+    waits (--wait), then exits 3 with "another sync is running since …".
+    Example: greenloop sync --json
     """
     settings = settings_from(config, verbose)
 
@@ -105,7 +115,7 @@ def sync_command(
         if not as_json and sys.stderr.isatty():
             typer.echo(f"\r  {name}: {result.fetched} fetched", err=True, nl=False)
 
-    report = operations.run_sync(settings, full=full, progress=progress)
+    report = operations.run_sync(settings, full=full, progress=progress, wait_seconds=wait)
     if as_json:
         print_json(report.to_json())
         return

@@ -6,15 +6,17 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
 from greenloop.config import Settings, load_settings
-from greenloop.errors import GreenLoopError
+from greenloop.errors import FatalError, GreenLoopError, RetryableError
 from greenloop.logs import configure_logging, redact
+from greenloop.store.db_errors import is_db_error, store_error_from
 
 __all__ = [
+    "EXIT_MEANINGS",
     "ConfigOption",
     "JsonOption",
     "VerboseOption",
@@ -42,18 +44,47 @@ def settings_from(config: Path | None, verbose: bool = False) -> Settings:
     return settings
 
 
+# What each exit code of a failed command means, as `--json` reports it.
+EXIT_MEANINGS = {
+    1: "failed: see the error",
+    FatalError.exit_code: "fatal: retrying will not help until something is changed",
+    RetryableError.exit_code: "retryable: a temporary failure; re-run later, nothing is lost",
+}
+
+
 def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a GreenLoopError into one redacted line on stderr and its exit code."""
+    """Turn a GreenLoopError, or a database error, into one redacted line on stderr and
+    its exit code; with ``--json`` (a command's ``as_json``) also one JSON object on
+    stdout. A database error is told by its class and constraint only: its statement
+    and parameters can be rows of customer data."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except GreenLoopError as exc:
-            typer.echo(f"error: {redact(exc.one_line())}", err=True)
-            raise typer.Exit(exc.exit_code) from None
+            _fail(exc, as_json=kwargs.get("as_json") is True)
+        except Exception as exc:
+            if not is_db_error(exc):
+                raise
+            _fail(store_error_from(exc), as_json=kwargs.get("as_json") is True)
 
     return wrapper
+
+
+def _fail(exc: GreenLoopError, *, as_json: bool) -> NoReturn:
+    line = redact(exc.one_line())
+    typer.echo(f"error: {line}", err=True)
+    if as_json:
+        print_json(
+            {
+                "error": line,
+                "error_type": type(exc).__name__,
+                "exit_code": exc.exit_code,
+                "meaning": EXIT_MEANINGS.get(exc.exit_code, EXIT_MEANINGS[1]),
+            }
+        )
+    raise typer.Exit(exc.exit_code) from None
 
 
 def print_json(payload: Any) -> None:

@@ -90,6 +90,11 @@ class LightspeedSettings(_Section):
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 30.0
     rate_limit_window_seconds: float = 300.0
+    # A run (sync, tiers push, a worker's refresh) stops when waiting for the rate budget
+    # would pass this many seconds without one request getting through; a single
+    # Retry-After further away stops it at once. 0: never wait. An answered request
+    # resets the count, so a long sync that waits out several windows is not stopped.
+    max_wait_seconds: float = Field(default=900.0, ge=0)
 
     @field_validator("base_url")
     @classmethod

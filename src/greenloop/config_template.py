@@ -26,6 +26,9 @@ backoff_base_seconds = 0.5
 backoff_max_seconds = 30
 # Lightspeed allows 300 × registers + 50 requests per 300-second window.
 rate_limit_window_seconds = 300
+# Stop a run (with exit code 3) when waiting for the rate limit would pass this many
+# seconds with no request getting through, e.g. another app spends the whole budget.
+max_wait_seconds = 900
 
 [database]
 # Empty: a SQLite file greenloop.db next to this file. Production: PostgreSQL, e.g.

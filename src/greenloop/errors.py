@@ -8,12 +8,14 @@
     │   ├── BadResponse             the API answered something unreadable
     │   ├── InputFileError          a whole input file is unusable (not an export, unreadable)
     │   ├── NotFound                nothing (or more than one thing) matches what was asked for
-    │   └── StoreError              the database is unusable (schema, connection)
+    │   └── StoreError              the database is unusable (schema, a failed statement)
     ├── RetryableError              try again later; nothing is lost
     │   ├── RateLimited             429: wait until ``retry_after``
+    │   ├── RateLimitWaitExceeded   the budget stayed spent past lightspeed.max_wait_seconds
     │   ├── ServerError             5xx from the API
     │   ├── ConnectionFailed        timeout, refused connection, DNS failure
-    │   └── Busy                    another run of the same job holds its lock
+    │   ├── Busy                    another run of the same job holds its lock
+    │   └── StoreUnavailable        the database is locked, unreachable, or a transaction conflicted
     └── SkippableRecordError        skip this record, report it, carry on
         └── ImportRowError          a row of an input file is broken
 
@@ -37,11 +39,13 @@ __all__ = [
     "ImportRowError",
     "InputFileError",
     "NotFound",
+    "RateLimitWaitExceeded",
     "RateLimited",
     "RetryableError",
     "ServerError",
     "SkippableRecordError",
     "StoreError",
+    "StoreUnavailable",
 ]
 
 
@@ -120,6 +124,22 @@ class RateLimited(RetryableError):
         self.retry_after = retry_after
 
 
+class RateLimitWaitExceeded(RetryableError):
+    """Waiting for the rate budget would pass ``lightspeed.max_wait_seconds``.
+
+    Not a :class:`RateLimited`: the client waits out a 429, but this ends the run.
+    """
+
+    hint = (
+        "Nothing stored is lost: re-run later. If another app spends this store's API "
+        "budget, stop it, or raise lightspeed.max_wait_seconds."
+    )
+
+    def __init__(self, message: str, *, resume_at: datetime | None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.resume_at = resume_at
+
+
 class ServerError(RetryableError):
     hint = "Lightspeed is failing on its side; re-run later (nothing already stored is lost)."
 
@@ -137,6 +157,13 @@ class ConnectionFailed(RetryableError):
 
 class Busy(RetryableError):
     hint = "Wait for the other run to finish; a run that died is taken over when its lock expires."
+
+
+class StoreUnavailable(RetryableError):
+    hint = (
+        "The database was locked, unreachable, or a transaction conflicted; re-run "
+        "(the failed step's transaction was rolled back, nothing half-written is kept)."
+    )
 
 
 class SkippableRecordError(GreenLoopError):

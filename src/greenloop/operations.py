@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 
 from greenloop.analytics.lists import at_risk, placeholder_list
 from greenloop.analytics.master_csv import write_master
@@ -36,7 +37,12 @@ from greenloop.ecom.values import ValueLimits
 from greenloop.errors import ConfigError, InputFileError
 from greenloop.lightspeed.client import LightspeedClient, connect
 from greenloop.store.analytics_repo import person_scope
-from greenloop.store.engine import head_revision, make_engine, migrate, require_current
+from greenloop.store.engine import (
+    head_revision,
+    make_engine,
+    migrate,
+    require_current,
+)
 from greenloop.store.purchase_facts import load_order_facts, load_sale_facts
 from greenloop.sync.pull import Progress, SyncReport, sync
 
@@ -80,9 +86,24 @@ def init_project(
     database_url: str = "",
     force: bool = False,
 ) -> InitResult:
-    """Write a commented config (unless one exists) and create or migrate the database."""
+    """Write a commented config (unless one exists) and create or migrate the database.
+
+    A database URL with a password is refused: greenloop.toml is an ordinary file
+    (readable by others, often committed), so the password belongs in the environment.
+    """
     path = Path(config_path or DEFAULT_CONFIG_NAME)
     written = False
+    if database_url and _has_password(database_url):
+        shown = make_url(database_url).set(password="PASSWORD")  # noqa: S106 - a placeholder
+        raise ConfigError(
+            "--database-url contains a password, and greenloop.toml is no place for one",
+            hint=(
+                "Set GREENLOOP_DATABASE_URL='"
+                f"{shown.render_as_string(hide_password=False)}' in the environment (with the "
+                "real password) and run `greenloop init` without --database-url, or keep "
+                "the password in ~/.pgpass or PGPASSWORD"
+            ),
+        )
     if force or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
@@ -99,6 +120,13 @@ def init_project(
     finally:
         engine.dispose()
     return InitResult(path, written, _safe_url(settings.database_url()), head_revision())
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return make_url(url).password is not None
+    except ArgumentError:
+        return False  # not a URL at all: make_engine says so
 
 
 def _safe_url(url: str) -> str:
@@ -124,8 +152,13 @@ def run_sync(
     full: bool = False,
     progress: Progress | None = None,
     client_factory: Callable[[Settings], LightspeedClient] | None = None,
+    wait_seconds: float = 60.0,
 ) -> SyncReport:
-    """``greenloop sync``: pull every configured resource incrementally."""
+    """``greenloop sync``: pull every configured resource incrementally.
+
+    One sync at a time: when another holds the lock (a second `greenloop sync`, the
+    daily job, `serve`'s poll), wait up to ``wait_seconds`` for it, then raise Busy.
+    """
     if settings.sync.page_size < 1:
         raise ConfigError("sync.page_size must be at least 1")
     engine = open_engine(settings)
@@ -138,6 +171,8 @@ def run_sync(
             page_size=settings.sync.page_size,
             full=full,
             progress=progress,
+            lock_wait_seconds=wait_seconds,
+            lock_ttl=timedelta(minutes=settings.jobs.lock_minutes),
         )
     finally:
         client.close()

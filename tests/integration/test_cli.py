@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -256,3 +257,62 @@ def test_reconcile_json_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert report["time_mismatches"] == []
     human = runner.invoke(app, ["reconcile", "--config", str(config)])
     assert "matched orders" in human.stdout
+
+
+def test_a_failed_json_command_prints_one_json_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _init(tmp_path, "http://127.0.0.1:9")
+    monkeypatch.setenv("GREENLOOP_LIGHTSPEED_TOKEN", TOKEN)
+    monkeypatch.setenv("GREENLOOP_LIGHTSPEED__MAX_RETRIES", "0")
+    result = runner.invoke(app, ["sync", "--config", str(config), "--json"])
+    assert result.exit_code == 3
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"error", "error_type", "exit_code", "meaning"}
+    assert "cannot reach" in payload["error"]
+    assert payload["error_type"] == "ConnectionFailed"
+    assert payload["exit_code"] == 3
+    assert payload["meaning"].startswith("retryable")
+    # The same error, as one line, on stderr.
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        f"error: {payload['error']}"
+    ]
+    missing = runner.invoke(app, ["reconcile", "--config", str(tmp_path / "nope.toml"), "--json"])
+    assert missing.exit_code == 2
+    assert json.loads(missing.stdout)["meaning"].startswith("fatal")
+
+
+def test_init_refuses_a_database_password_in_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "greenloop.toml"
+    url = "postgresql://greenloop:s3cr3t-pw@db.internal:5432/greenloop"
+    result = runner.invoke(app, ["init", "--config", str(config), "--database-url", url])
+    assert result.exit_code == 2
+    assert not config.exists()
+    assert "s3cr3t-pw" not in result.output
+    assert "GREENLOOP_DATABASE_URL=" in result.stderr
+    assert "greenloop:PASSWORD@db.internal" in result.stderr
+
+
+def test_the_sqlite_database_and_its_wal_are_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
+    from greenloop.store.engine import make_engine
+
+    previous = os.umask(0o022)  # the usual default, under which SQLite creates files 0644
+    try:
+        with running_simulator() as sim:
+            config = _init(tmp_path, sim.url)
+            monkeypatch.setenv("GREENLOOP_LIGHTSPEED_TOKEN", TOKEN)
+            assert runner.invoke(app, ["sync", "--config", str(config)]).exit_code == 0
+        engine = make_engine(f"sqlite:///{tmp_path / 'greenloop.db'}")
+        with engine.connect() as conn:  # the -wal and -shm files exist while it is open
+            conn.execute(text("UPDATE sync_cursors SET version = version"))
+            files = sorted(path.name for path in tmp_path.glob("greenloop.db*"))
+            assert files == ["greenloop.db", "greenloop.db-shm", "greenloop.db-wal"]
+            for name in files:
+                assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
+        engine.dispose()
+    finally:
+        os.umask(previous)

@@ -3,8 +3,10 @@
 ``LightspeedClient`` takes an ``httpx.Client`` (so tests can hand it any transport) and
 a :class:`RateBudget` (so every caller of one retailer shares one budget). Every request
 waits for the budget, retries 5xx, timeouts and unreadable bodies with exponential
-back-off and full jitter, and defers on 429 until its ``Retry-After``. Nothing here puts
-the token in a message: errors name the method, path and query only.
+back-off and full jitter, and defers on 429 until its ``Retry-After``, for at most
+``max_wait_seconds`` of a stalled budget (then :class:`RateLimitWaitExceeded` ends the
+call). Nothing here puts the token in a message: errors name the method, path and
+query only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ import httpx
 
 from greenloop import __version__
 from greenloop.config import LightspeedSettings
-from greenloop.errors import BadResponse, ConnectionFailed, RateLimited, RetryableError
+from greenloop.errors import (
+    BadResponse,
+    ConnectionFailed,
+    RateLimited,
+    RateLimitWaitExceeded,
+    RetryableError,
+)
 from greenloop.lightspeed.pagination import (
     OffsetPaginator,
     Page,
@@ -70,8 +78,11 @@ class LightspeedClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
+        max_wait_seconds: float | None = None,
     ) -> None:
         self.http = http
+        # None: wait for the budget as long as it takes (tests, in-process tools).
+        self.max_wait_seconds = max_wait_seconds
         self.budget = budget or RateBudget(sleep=sleep, clock=clock)
         self.retry = retry or RetryPolicy()
         self.stats = RequestStats()
@@ -108,6 +119,8 @@ class LightspeedClient:
         while True:
             try:
                 return self._send_once(method, path, query, json, form, where, label)
+            except RateLimitWaitExceeded:
+                raise  # waiting longer is what the caller ruled out
             except RateLimited as exc:
                 waits += 1
                 self.stats.rate_limited += 1
@@ -144,7 +157,7 @@ class LightspeedClient:
         where: str,
         label: str | None,
     ) -> Any:
-        self.budget.acquire()
+        self.budget.acquire(self.max_wait_seconds)
         self.stats.requests += 1
         if label:
             self.stats.by_label[label] = self.stats.by_label.get(label, 0) + 1
@@ -245,4 +258,6 @@ def connect(
         max_seconds=settings.backoff_max_seconds,
     )
     budget = budget or RateBudget(window_seconds=settings.rate_limit_window_seconds, sleep=sleep)
-    return LightspeedClient(http, budget=budget, retry=retry, sleep=sleep)
+    return LightspeedClient(
+        http, budget=budget, retry=retry, sleep=sleep, max_wait_seconds=settings.max_wait_seconds
+    )

@@ -11,6 +11,13 @@ happens at most one window after any request inside it) and early-safe for a sli
 
 One budget is shared by every caller that talks to the same retailer (sync, webhook
 worker, push), so the composition root creates it once and passes it to each client.
+
+A caller may bound its patience: ``acquire(max_wait=…)`` raises
+:class:`~greenloop.errors.RateLimitWaitExceeded` instead of sleeping when the budget
+has been stalled (no request answered since waiting began) for longer than that, or a
+single wait would go past it. Any answered request ends the stall, so a run that waits
+out one window after another while making progress is never stopped; one whose budget
+never comes back (another app spending it all, a 429 after every refill) is.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+
+from greenloop.errors import RateLimitWaitExceeded
 
 __all__ = ["RateBudget", "RateLimit", "parse_retry_after"]
 
@@ -84,12 +93,18 @@ class RateBudget:
         self.remaining: int | None = None  # our estimate, after reservations
         self._epoch_start: datetime | None = None  # first send since the last observed refill
         self._blocked_until: datetime | None = None
+        # When callers began waiting with no request answered since (None: not stalled).
+        self._stalled_since: datetime | None = None
         self._in_flight = 0
         self.waited_seconds = 0.0
         self.requests_sent = 0
 
-    def acquire(self) -> None:
-        """Wait until a request may be sent, then reserve it."""
+    def acquire(self, max_wait: float | None = None) -> None:
+        """Wait until a request may be sent, then reserve it.
+
+        With ``max_wait`` (seconds), raise :class:`RateLimitWaitExceeded` rather than
+        wait past ``max_wait`` seconds of stall (see the module's docstring).
+        """
         while True:
             with self._lock:
                 now = self._clock()
@@ -102,6 +117,10 @@ class RateBudget:
                     self._in_flight += 1
                     self.requests_sent += 1
                     return
+                stalled_since = self._stalled_since or now
+                if max_wait is not None:
+                    _check_patience(stalled_since, now, wait_until, max_wait)
+                self._stalled_since = stalled_since
                 delay = (wait_until - now).total_seconds()
             self.waited_seconds += delay
             self._sleep(delay)
@@ -128,6 +147,7 @@ class RateBudget:
         """Take the budget a response reported."""
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
+            self._stalled_since = None  # a request got through: the budget is moving
             if rate is None:
                 return
             previous = self.remaining
@@ -147,10 +167,13 @@ class RateBudget:
         """A 429 arrived: send nothing before ``when`` (or one window if it gave no time)."""
         with self._lock:
             self._in_flight = max(0, self._in_flight - 1)
-            target = when if when is not None else self._clock() + self.window
+            now = self._clock()
+            target = when if when is not None else now + self.window
             if self._blocked_until is None or target > self._blocked_until:
                 self._blocked_until = target
             self.remaining = 0
+            if self._stalled_since is None:
+                self._stalled_since = now
 
     def snapshot(self) -> dict[str, float | int | None]:
         with self._lock:
@@ -160,3 +183,25 @@ class RateBudget:
                 "waited_seconds": round(self.waited_seconds, 3),
                 "requests_sent": self.requests_sent,
             }
+
+
+def _check_patience(
+    stalled_since: datetime, now: datetime, wait_until: datetime, max_wait: float
+) -> None:
+    """Raise when waiting until ``wait_until`` would make the stall longer than allowed."""
+    if (wait_until - stalled_since).total_seconds() <= max_wait:
+        return
+    limit = f"lightspeed.max_wait_seconds ({max_wait:g} s)"
+    waited = (now - stalled_since).total_seconds()
+    if (wait_until - now).total_seconds() > max_wait:
+        message = (
+            f"rate limit: the Lightspeed API budget is spent until {wait_until:%H:%M:%S} UTC "
+            f"({(wait_until - now).total_seconds():.0f} s away), longer than {limit}"
+        )
+    else:
+        message = (
+            f"rate limit: the Lightspeed API budget stayed spent for {waited:.0f} s with no "
+            f"request let through, and the next try is at {wait_until:%H:%M:%S} UTC; "
+            f"stopped at {limit}"
+        )
+    raise RateLimitWaitExceeded(message, resume_at=wait_until)

@@ -80,10 +80,13 @@ def bulk_upsert(
     rows: Sequence[Sequence[Any]],
     *,
     version_guard: bool = True,
-) -> None:
-    """Insert or update by primary key; with ``version_guard`` an older row never wins."""
+) -> int:
+    """Insert or update by primary key; with ``version_guard`` an older row never wins.
+
+    Returns how many rows were inserted or updated (a guarded-off row counts none).
+    """
     if not rows:
-        return
+        return 0
     dialect = conn.dialect
     keys = [c.name for c in table.primary_key.columns]
     sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
@@ -91,7 +94,8 @@ def bulk_upsert(
     sql = f"{_insert_sql(table, columns, dialect)} {conflict}"
     if version_guard:
         sql += f" WHERE {table.name}.version < excluded.version"
-    conn.exec_driver_sql(sql, _tuples(rows, _processors(table, columns, dialect)))
+    result = conn.exec_driver_sql(sql, _tuples(rows, _processors(table, columns, dialect)))
+    return int(result.rowcount)
 
 
 def insert_stored(

@@ -1,7 +1,15 @@
-"""Engines for SQLite (the embedded default) and PostgreSQL (production), and migrations."""
+"""Engines for SQLite (the embedded default) and PostgreSQL (production), and migrations.
+
+Every engine hides statement parameters (``hide_parameters``): an error's text, a
+traceback or ``database.echo`` output never shows the rows a statement carried. A new
+SQLite file is created readable by its owner only (0600), since it holds customers'
+names, emails and purchases; SQLite gives its -wal, -shm and -journal files the
+database file's permissions.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +17,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Column, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from greenloop.errors import StoreError
+from greenloop.store.db_errors import describe_db_error, store_error_from
 from greenloop.store.types import Money, UtcDateTime
 
 __all__ = [
@@ -37,21 +46,54 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalise_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_file(url)
+        if path is not None:
+            _create_private(path)
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
     try:
         engine = create_engine(url, **kwargs)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise StoreError(f"cannot use database URL ({exc.__class__.__name__}: {exc})") from None
+        detail = (str(exc).splitlines() or [""])[0][:200]
+        try:
+            password = make_url(url).password
+        except ArgumentError:
+            password = None
+        if password:  # the message may quote the URL, password and all
+            detail = detail.replace(str(password), "***")
+        raise StoreError(f"cannot use database URL ({exc.__class__.__name__}: {detail})") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for an in-memory or URI-style database."""
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None  # create_engine says what is wrong with it
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite would create it 0644 (umask allowing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the database file {path} ({exc.strerror})",
+            hint="Check the folder exists and is writable, or set database.url.",
+        ) from None
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -82,7 +124,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     try:
         command.upgrade(alembic_config(engine), revision)
     except SQLAlchemyError as exc:
-        raise StoreError(f"database migration failed: {exc.__class__.__name__}: {exc}") from None
+        raise store_error_from(exc, doing="database migration failed") from None
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -104,7 +146,7 @@ def require_current(engine: Engine) -> None:
     try:
         current = current_revision(engine)
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open the database ({exc.__class__.__name__})") from None
+        raise StoreError(f"cannot open the database: {describe_db_error(exc)}") from None
     if current != head_revision():
         raise StoreError(
             f"the database schema is at {current or 'nothing'}, expected {head_revision()}",

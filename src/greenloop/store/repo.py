@@ -72,8 +72,9 @@ def _existing_versions(conn: Connection, table: Table, ids: Sequence[str]) -> di
 
 def _split_by_version(
     conn: Connection, table: Table, objects: Sequence[Any]
-) -> tuple[list[Any], UpsertCounts]:
-    """The objects that are new or newer than what is stored (last copy per id wins)."""
+) -> tuple[list[Any], UpsertCounts, dict[str, int]]:
+    """The objects that are new or newer than what is stored (last copy per id wins),
+    their counts, and the stored versions they were compared with."""
     latest: dict[str, Any] = {}
     for obj in objects:
         kept = latest.get(obj.id)
@@ -93,14 +94,14 @@ def _split_by_version(
         else:
             counts.unchanged += 1
     counts.unchanged += len(objects) - len(latest)
-    return changed, counts
+    return changed, counts, existing
 
 
 def upsert_versioned(conn: Connection, table: Table, objects: Sequence[Any]) -> UpsertCounts:
     """Upsert flat model objects (outlets, registers, users, groups, customers)."""
     if not objects:
         return UpsertCounts()
-    changed, counts = _split_by_version(conn, table, objects)
+    changed, counts, _known = _split_by_version(conn, table, objects)
     if changed:
         names = column_names(type(changed[0]))
         rows = [[getattr(obj, name) for name in names] for obj in changed]
@@ -118,23 +119,44 @@ def upsert_sales(conn: Connection, sales: Sequence[Sale]) -> UpsertCounts:
     sale whose stored copy is older."""
     if not sales:
         return UpsertCounts()
-    changed, counts = _split_by_version(conn, t.sales, sales)
+    changed, counts, known = _split_by_version(conn, t.sales, sales)
     if not changed:
         return counts
-    # Delete children of every changed sale, not only the known-existing ones: another
-    # writer (the webhook worker) may have stored the sale since we looked.
-    replaced = [sale.id for sale in changed]
-    for start in range(0, len(replaced), 900):
-        chunk = replaced[start : start + 900]
-        conn.execute(delete(t.sale_line_items).where(t.sale_line_items.c.sale_id.in_(chunk)))
-        conn.execute(delete(t.sale_payments).where(t.sale_payments.c.sale_id.in_(chunk)))
     attributes = _SALE_COLUMNS.index("attributes")
     sale_rows = []
     for sale in changed:
         row = [getattr(sale, name) for name in _SALE_COLUMNS]
         row[attributes] = list(sale.attributes)
         sale_rows.append(row)
-    bulk_upsert(conn, t.sales, _SALE_COLUMNS, sale_rows)
+    # The sale rows first: on PostgreSQL the upsert locks each sale row, waiting for any
+    # other writer of the same sale (the webhook worker, a push's refresh) to commit.
+    # Only then are the children deleted, by a statement that sees that writer's rows,
+    # so re-inserting them cannot collide with its copy (it did: a UniqueViolation on
+    # sale_line_items when two writers stored one new sale at once). SQLite takes its
+    # write lock at the first write, so the order is safe there too.
+    written = bulk_upsert(conn, t.sales, _SALE_COLUMNS, sale_rows)
+    if written < len(changed):
+        # The guard kept some stored rows: that writer stored an equal or newer copy
+        # meanwhile, and a newer copy keeps its own children. The upsert locked every
+        # row it touched or skipped, so this read holds until commit.
+        stored = _existing_versions(conn, t.sales, [sale.id for sale in changed])
+        ours = [sale for sale in changed if stored.get(sale.id) == sale.version]
+        kept = {sale.id for sale in ours}
+        for sale in changed:
+            if sale.id not in kept:
+                counts.unchanged += 1
+                if sale.id in known:
+                    counts.updated -= 1
+                else:
+                    counts.new -= 1
+        changed = ours
+    # Delete children of every changed sale, not only the known-existing ones: another
+    # writer may have stored the sale since we looked.
+    replaced = [sale.id for sale in changed]
+    for start in range(0, len(replaced), 900):
+        chunk = replaced[start : start + 900]
+        conn.execute(delete(t.sale_line_items).where(t.sale_line_items.c.sale_id.in_(chunk)))
+        conn.execute(delete(t.sale_payments).where(t.sale_payments.c.sale_id.in_(chunk)))
     bulk_insert(
         conn,
         t.sale_line_items,

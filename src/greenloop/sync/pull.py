@@ -3,6 +3,12 @@
 A page's rows and the cursor that covers them commit together, so a crash at any point
 resumes from the last committed page with nothing lost and nothing counted twice. The
 retailer object has no version cursor; it is one ``GET`` per run.
+
+One sync runs at a time per database: a run holds the ``sync`` job lock (renewed with
+every page), and another one waits ``lock_wait_seconds`` for it, then stops with
+:class:`~greenloop.errors.Busy`. Other writers of the same rows (the webhook worker, a
+push's refresh) need no lock: every upsert is idempotent and version-guarded, and a
+sale's line items are replaced only under the sale row's lock (``repo.upsert_sales``).
 """
 
 from __future__ import annotations
@@ -11,16 +17,19 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert, update
+from sqlalchemy import Connection, Engine, Table, insert, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from greenloop.errors import GreenLoopError
+from greenloop.errors import Busy, GreenLoopError
 from greenloop.lightspeed import models as m
 from greenloop.lightspeed.client import LightspeedClient
 from greenloop.store import repo
 from greenloop.store import tables as t
+from greenloop.store.db_errors import describe_db_error, is_db_error
+from greenloop.store.locks import job_lock, renew_lock
 
 __all__ = ["RESOURCES", "ResourceResult", "ResourceSpec", "SyncReport", "sync"]
 
@@ -91,6 +100,24 @@ class SyncReport:
 
 Progress = Callable[[str, ResourceResult], None]
 
+LOCK_NAME = "sync"
+
+
+@dataclass(frozen=True)
+class _Lease:
+    """The sync lock as this run holds it, renewed in each page's transaction."""
+
+    holder: str
+    ttl: timedelta
+    now: Callable[[], datetime]
+
+    def renew(self, conn: Connection) -> None:
+        if not renew_lock(conn, LOCK_NAME, self.holder, self.now() + self.ttl):
+            raise Busy(
+                "this sync's lock was taken over by another run (it looked dead or expired)",
+                hint="Raise jobs.lock_minutes if syncs run longer; the other run goes on.",
+            )
+
 
 def sync(
     engine: Engine,
@@ -101,36 +128,74 @@ def sync(
     full: bool = False,
     progress: Progress | None = None,
     clock: Callable[[], datetime] | None = None,
+    lock_wait_seconds: float = 0.0,
+    lock_ttl: timedelta = timedelta(hours=3),
 ) -> SyncReport:
-    """Pull each resource from its cursor (or from the start when ``full``)."""
+    """Pull each resource from its cursor (or from the start when ``full``).
+
+    :class:`~greenloop.errors.Busy` when another sync holds the lock for longer than
+    ``lock_wait_seconds``; a holder that stops renewing loses it after ``lock_ttl``.
+    """
     now = clock or (lambda: datetime.now(UTC))
-    report = SyncReport(full=full, started_at=now())
     unknown = [r for r in resources if r != "retailer" and r not in RESOURCES]
     if unknown:
         raise GreenLoopError(f"unknown sync resources: {', '.join(unknown)}")
-    run_id = _start_run(engine, report)
-    try:
-        for name in resources:
-            result = ResourceResult()
-            report.resources[name] = result
-            started = time.perf_counter()
-            if name == "retailer":
-                _sync_retailer(engine, client, result, now)
-            else:
-                _sync_collection(
-                    engine, client, RESOURCES[name], result, page_size, full, now, progress
+    with job_lock(
+        engine, LOCK_NAME, ttl=lock_ttl, clock=now, wait_seconds=lock_wait_seconds, label="sync"
+    ) as holder:
+        lease = _Lease(holder, lock_ttl, now)
+        report = SyncReport(full=full, started_at=now())
+        run_id = _start_run(engine, report)
+        try:
+            for name in resources:
+                result = ResourceResult()
+                report.resources[name] = result
+                started = time.perf_counter()
+                if name == "retailer":
+                    _sync_retailer(engine, client, result, now)
+                else:
+                    _sync_collection(
+                        engine,
+                        client,
+                        RESOURCES[name],
+                        result,
+                        page_size,
+                        full,
+                        now,
+                        progress,
+                        lease,
+                    )
+                result.seconds = round(time.perf_counter() - started, 3)
+                log.debug(
+                    "synced %s: %d fetched, %d requests", name, result.fetched, result.requests
                 )
-            result.seconds = round(time.perf_counter() - started, 3)
-            log.debug("synced %s: %d fetched, %d requests", name, result.fetched, result.requests)
-    except GreenLoopError as exc:
-        _finish_run(engine, run_id, report, now(), "failed", exc.one_line())
-        raise
-    except BaseException:
-        _finish_run(engine, run_id, report, now(), "interrupted", None)
-        raise
-    report.finished_at = now()
-    _finish_run(engine, run_id, report, report.finished_at, "ok", None)
-    return report
+        except GreenLoopError as exc:
+            _record_end(engine, run_id, report, now(), "failed", exc.one_line())
+            raise
+        except BaseException as exc:
+            if is_db_error(exc):
+                _record_end(engine, run_id, report, now(), "failed", describe_db_error(exc))
+            else:
+                _record_end(engine, run_id, report, now(), "interrupted", None)
+            raise
+        report.finished_at = now()
+        _finish_run(engine, run_id, report, report.finished_at, "ok", None)
+        return report
+
+
+def _record_end(
+    engine: Engine,
+    run_id: int,
+    report: SyncReport,
+    at: datetime,
+    outcome: str,
+    error: str | None,
+) -> None:
+    """Record how a failed run ended, without hiding its error if the database is away."""
+    try:
+        _finish_run(engine, run_id, report, at, outcome, error)
+    except SQLAlchemyError as exc:
+        log.warning("could not record the end of sync run %d: %s", run_id, describe_db_error(exc))
 
 
 def _sync_retailer(
@@ -154,6 +219,7 @@ def _sync_collection(
     full: bool,
     now: Callable[[], datetime],
     progress: Progress | None,
+    lease: _Lease,
 ) -> None:
     with engine.connect() as conn:
         start = 0 if full else repo.get_cursor(conn, spec.name)
@@ -179,6 +245,7 @@ def _sync_collection(
             else:
                 counts = repo.upsert_versioned(conn, spec.table, objects)
             repo.set_cursor(conn, spec.name, page.max_version, now())
+            lease.renew(conn)
         result.fetched += len(objects)
         result.new += counts.new
         result.updated += counts.updated

@@ -42,6 +42,7 @@ from greenloop.logs import redact
 from greenloop.store import repo
 from greenloop.store import tables as t
 from greenloop.store.analytics_repo import person_scope
+from greenloop.store.db_errors import describe_db_error, is_db_error
 from greenloop.sync import inbox
 
 __all__ = [
@@ -314,6 +315,9 @@ class InboxWorker:
         log.log(logging.ERROR if parked else logging.WARNING, "webhook delivery: %s", reason)
 
     def _clean(self, exc: BaseException) -> str:
+        if is_db_error(exc):
+            # Stored as the row's last_error and logged: never the statement's rows.
+            return describe_db_error(exc)
         text = exc.one_line() if isinstance(exc, GreenLoopError) else f"{type(exc).__name__}"
         if not isinstance(exc, GreenLoopError) and str(exc):
             text += f": {str(exc)[:300]}"
