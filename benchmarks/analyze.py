@@ -43,7 +43,8 @@ from sqlalchemy import Engine
 
 from greenloop.analytics.recompute import recompute_customer
 from greenloop.config import load_settings
-from greenloop.operations import analyze_options, open_engine
+from greenloop.services.analysis import analyze_options
+from greenloop.services.setup import open_engine
 from greenloop.store import tables as t
 from greenloop.store.bulk import bulk_insert
 from greenloop.store.engine import make_engine
@@ -664,13 +665,13 @@ PROFILED_ANALYZE = """
 import cProfile, json, pstats, sys
 from datetime import datetime
 from pathlib import Path
-from greenloop import operations
+from greenloop.services import analysis, ingest, setup
 from greenloop.config import load_settings
 
 settings = load_settings(Path(sys.argv[1]))
 profiler = cProfile.Profile()
 profiler.enable()
-report = operations.analyze(settings, now=datetime.fromisoformat(sys.argv[2]))
+report = analysis.analyze(settings, now=datetime.fromisoformat(sys.argv[2]))
 profiler.disable()
 stats = pstats.Stats(profiler, stream=sys.stderr)
 stats.sort_stats("cumulative").print_stats(25)

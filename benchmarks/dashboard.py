@@ -38,13 +38,13 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from greenloop.config import load_settings
-from greenloop.dashboard import dashboard_routes
-from greenloop.dashboard.figures import HeavyFigures
 from greenloop.lightspeed.ratelimit import RateBudget, RateLimit
-from greenloop.operations import analyze_options
+from greenloop.services.analysis import analyze_options
 from greenloop.store import tables as t
 from greenloop.store.bulk import bulk_insert
 from greenloop.store.engine import make_engine
+from greenloop.web.dashboard import dashboard_routes
+from greenloop.web.dashboard.figures import HeavyFigures
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent

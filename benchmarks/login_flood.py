@@ -52,16 +52,16 @@ from realtime import (
 )
 from scratch_db import scratch_database
 
-from greenloop import operations
 from greenloop.config import load_settings
-from greenloop.dashboard import hash_password
+from greenloop.services import analysis, ingest
 from greenloop.simulator.app import app_for, create_context
 from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.generator import GeneratorConfig, generate_store
 from greenloop.simulator.server import start_in_thread
 from greenloop.simulator.state import SimState
 from greenloop.store.engine import make_engine, migrate
-from greenloop.sync.inbox import inbox_stats
+from greenloop.store.inbox import inbox_stats
+from greenloop.web.dashboard import hash_password
 
 PASSWORD = "bench admin passphrase"
 PHASES = ("quiet", "one_address", "many_addresses", "limits_lifted")
@@ -244,8 +244,8 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str) -> dict[str,
         migrate(engine)
         engine.dispose()
         settings = load_settings(None, env=env)
-        operations.run_sync(settings)
-        operations.analyze(settings)
+        ingest.run_sync(settings)
+        analysis.analyze(settings)
         lifted = {
             **env,
             "GREENLOOP_DASHBOARD__LOGIN_FAILURES_PER_ADDRESS": "1000000000",

@@ -52,10 +52,11 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from greenloop import operations, operations_push
 from greenloop.config import Settings, load_settings
 from greenloop.domain.group_plan import GroupMove
 from greenloop.push.apply import PushReport
+from greenloop.services import analysis, ingest, setup
+from greenloop.services import push as push_service
 from greenloop.simulator.generator import GeneratorConfig, generate_store
 from greenloop.simulator.model import dump_store
 from greenloop.store import tables as t
@@ -161,7 +162,7 @@ def copy_workdir(source: Path, target: Path) -> None:
 
 
 def sync_runs(settings: Settings, after_id: int = 0) -> list[dict[str, Any]]:
-    engine = operations.open_engine(settings)
+    engine = setup.open_engine(settings)
     try:
         with engine.connect() as conn:
             rows = conn.execute(
@@ -175,7 +176,7 @@ def sync_runs(settings: Settings, after_id: int = 0) -> list[dict[str, Any]]:
 
 
 def last_sync_run_id(settings: Settings) -> int:
-    engine = operations.open_engine(settings)
+    engine = setup.open_engine(settings)
     try:
         with engine.connect() as conn:
             return int(conn.execute(select(func.max(t.sync_runs.c.id))).scalar() or 0)
@@ -261,7 +262,7 @@ def measured_push(sim: Sim, settings: Settings) -> Pushed:
     before = last_sync_run_id(settings)
     sim.control("DELETE", "requests")
     started = time.perf_counter()
-    report, _ = operations_push.run_push(settings)
+    report, _ = push_service.run_push(settings)
     seconds = time.perf_counter() - started
     seen = classify(sim.requests())
     return Pushed(report, seconds, seen, sync_runs(settings, before), settings.sync.page_size)
@@ -404,11 +405,11 @@ def run(
         settings = settings_at(config_file, sim.url)
         say("sync")
         began = time.perf_counter()
-        synced = operations.run_sync(settings)
+        synced = ingest.run_sync(settings)
         sync_seconds = time.perf_counter() - began
         say(f"sync: {synced.requests} requests in {sync_seconds:.1f}s; analyze")
         began = time.perf_counter()
-        operations.analyze(settings, now=ANCHOR)
+        analysis.analyze(settings, now=ANCHOR)
         analyze_seconds = time.perf_counter() - began
         if sizes or pressure_runs:
             copy_workdir(main_dir, bench.analyzed)

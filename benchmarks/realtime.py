@@ -12,7 +12,7 @@
 the simulator runs in this one with its webhook sender in the background and the rate
 limit lifted; the load generator of part 2 is a third process.
 
-    .venv/bin/python benchmarks/realtime.py [--sales 600] [--rate 10] \\
+    .venv/bin/python benchmarks/webhook_service.py [--sales 600] [--rate 10] \\
         [--load-rate 250] [--load-seconds 10]
 """
 
@@ -37,8 +37,10 @@ import httpx
 from scratch_db import scratch_database
 from sqlalchemy import select
 
-from greenloop import operations, operations_push, realtime
 from greenloop.config import Settings, load_settings
+from greenloop.services import analysis, ingest
+from greenloop.services import push as push_service
+from greenloop.services import webhooks as webhook_service
 from greenloop.simulator import ops_sales
 from greenloop.simulator.app import app_for, create_context
 from greenloop.simulator.config import SimulatorConfig
@@ -49,7 +51,7 @@ from greenloop.simulator.webhook_payloads import form_body, payload_10, signatur
 from greenloop.store import tables as t
 from greenloop.store.analytics_repo import load_placeholders
 from greenloop.store.engine import make_engine, migrate
-from greenloop.sync.inbox import inbox_stats
+from greenloop.store.inbox import inbox_stats
 
 BIN = Path(sys.executable).parent
 TOKEN = "bench-token-0123456789"
@@ -226,9 +228,9 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str) -> dict[str,
         say("initial sync, analyze and push")
         engine = make_engine(db_url)
         migrate(engine)
-        operations.run_sync(settings)
-        operations.analyze(settings)
-        operations_push.run_push(settings, log_file=workdir / "tier_sync_log.json")
+        ingest.run_sync(settings)
+        analysis.analyze(settings)
+        push_service.run_push(settings, log_file=workdir / "tier_sync_log.json")
         groups = {g["name"]: g["id"] for g in state.snapshot("customer_groups")}
         top_group = groups[f"GreenHaus Crew - {TOP}"]
         chosen = candidates(settings, state, top_group)[: args.sales]
@@ -237,7 +239,9 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str) -> dict[str,
         port = free_port()
         serve = start_serve(env, port, workdir)
         try:
-            realtime.register_webhooks(settings, f"http://127.0.0.1:{port}/webhooks/lightspeed")
+            webhook_service.register_webhooks(
+                settings, f"http://127.0.0.1:{port}/webhooks/lightspeed"
+            )
             ctx.webhooks.update({"secret": SECRET})
             ctx.webhooks.start()
             moved = part_one(ctx, state, chosen, top_group, args.rate)

@@ -29,12 +29,12 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from greenloop import operations
 from greenloop.config import load_settings
-from greenloop.dashboard import hash_password
-from greenloop.jobs.daily import run_daily
+from greenloop.runtime.daily import run_daily
+from greenloop.services import analysis, ingest
 from greenloop.simulator.ecom_export import write_ecom_export
 from greenloop.store.engine import make_engine, migrate, normalise_url
+from greenloop.web.dashboard import hash_password
 from tests.conftest import DB_PARAMS, PG_URL, REPO, _with_search_path
 from tests.simulation import ANCHOR, TOKEN, running_simulator, small_store
 
@@ -174,9 +174,9 @@ def served(
             engine = make_engine(url)
             migrate(engine)
             engine.dispose()
-            operations.run_sync(settings)
+            ingest.run_sync(settings)
             for days in (60, 30):
-                operations.analyze(settings, now=ANCHOR - timedelta(days=days))
+                analysis.analyze(settings, now=ANCHOR - timedelta(days=days))
             assert run_daily(settings, now=ANCHOR).run_id is not None
             log = tmp / "serve.log"
             with log.open("wb") as out:

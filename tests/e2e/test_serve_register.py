@@ -20,7 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from greenloop import operations, operations_push
+from greenloop.services import analysis, ingest
+from greenloop.services import push as push_service
 from greenloop.simulator.model import dumps, loads
 from greenloop.store.service_state import read_value
 from greenloop.web.url_token import STORED_NAME
@@ -78,9 +79,9 @@ def test_register_then_the_simulator_delivers_to_serve(
 ) -> None:
     out = {"output_dir": str(tmp_path / "out")}
     settings = settings_for(simulator, db_url, lightspeed={"token": TOKEN}, jobs=out)
-    operations.run_sync(settings)
-    operations.analyze(settings)
-    report, _ = operations_push.run_push(settings)
+    ingest.run_sync(settings)
+    analysis.analyze(settings)
+    report, _ = push_service.run_push(settings)
     movable = [m.customer_id for m in report.plan.moves if m.tier not in {"Evergreen", "Bloom"}]
     env = greenloop_env(simulator, TOKEN, db_url)
     serve = ServeProcess(free_port(), env, tmp_path)

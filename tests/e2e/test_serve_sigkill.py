@@ -12,7 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from greenloop import operations, operations_push, realtime
+from greenloop.services import analysis, ingest
+from greenloop.services import push as push_service
+from greenloop.services import webhooks as webhook_service
 from greenloop.simulator.live import LiveStream
 from tests.e2e.test_serve_support import (
     ServeProcess,
@@ -41,9 +43,9 @@ def test_sigkill_while_deliveries_arrive_loses_nothing_and_doubles_nothing(
         assert sim.ctx is not None
         out = {"output_dir": str(tmp_path / "out")}
         settings = settings_for(sim.url, db_url, webhooks={"secret": SECRET}, jobs=out)
-        operations.run_sync(settings)
-        operations.analyze(settings)
-        assert operations_push.run_push(settings)[0].ok
+        ingest.run_sync(settings)
+        analysis.analyze(settings)
+        assert push_service.run_push(settings)[0].ok
         env = greenloop_env(
             sim.url,
             TOKEN,
@@ -67,7 +69,7 @@ def test_sigkill_while_deliveries_arrive_loses_nothing_and_doubles_nothing(
         feeder = threading.Thread(target=feed, name="live stream")
         serve.start()
         try:
-            realtime.register_webhooks(settings, f"{serve.url}/webhooks/lightspeed")
+            webhook_service.register_webhooks(settings, f"{serve.url}/webhooks/lightspeed")
             sender.start()
             feeder.start()
             wait_until(lambda: sender.stats()["delivered"] >= 80, seconds=60, what="deliveries")
@@ -93,9 +95,9 @@ def test_sigkill_while_deliveries_arrive_loses_nothing_and_doubles_nothing(
         attempts = sender.attempts()
         served = sim.store()
         realtime_tiers = tiers_by_profile(engine)
-        operations.analyze(settings)
+        analysis.analyze(settings)
         full_tiers = tiers_by_profile(engine)
-        plan, _ = operations_push.run_push(settings, dry_run=True)
+        plan, _ = push_service.run_push(settings, dry_run=True)
 
     assert stream.steps == STEPS
     assert any(a.error for a in attempts), "no delivery was refused while serve was down"

@@ -21,7 +21,7 @@ import httpx
 from sqlalchemy import Engine, select
 
 from greenloop.store import tables as t
-from greenloop.sync.inbox import inbox_stats
+from greenloop.store.inbox import inbox_stats
 
 BIN = Path(sys.executable).parent / "greenloop"
 

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from greenloop import operations
 from greenloop.analytics.master_csv import RETAILER_COLUMNS
 from greenloop.cli import app
 from greenloop.config import Settings
 from greenloop.errors import NotFound
+from greenloop.services import analysis, ingest
 from greenloop.store import tables as t
 from tests.simulation import ANCHOR, running_simulator, settings_for, small_store
 
@@ -27,7 +27,7 @@ STORE = small_store(seed=21, customers=160, days=240)
 def synced(engine: Engine, db_url: str) -> Settings:
     with running_simulator(STORE) as sim:
         settings = settings_for(sim.url, db_url, analytics={"min_customers_for_predictions": 50})
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
     return settings
 
 
@@ -40,14 +40,14 @@ def person_rows(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def test_analyze_reports_and_a_second_run_changes_nothing(synced: Settings, engine: Engine) -> None:
-    first = operations.analyze(synced, now=ANCHOR).as_json()
+    first = analysis.analyze(synced, now=ANCHOR).as_json()
     for key in ("persons", "profiles", "tier_counts", "changed"):
         assert key in first
     assert first["profiles"] == len(STORE.customers)
     assert sum(first["tier_counts"].values()) == first["persons"]
     assert first["changed"] == sum(v for k, v in first["tier_counts"].items() if k != "(none)")
     before = person_rows(engine)
-    second = operations.analyze(synced, now=ANCHOR).as_json()
+    second = analysis.analyze(synced, now=ANCHOR).as_json()
     assert (second["changed"], second["rows_written"]) == (0, 0)
     assert person_rows(engine) == before
     with engine.connect() as conn:
@@ -58,11 +58,11 @@ def test_analyze_reports_and_a_second_run_changes_nothing(synced: Settings, engi
 
 
 def test_show_finds_a_person_by_any_identifier(synced: Settings) -> None:
-    operations.analyze(synced, now=ANCHOR)
+    analysis.analyze(synced, now=ANCHOR)
     customer = next(
         c for c in STORE.customers if c.get("email") and c.get("phone") and not c.get("deleted_at")
     )
-    by_id = operations.show_customer(synced, customer["id"])
+    by_id = analysis.show_customer(synced, customer["id"])
     for key in (
         "person_id",
         "profiles",
@@ -77,23 +77,22 @@ def test_show_finds_a_person_by_any_identifier(synced: Settings) -> None:
         assert key in by_id
     assert isinstance(by_id["lifetime_value"], str)
     assert (
-        operations.show_customer(synced, customer["email"].upper())["person_id"]
-        == by_id["person_id"]
+        analysis.show_customer(synced, customer["email"].upper())["person_id"] == by_id["person_id"]
     )
-    assert operations.show_customer(synced, by_id["person_id"])["person_id"] == by_id["person_id"]
+    assert analysis.show_customer(synced, by_id["person_id"])["person_id"] == by_id["person_id"]
     with pytest.raises(NotFound):
-        operations.show_customer(synced, "nobody-at-all@nowhere.example")
+        analysis.show_customer(synced, "nobody-at-all@nowhere.example")
 
 
 def test_replay_at_a_past_date_equals_the_recorded_history(synced: Settings) -> None:
     moments = [ANCHOR - timedelta(days=d) for d in (90, 60, 30, 0)]
     for moment in moments:
-        operations.analyze(synced, now=moment)
+        analysis.analyze(synced, now=moment)
     checked = 0
     for customer in STORE.customers[:60]:
         if customer.get("deleted_at"):
             continue
-        shown = operations.show_customer(
+        shown = analysis.show_customer(
             synced, customer["id"], as_of=moments[2] + timedelta(hours=5)
         )
         replayed = shown["as_of"]
@@ -108,44 +107,44 @@ def test_replay_at_a_past_date_equals_the_recorded_history(synced: Settings) -> 
 def test_one_person_recompute_agrees_with_the_full_analysis(
     synced: Settings, engine: Engine
 ) -> None:
-    operations.analyze(synced, now=ANCHOR)
+    analysis.analyze(synced, now=ANCHOR)
     before = person_rows(engine)
     sample = [c["id"] for c in STORE.customers[::9]]
     for customer_id in sample:
-        result = operations.recompute(synced, [customer_id], now=ANCHOR)
+        result = analysis.recompute(synced, [customer_id], now=ANCHOR)
         assert result.persons
         assert not result.tier_changes
     assert person_rows(engine) == before
 
 
 def test_link_and_unlink_win_over_the_rules(synced: Settings, engine: Engine) -> None:
-    operations.analyze(synced, now=ANCHOR)
+    analysis.analyze(synced, now=ANCHOR)
     live = [c for c in STORE.customers if not c.get("deleted_at")]
     a, b = live[3]["id"], live[4]["id"]
-    pa = operations.show_customer(synced, a)["person_id"]
-    pb = operations.show_customer(synced, b)["person_id"]
+    pa = analysis.show_customer(synced, a)["person_id"]
+    pb = analysis.show_customer(synced, b)["person_id"]
     assert pa != pb
-    operations.link_profiles(synced, a, b, note="same person, told us at the till")
+    analysis.link_profiles(synced, a, b, note="same person, told us at the till")
     assert (
-        operations.show_customer(synced, a)["person_id"]
-        == operations.show_customer(synced, b)["person_id"]
+        analysis.show_customer(synced, a)["person_id"]
+        == analysis.show_customer(synced, b)["person_id"]
     )
-    operations.analyze(synced, now=ANCHOR)  # the full run keeps the manual link
-    joined = operations.show_customer(synced, a)
+    analysis.analyze(synced, now=ANCHOR)  # the full run keeps the manual link
+    joined = analysis.show_customer(synced, a)
     assert {p["id"] for p in joined["profiles"]} >= {a, b}
     assert any(link["reason"] == "manual" for link in joined["links"])
-    operations.link_profiles(synced, a, b, unlink=True)
-    operations.analyze(synced, now=ANCHOR)
+    analysis.link_profiles(synced, a, b, unlink=True)
+    analysis.analyze(synced, now=ANCHOR)
     assert (
-        operations.show_customer(synced, a)["person_id"]
-        != operations.show_customer(synced, b)["person_id"]
+        analysis.show_customer(synced, a)["person_id"]
+        != analysis.show_customer(synced, b)["person_id"]
     )
 
 
 def test_preview_shows_moves_and_writes_nothing(
     synced: Settings, engine: Engine, tmp_path: Path
 ) -> None:
-    report = operations.analyze(synced, now=ANCHOR)
+    report = analysis.analyze(synced, now=ANCHOR)
     before = person_rows(engine)
     program = tmp_path / "program.toml"
     program.write_text(
@@ -160,7 +159,7 @@ conditions = [{ kind = "value", at_least = "500" }]
 """,
         encoding="utf-8",
     )
-    preview = operations.preview_tiers(synced, program, now=ANCHOR).as_json()
+    preview = analysis.preview_tiers(synced, program, now=ANCHOR).as_json()
     assert preview["persons"] == report.persons
     assert sum(preview["counts_with_program"].values()) == report.persons
     assert set(preview["counts_with_program"]) <= {"Gold", "(none)"}
@@ -169,9 +168,9 @@ conditions = [{ kind = "value", at_least = "500" }]
 
 
 def test_master_export_keeps_the_retailers_columns_first(synced: Settings, tmp_path: Path) -> None:
-    report = operations.analyze(synced, now=ANCHOR)
+    report = analysis.analyze(synced, now=ANCHOR)
     out = tmp_path / "customer_analytics_master.csv"
-    assert operations.export_master(synced, out, now=ANCHOR) == report.persons
+    assert analysis.export_master(synced, out, now=ANCHOR) == report.persons
     with out.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader)
@@ -201,16 +200,16 @@ def test_cli_reports_json_and_errors(synced: Settings, tmp_path: Path) -> None:
 
 
 def test_a_lock_holds_a_tier_until_its_date(synced: Settings) -> None:
-    operations.analyze(synced, now=ANCHOR)
+    analysis.analyze(synced, now=ANCHOR)
     customer = next(c for c in STORE.customers if not c.get("deleted_at") and c.get("email"))
-    before = operations.show_customer(synced, customer["id"])
+    before = analysis.show_customer(synced, customer["id"])
     target = "Evergreen" if before["tier"] != "Evergreen" else "Seed"
     until = ANCHOR + timedelta(days=3650)
-    operations.lock_person_tier(synced, customer["id"], target, until, note="test")
-    shown = operations.show_customer(synced, customer["id"])
+    analysis.lock_person_tier(synced, customer["id"], target, until, note="test")
+    shown = analysis.show_customer(synced, customer["id"])
     assert shown["tier"] == target
     assert shown["lock"]["tier"] == target
     assert any("locked by staff" in r for r in shown["reasons"])
     assert shown["history"][-1]["change"] == "locked"
-    operations.analyze(synced)  # the full run respects it too
-    assert operations.show_customer(synced, customer["id"])["tier"] == target
+    analysis.analyze(synced)  # the full run respects it too
+    assert analysis.show_customer(synced, customer["id"])["tier"] == target

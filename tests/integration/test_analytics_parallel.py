@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from greenloop import operations
 from greenloop.analytics import run
 from greenloop.config import Settings
+from greenloop.services import analysis, ingest
 from tests.simulation import ANCHOR, running_simulator, settings_for, small_store
 
 STORE = small_store(seed=5, customers=120, days=200)
@@ -17,7 +17,7 @@ STORE = small_store(seed=5, customers=120, days=200)
 def synced(engine: Engine, db_url: str) -> Settings:
     with running_simulator(STORE) as sim:
         settings = settings_for(sim.url, db_url, analytics={"min_customers_for_predictions": 50})
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
     return settings
 
 
@@ -25,8 +25,8 @@ def synced(engine: Engine, db_url: str) -> Settings:
 def test_two_processes_compute_what_one_does(
     synced: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    operations.analyze(synced, now=ANCHOR)  # person ids from here on are stable
-    options = operations.analyze_options(synced)
+    analysis.analyze(synced, now=ANCHOR)  # person ids from here on are stable
+    options = analysis.analyze_options(synced)
     alone = run.compute_all(engine, options, ANCHOR)
     monkeypatch.setattr(run, "PARALLEL_MIN_PERSONS", 0)
     split = run.compute_all(engine, options, ANCHOR)
@@ -37,5 +37,5 @@ def test_two_processes_compute_what_one_does(
     assert {k: v for k, v in split.predictions.items() if k != timing} == {
         k: v for k, v in alone.predictions.items() if k != timing
     }
-    again = operations.analyze(synced, now=ANCHOR)
+    again = analysis.analyze(synced, now=ANCHOR)
     assert (again.changed, again.rows_written) == (0, 0)

@@ -24,10 +24,10 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from greenloop import operations
 from greenloop.cli import app
 from greenloop.config import Settings
 from greenloop.errors import NotFound
+from greenloop.services import analysis, ingest
 from greenloop.simulator.model import load_store
 from tests.conftest import FIXTURES
 from tests.simulation import running_simulator, settings_for
@@ -158,8 +158,8 @@ def _load(db_url: str) -> Settings:
     assert in_csv == {o["order_number"] for o in store.ecom_orders}, "CSV and store drifted"
     with running_simulator(store) as sim:
         settings = settings_for(sim.url, db_url)
-        operations.run_sync(settings)
-    imported = operations.import_ecom(settings, [EXPORT]).to_json()
+        ingest.run_sync(settings)
+    imported = ingest.import_ecom(settings, [EXPORT]).to_json()
     assert (imported["orders_new"], imported["rejected"], imported["warnings"]) == (5, [], [])
     return settings
 
@@ -173,14 +173,14 @@ def _purchases(detail: dict[str, object]) -> dict[str, tuple[str, str, bool, str
 
 def test_every_person_matches_the_hand_computation(engine: Engine, db_url: str) -> None:
     settings = _load(db_url)
-    report = operations.analyze(settings, now=NOW)
+    report = analysis.analyze(settings, now=NOW)
     assert report.persons == len(PEOPLE) == 12
     assert report.profiles == 13
     assert report.tier_counts == TIER_COUNTS
 
     person_ids = set()
     for want in PEOPLE:
-        got = operations.show_customer(settings, want.query)
+        got = analysis.show_customer(settings, want.query)
         person_ids.add(got["person_id"])
         actual = {
             "profiles": sorted(p["id"] for p in got["profiles"]),
@@ -207,8 +207,8 @@ def test_every_person_matches_the_hand_computation(engine: Engine, db_url: str) 
 
     # Ava: found by her third profile's phone in yet another format; linked by email and
     # phone; the eCom twin is one purchase with both ids, the return subtracts.
-    ava = operations.show_customer(settings, "(615) 555-0101")
-    assert ava["person_id"] == operations.show_customer(settings, cid(3))["person_id"]
+    ava = analysis.show_customer(settings, "(615) 555-0101")
+    assert ava["person_id"] == analysis.show_customer(settings, cid(3))["person_id"]
     assert sorted((link["b"], link["reason"]) for link in ava["links"]) == [
         (f"customer:{cid(2)}", "email ava.lindqvist@example.com"),
         (f"customer:{cid(3)}", "phone +16155550101"),
@@ -229,38 +229,38 @@ def test_every_person_matches_the_hand_computation(engine: Engine, db_url: str) 
     assert not any(p["key"] == "order:1001" for p in ava["purchases"])
 
     # What does not count is still listed, marked as not counted.
-    assert _purchases(operations.show_customer(settings, "cleo.park@example.com")) == {
+    assert _purchases(analysis.show_customer(settings, "cleo.park@example.com")) == {
         f"sale:{sid(7)}": ("purchase", "instore", True, "150.00"),
         f"sale:{sid(8)}": ("purchase", "instore", True, "100.00"),
         f"sale:{sid(9)}": ("purchase", "instore", False, "80.00"),  # VOIDED
         f"sale:{sid(10)}": ("purchase", "instore", False, "45.00"),  # SAVED
     }
-    assert _purchases(operations.show_customer(settings, "dev.patel@example.com")) == {
+    assert _purchases(analysis.show_customer(settings, "dev.patel@example.com")) == {
         f"sale:{sid(11)}": ("purchase", "instore", True, "200.00"),
         f"sale:{sid(12)}": ("purchase", "instore", True, "49.99"),
         f"sale:{sid(13)}": ("purchase", "instore", False, "300.00"),  # open LAYBY
         f"sale:{sid(14)}": ("purchase", "instore", False, "120.00"),  # unpaid ONACCOUNT
     }
-    assert _purchases(operations.show_customer(settings, "hal.brennan@example.com")) == {
+    assert _purchases(analysis.show_customer(settings, "hal.brennan@example.com")) == {
         f"sale:{sid(22)}": ("purchase", "instore", True, "109.75"),  # no total_price_incl
         f"sale:{sid(26)}": ("purchase", "ecom", False, "64.50"),  # twin of REFUNDED #1005
     }
-    lena = operations.show_customer(settings, "lena.fox@example.org")
+    lena = analysis.show_customer(settings, "lena.fox@example.org")
     assert lena["profiles"] == []
     assert lena["ecom_buyers"] == ["lena.fox@example.org"]
     assert _purchases(lena) == {
         "order:1003": ("purchase", "ecom", True, "75.00"),
         "order:1004": ("purchase", "ecom", False, "40.00"),  # REFUNDED
     }
-    ben = operations.show_customer(settings, "ben.okafor@example.net")
+    ben = analysis.show_customer(settings, "ben.okafor@example.net")
     assert _purchases(ben)["order:1002"] == ("purchase", "ecom", True, "250.00")
 
     # The placeholder sharers: three persons, and the placeholder finds no single one.
-    sharers = {operations.show_customer(settings, cid(n))["person_id"] for n in (11, 12, 13)}
+    sharers = {analysis.show_customer(settings, cid(n))["person_id"] for n in (11, 12, 13)}
     assert len(sharers) == 3
     with pytest.raises(NotFound, match="matches 3 persons"):
-        operations.show_customer(settings, "noemail@greenhaus.example")
-    assert operations.list_placeholders(settings) == [
+        analysis.show_customer(settings, "noemail@greenhaus.example")
+    assert analysis.list_placeholders(settings) == [
         {
             "kind": "email",
             "value": "noemail@greenhaus.example",
@@ -269,7 +269,7 @@ def test_every_person_matches_the_hand_computation(engine: Engine, db_url: str) 
         }
     ]
 
-    again = operations.analyze(settings, now=NOW)
+    again = analysis.analyze(settings, now=NOW)
     assert (again.changed, again.rows_written) == (0, 0)
     assert again.tier_counts == TIER_COUNTS
 

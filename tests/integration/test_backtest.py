@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from greenloop import operations
 from greenloop.analytics.backtest import NotEnoughHistory, analyze_as_of, backtest
+from greenloop.services import analysis, ingest
 from greenloop.store import tables as t
 from tests.simulation import ANCHOR, running_simulator, settings_for, small_store
 
@@ -19,12 +19,12 @@ STORE = small_store(seed=23, customers=400, days=300)
 def settings(engine: Engine, db_url: str):  # type: ignore[no-untyped-def]
     with running_simulator(STORE) as sim:
         settings = settings_for(sim.url, db_url)
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
     return settings
 
 
 def test_as_of_writes_nothing_and_reads_only_the_past(settings, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    options = operations.analyze_options(settings)
+    options = analysis.analyze_options(settings)
     early = ANCHOR - timedelta(days=200)
     computed = analyze_as_of(engine, options, early)
     with engine.connect() as conn:
@@ -35,7 +35,7 @@ def test_as_of_writes_nothing_and_reads_only_the_past(settings, engine: Engine) 
 
 
 def test_backtest_with_too_little_history_names_the_threshold(settings, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    options = operations.analyze_options(settings)
+    options = analysis.analyze_options(settings)
     with pytest.raises(NotEnoughHistory) as caught:
         backtest(engine, options, ANCHOR - timedelta(days=250))
     line = caught.value.one_line()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from greenloop.cli import app
 from greenloop.config import Settings
 from greenloop.errors import Busy
-from greenloop.jobs.daily import run_daily
+from greenloop.runtime.daily import run_daily
 from greenloop.simulator.ecom_export import write_ecom_export
 from greenloop.store import tables as t
 from greenloop.store.locks import job_lock

@@ -23,18 +23,18 @@ from sqlalchemy import Engine, create_engine, func, select, text, update
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from greenloop import operations
 from greenloop.analytics.lists import LOW_P_ALIVE
 from greenloop.config import Settings
-from greenloop.dashboard import dashboard_routes, hash_password
-from greenloop.dashboard.figures import HeavyFigures
-from greenloop.jobs.daily import run_daily
 from greenloop.lightspeed.ratelimit import RateBudget, RateLimit
-from greenloop.operations import analyze_options
+from greenloop.runtime.daily import run_daily
+from greenloop.services import analysis, ingest
+from greenloop.services.analysis import analyze_options
 from greenloop.simulator.ecom_export import write_ecom_export
 from greenloop.store import tables as t
 from greenloop.store.engine import make_engine, migrate, normalise_url
-from greenloop.sync.inbox import Delivery, store_delivery
+from greenloop.store.inbox import Delivery, store_delivery
+from greenloop.web.dashboard import dashboard_routes, hash_password
+from greenloop.web.dashboard.figures import HeavyFigures
 from tests.conftest import DB_PARAMS, PG_URL, _with_search_path
 from tests.simulation import ANCHOR, TOKEN, running_simulator, settings_for, small_store
 
@@ -95,9 +95,9 @@ def built(
                     "page_size": 20,
                 },
             )
-            operations.run_sync(settings)
+            ingest.run_sync(settings)
             for days in (60, 30):
-                operations.analyze(settings, now=ANCHOR - timedelta(days=days))
+                analysis.analyze(settings, now=ANCHOR - timedelta(days=days))
             report = run_daily(settings, now=ANCHOR)
             assert report.run_id is not None
         with engine.connect() as conn:

@@ -18,13 +18,13 @@ from sqlalchemy import func, select, update
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from greenloop import operations
 from greenloop.analytics.csv_cells import FORMULA_LEADS, csv_cell
 from greenloop.analytics.lists import at_risk_condition
 from greenloop.config import DashboardSettings, Settings
-from greenloop.dashboard import dashboard_routes, hash_password
-from greenloop.dashboard.auth import COOKIE_NAME, SessionGeneration
+from greenloop.services import analysis
 from greenloop.store import tables as t
+from greenloop.web.dashboard import dashboard_routes, hash_password
+from greenloop.web.dashboard.auth import COOKIE_NAME, SessionGeneration
 from tests.integration.test_dashboard import (
     API_TOKEN,
     PASSWORD,
@@ -64,7 +64,7 @@ def test_failed_logins_from_one_address_are_logged_then_refused_with_429(
 ) -> None:
     app = app_for(built.settings, built)
     attacker = TestClient(app, client=("203.0.113.7", 40000))
-    with caplog.at_level(logging.INFO, logger="greenloop.dashboard"):
+    with caplog.at_level(logging.INFO, logger="greenloop.web.dashboard"):
         for n in range(5):
             refused = try_login(attacker, f"guess-number-{n}")
             assert refused.status_code == 401
@@ -192,7 +192,7 @@ def _tables(built: Built, tmp_path: Path) -> dict[str, list[dict[str, str]]]:
         assert answer.headers["content-type"].startswith("text/csv")
         texts[path] = answer.text
     out = tmp_path / "customer_analytics_master.csv"
-    operations.export_master(built.settings, out, now=ANCHOR)
+    analysis.export_master(built.settings, out, now=ANCHOR)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600  # names, emails and phones
     with out.open(encoding="utf-8", newline="") as handle:
         texts["export master"] = handle.read()

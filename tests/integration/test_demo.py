@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, func, select
 
-from greenloop.demo import run_demo, serve_demo
+from greenloop.runtime.demo import run_demo, serve_demo
 from greenloop.store import tables as t
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from greenloop import operations
 from greenloop.config import Settings
 from greenloop.ecom.importer import import_exports
 from greenloop.ecom.reader import ExportReader
 from greenloop.errors import InputFileError
+from greenloop.services import ingest
 from greenloop.store import tables as t
 from tests.ecom_files import EXCEL_SAMPLE, SAMPLE, sample_rows, with_cells, write_export
 
@@ -327,15 +327,13 @@ def test_the_limits_come_from_the_settings(engine: Engine, tmp_path: Path) -> No
     strict = Settings.model_validate(
         {"database": {"url": str(engine.url)}, "ecom": {"max_order_total": "200"}}
     )
-    assert operations.ecom_limits(strict).max_order_total == Decimal(200)
+    assert ingest.ecom_limits(strict).max_order_total == Decimal(200)
     result = import_exports(
-        engine, [path], timezone=TZ, limits=operations.ecom_limits(strict)
+        engine, [path], timezone=TZ, limits=ingest.ecom_limits(strict)
     ).to_json()
     assert [r["column"] for r in result["rejected"]] == ["order_total"]
     assert "ecom.max_order_total is 200" in result["rejected"][0]["message"]
     late = Settings.model_validate({"ecom": {"earliest_order_date": "2026-02-01"}})
-    result = import_exports(
-        engine, [path], timezone=TZ, limits=operations.ecom_limits(late)
-    ).to_json()
+    result = import_exports(engine, [path], timezone=TZ, limits=ingest.ecom_limits(late)).to_json()
     assert [r["column"] for r in result["rejected"]] == ["timestamp"]
     assert "ecom.earliest_order_date" in result["rejected"][0]["message"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from greenloop import operations
+from greenloop.services import ingest
 from greenloop.simulator.ecom_export import write_ecom_export
 from greenloop.simulator.model import StoreData
 from tests.simulation import running_simulator, settings_for, small_store
@@ -59,7 +59,7 @@ def expected_purchases(store: StoreData) -> tuple[int, Decimal]:
 
 
 def counted(settings: Any) -> tuple[int, Decimal, int]:
-    result = operations.list_purchases(settings)
+    result = ingest.list_purchases(settings)
     purchases = [p for p in result.purchases if p.kind == "purchase" and p.counts]
     keys = {p.key for p in purchases}
     assert len(keys) == len(purchases)
@@ -89,8 +89,8 @@ def test_each_purchase_once_whatever_arrives_first(
 
     with running_simulator(store) as sim:
         settings = settings_for(sim.url, db_url)
-        sync = lambda: operations.run_sync(settings)  # noqa: E731
-        imp = lambda path: operations.import_ecom(settings, [path])  # noqa: E731
+        sync = lambda: ingest.run_sync(settings)  # noqa: E731
+        imp = lambda path: ingest.import_ecom(settings, [path])  # noqa: E731
         if arrival == "csv_first":
             imp(newer)
             sync()
@@ -127,12 +127,12 @@ def test_a_lagging_order_is_counted_once_before_and_after_its_twin_arrives(
     export = _export(store, tmp_path / "export.csv")
     with running_simulator(store) as sim:
         settings = settings_for(sim.url, db_url)
-        operations.run_sync(settings)
-        operations.import_ecom(settings, [export])
+        ingest.run_sync(settings)
+        ingest.import_ecom(settings, [export])
         before, _, matched_before = counted(settings)
         for twin in pending:
             sim.control("POST", "sales", twin)
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         after, _, matched_after = counted(settings)
     assert after == before
     assert matched_after == matched_before + len(pending)

@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from greenloop import operations, operations_push
 from greenloop.cli import app
 from greenloop.config import Settings
 from greenloop.domain.group_plan import batches
 from greenloop.lightspeed.client import connect
 from greenloop.push.apply import PushReport
+from greenloop.services import analysis, ingest
+from greenloop.services import push as push_service
 from greenloop.simulator import ops_customers
 from greenloop.store import tables as t
 from tests.simulation import ANCHOR, TOKEN, Sim, running_simulator, settings_for, small_store
@@ -43,8 +44,8 @@ def analyzed(sim: Sim, db_url: str, tmp_path: Path, **push: Any) -> Settings:
         push={"batch_size": 7, **push},
         jobs={"output_dir": str(tmp_path / "out")},
     )
-    operations.run_sync(settings)
-    operations.analyze(settings, now=ANCHOR)
+    ingest.run_sync(settings)
+    analysis.analyze(settings, now=ANCHOR)
     return settings
 
 
@@ -105,14 +106,14 @@ def test_push_moves_changed_customers_once_and_a_second_push_sends_nothing(
     with running_simulator(STORE) as sim:
         settings = analyzed(sim, db_url, tmp_path)
         sim.control("DELETE", "requests")
-        dry, _ = operations_push.run_push(settings, dry_run=True)
+        dry, _ = push_service.run_push(settings, dry_run=True)
         assert writes(sim) == []
         assert dry.missing_groups == ["GreenHaus Crew - Evergreen"] or not any(
             m.tier == "Evergreen" for m in dry.plan.moves
         )
         assert dry.plan.moves, "the generated store has customers out of their tier group"
 
-        report, log_file = operations_push.run_push(settings)
+        report, log_file = push_service.run_push(settings)
         assert report.ok, report.error
         assert "GreenHaus Crew - Evergreen" in report.created_groups
         assert report.moved == len(report.plan.moves) == len(dry.plan.moves)
@@ -139,13 +140,13 @@ def test_push_moves_changed_customers_once_and_a_second_push_sends_nothing(
         assert log["schemaVersion"] == 2
 
         sim.control("DELETE", "requests")
-        again, _ = operations_push.run_push(settings)
+        again, _ = push_service.run_push(settings)
         assert again.ok
         assert again.plan.moves == []
         assert again.moved == 0
         assert writes(sim) == []
 
-        verify = operations_push.run_verify(settings)
+        verify = push_service.run_verify(settings)
         assert verify.ok, verify.mismatches[:5]
     with engine.connect() as conn:
         runs = conn.execute(select(t.push_runs.c.outcome, t.push_runs.c.dry_run)).all()
@@ -164,11 +165,11 @@ def test_a_scoped_push_moves_only_the_customers_asked_for(
 ) -> None:
     with running_simulator(STORE) as sim:
         settings = analyzed(sim, db_url, tmp_path)
-        dry, _ = operations_push.run_push(settings, dry_run=True)
+        dry, _ = push_service.run_push(settings, dry_run=True)
         one = dry.plan.moves[-1]
         before = api_groups(sim)
         with connect(settings.lightspeed) as client:
-            report = operations_push.push_customers(settings, [one.customer_id], client=client)
+            report = push_service.push_customers(settings, [one.customer_id], client=client)
         assert report.ok
         assert [m.customer_id for m in report.plan.moves] == [one.customer_id]
         after = api_groups(sim)
@@ -180,12 +181,12 @@ def test_a_customer_staff_moved_into_staff_is_not_touched(
 ) -> None:
     with running_simulator(STORE) as sim:
         settings = analyzed(sim, db_url, tmp_path)
-        dry, _ = operations_push.run_push(settings, dry_run=True)
+        dry, _ = push_service.run_push(settings, dry_run=True)
         target = dry.plan.moves[0].customer_id
         staff = group_ids(sim)["Staff"]
         # Between analyze and push, a manager puts the customer in Staff.
         sim.control("PUT", f"customers/{target}", {"customer_group_id": staff})
-        report, _ = operations_push.run_push(settings)
+        report, _ = push_service.run_push(settings)
         assert report.ok
         assert target in {s.customer_id for s in report.plan.skipped("protected")}
         assert target not in {m.customer_id for m in report.plan.moves}
@@ -199,7 +200,7 @@ def test_verify_reports_a_hand_move_and_the_policy_decides(
 ) -> None:
     with running_simulator(STORE) as sim:
         settings = analyzed(sim, db_url, tmp_path, hand_moves=policy)
-        report, _ = operations_push.run_push(settings)
+        report, _ = push_service.run_push(settings)
         assert report.ok
         moved = report.plan.moves[0]
         other = next(
@@ -209,7 +210,7 @@ def test_verify_reports_a_hand_move_and_the_policy_decides(
         )
         sim.control("PUT", f"customers/{moved.customer_id}", {"customer_group_id": other})
 
-        verify = operations_push.run_verify(settings)
+        verify = push_service.run_verify(settings)
         assert [(m.customer_id, m.reason) for m in verify.mismatches] == [
             (moved.customer_id, "moved by staff")
         ]
@@ -218,7 +219,7 @@ def test_verify_reports_a_hand_move_and_the_policy_decides(
         assert result.exit_code == 1, result.output
         assert json.loads(result.stdout)["mismatch_count"] == 1
 
-        second, _ = operations_push.run_push(settings)
+        second, _ = push_service.run_push(settings)
         assert [h.customer_id for h in second.hand_moves] == [moved.customer_id]
         if policy == "keep":
             assert second.plan.moves == []
@@ -226,7 +227,7 @@ def test_verify_reports_a_hand_move_and_the_policy_decides(
         else:
             assert [m.customer_id for m in second.plan.moves] == [moved.customer_id]
             assert api_groups(sim)[moved.customer_id] == moved.to_group_id
-        assert operations_push.run_verify(settings).ok
+        assert push_service.run_verify(settings).ok
 
 
 def test_revoked_token_mid_run_stops_with_a_clear_error_and_the_log_says_what_happened(
@@ -245,7 +246,7 @@ def test_revoked_token_mid_run_stops_with_a_clear_error_and_the_log_says_what_ha
                     ctx.config = replace(ctx.config, token="lsxs_pt_rotated_by_the_owner")
 
         sim.state.add_listener(revoke_after_first_batch)
-        report, log_file = operations_push.run_push(settings)
+        report, log_file = push_service.run_push(settings)
         assert report.outcome == "failed"
         assert not report.ok
         assert report.error
@@ -261,10 +262,10 @@ def test_revoked_token_mid_run_stops_with_a_clear_error_and_the_log_says_what_ha
         # The owner fixes the token: the next run settles the first batch and finishes.
         ctx.config = replace(ctx.config, token=TOKEN)
         sim.state.remove_listener(revoke_after_first_batch)
-        after, _ = operations_push.run_push(settings)
+        after, _ = push_service.run_push(settings)
         assert after.ok
         assert after.settled["moved"] == 7
-        assert operations_push.run_verify(settings).ok
+        assert push_service.run_verify(settings).ok
 
 
 def test_a_group_that_cannot_be_created_fails_clearly_and_moves_nobody(
@@ -292,7 +293,7 @@ def test_a_group_that_cannot_be_created_fails_clearly_and_moves_nobody(
             jobs={"output_dir": str(tmp_path / "out")},
         )
         sim.control("DELETE", "requests")
-        report, _ = operations_push.run_push(bad)
+        report, _ = push_service.run_push(bad)
         assert report.outcome == "failed"
         assert report.error
         assert "cannot create the customer group" in report.error
@@ -316,10 +317,10 @@ def test_batches_the_api_refuses_as_too_large_are_split(
 ) -> None:
     with running_simulator(STORE, max_group_batch=3) as sim:
         settings = analyzed(sim, db_url, tmp_path, batch_size=12)
-        report, _ = operations_push.run_push(settings)
+        report, _ = push_service.run_push(settings)
         assert report.ok, report.error
         assert report.moved == len(report.plan.moves)
-        assert operations_push.run_verify(settings).ok
+        assert push_service.run_verify(settings).ok
 
 
 def test_a_customer_deleted_mid_run_fails_alone_and_the_others_move(
@@ -327,7 +328,7 @@ def test_a_customer_deleted_mid_run_fails_alone_and_the_others_move(
 ) -> None:
     with running_simulator(STORE) as sim:
         settings = analyzed(sim, db_url, tmp_path)
-        dry, _ = operations_push.run_push(settings, dry_run=True)
+        dry, _ = push_service.run_push(settings, dry_run=True)
         target = batches(dry.plan.moves, 7)[-1][1][-1].customer_id
         assert sim.ctx is not None
         ctx = sim.ctx
@@ -339,7 +340,7 @@ def test_a_customer_deleted_mid_run_fails_alone_and_the_others_move(
                 ops_customers.delete_customer(ctx, target)
 
         sim.state.add_listener(delete_during_the_first_batch)
-        report, log_file = operations_push.run_push(settings)
+        report, log_file = push_service.run_push(settings)
         assert report.outcome == "partial"
         assert not report.ok
         assert [customer for customer, _ in report.failed] == [target]
@@ -372,13 +373,13 @@ def test_killed_mid_push_with_failing_writes_ends_right_with_every_move_accounte
 
         reports: list[PushReport] = []
         for _ in range(4):
-            report, _ = operations_push.run_push(settings)
+            report, _ = push_service.run_push(settings)
             reports.append(report)
             if report.ok and not report.plan.moves:
                 break
         assert reports[-1].ok
         assert reports[-1].plan.moves == []
-        assert operations_push.run_verify(settings).ok
+        assert push_service.run_verify(settings).ok
 
     assert changes
     assert max(changes.values()) == 1, "a customer was moved twice"

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from greenloop import operations, operations_push, realtime
 from greenloop.config import Settings
-from greenloop.serve import PollReport, Service
+from greenloop.runtime.service import PollReport, Service
+from greenloop.services import analysis, ingest
+from greenloop.services import push as push_service
+from greenloop.services import webhooks as webhook_service
 from greenloop.simulator.live import LiveStream
 from greenloop.simulator.webhook_sender import WebhookSender
 from tests.e2e.test_serve_support import (
@@ -73,7 +75,7 @@ def serving(sim: Sim, db_url: str, workdir: Path) -> Iterator[Settings]:
     serve = ServeProcess(free_port(), env, workdir)
     serve.start()
     try:
-        realtime.register_webhooks(settings, f"{serve.url}/webhooks/lightspeed")
+        webhook_service.register_webhooks(settings, f"{serve.url}/webhooks/lightspeed")
         yield settings
     finally:
         serve.stop()
@@ -85,9 +87,9 @@ def test_the_database_converges_under_dropped_duplicated_reordered_webhooks_and_
     with running_simulator(STORE, rate_limit=1_000_000, fault_seed=17) as sim:
         assert sim.ctx is not None
         settings = settings_for(sim.url, db_url, jobs={"output_dir": str(tmp_path)})
-        operations.run_sync(settings)
-        operations.analyze(settings)
-        report, _ = operations_push.run_push(settings)
+        ingest.run_sync(settings)
+        analysis.analyze(settings)
+        report, _ = push_service.run_push(settings)
         assert report.ok
         sender = sim.ctx.webhooks
         sender.update(KNOBS)
@@ -110,9 +112,9 @@ def test_the_database_converges_under_dropped_duplicated_reordered_webhooks_and_
         served = sim.store()
         realtime_tiers = tiers_by_profile(engine)
         # What a full run gives from the same facts:
-        operations.analyze(settings)
+        analysis.analyze(settings)
         full_tiers = tiers_by_profile(engine)
-        plan, _ = operations_push.run_push(settings, dry_run=True)
+        plan, _ = push_service.run_push(settings, dry_run=True)
 
     assert len(changes) == CHANGES
     # The chaos happened: drops, copies, shuffles, 500s, and the poll had work to do.

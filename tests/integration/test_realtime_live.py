@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from greenloop import operations
+from greenloop.services import ingest
 from greenloop.simulator.app import create_context
 from greenloop.simulator.clock import Clock
 from greenloop.simulator.config import SimulatorConfig
@@ -72,10 +72,10 @@ def _due(sale: dict[str, Any]) -> Decimal:
 def test_the_changes_sync_exactly_and_look_like_the_real_thing(engine: Engine, db_url: str) -> None:
     with running_simulator(STORE) as sim:
         settings = settings_for(sim.url, db_url)
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         assert sim.ctx is not None
         changes = LiveStream(sim.ctx, seed=2).run(300)
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         served = sim.store()
     assert_database_matches(engine, served)
     sales = {s["id"]: s for s in served["sales"]}

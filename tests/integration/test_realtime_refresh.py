@@ -8,8 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from greenloop import operations, operations_push, realtime
-from greenloop.serve import Service
+from greenloop.runtime.service import Service
+from greenloop.services import analysis, ingest
+from greenloop.services import push as push_service
+from greenloop.services import webhooks as webhook_service
 from greenloop.store import tables as t
 from tests.integration.test_webhooks_support import SECRET, inbox_rows
 from tests.simulation import running_simulator, settings_for, small_store
@@ -31,9 +33,9 @@ def test_an_edit_stored_by_a_push_refresh_is_recomputed(
     with running_simulator(STORE) as sim:
         out = {"output_dir": str(tmp_path)}
         settings = settings_for(sim.url, db_url, webhooks={"secret": SECRET}, jobs=out)
-        operations.run_sync(settings)
-        operations.analyze(settings)
-        assert operations_push.run_push(settings)[0].ok
+        ingest.run_sync(settings)
+        analysis.analyze(settings)
+        assert push_service.run_push(settings)[0].ok
         live = [c for c in sim.state.snapshot("customers") if c.get("email")]
         first, second, bystander = live[0], live[1], live[2]
         assert _person(engine, first["id"]) != _person(engine, second["id"])
@@ -46,7 +48,7 @@ def test_an_edit_stored_by_a_push_refresh_is_recomputed(
             queued = [r for r in inbox_rows(engine) if r["first_seen_by"] == "push"]
             assert [(r["object_id"], r["status"]) for r in queued] == [(second["id"], "pending")]
             # ...and the worker recomputes it: the two profiles are now one person.
-            worker = realtime.make_worker(settings, service.engine, service.client)
+            worker = webhook_service.make_worker(settings, service.engine, service.client)
             report = worker.run_until_idle()
         finally:
             service.shutdown()

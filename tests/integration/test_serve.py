@@ -16,12 +16,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from greenloop import operations, operations_push, realtime
 from greenloop.config import Settings
-from greenloop.dashboard import dashboard_routes
-from greenloop.serve import Service, metrics_text
+from greenloop.runtime.service import Service, metrics_text
+from greenloop.services import analysis, ingest
+from greenloop.services import push as push_service
+from greenloop.services import webhooks as webhook_service
 from greenloop.simulator.server import start_in_thread
 from greenloop.web.app import create_app
+from greenloop.web.dashboard import dashboard_routes
 from tests.envelope import assert_error
 from tests.integration.test_webhooks_support import SECRET, sender_for
 from tests.simulation import Sim, running_simulator, settings_for, small_store
@@ -37,9 +39,9 @@ def pushed(sim: Sim, db_url: str, tmp_path: Path) -> tuple[Settings, list[str]]:
         webhooks={"secret": SECRET},
         jobs={"output_dir": str(tmp_path / "out"), "poll_minutes": 0},
     )
-    operations.run_sync(settings)
-    operations.analyze(settings)
-    report, _ = operations_push.run_push(settings)
+    ingest.run_sync(settings)
+    analysis.analyze(settings)
+    report, _ = push_service.run_push(settings)
     assert report.ok
     movable = [m.customer_id for m in report.plan.moves if m.tier not in {"Evergreen", "Bloom"}]
     return settings, movable
@@ -82,7 +84,7 @@ def test_a_sale_webhook_moves_the_customer_into_the_new_tier_group(
         try:
             app = create_app(settings, service.engine, routes=service.routes())
             with start_in_thread(app) as server:
-                realtime.register_webhooks(settings, f"{server.url}/webhooks/lightspeed")
+                webhook_service.register_webhooks(settings, f"{server.url}/webhooks/lightspeed")
                 sender = sender_for(sim)
                 ring_up(sim, customer_id, "2000")
                 assert {a.status for a in sender.flush()} == {200}

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from greenloop import operations
 from greenloop.config import Settings
+from greenloop.services import analysis, ingest
 from greenloop.simulator.generator import GeneratorConfig, generate_store
 from greenloop.simulator.model import StoreData
 from greenloop.store import tables as t
@@ -50,7 +50,7 @@ class Synced:
     settings: Settings  # the database, for `customers show`
 
     def show(self, customer_id: str) -> dict[str, Any]:
-        shown = operations.show_customer(self.settings, customer_id)
+        shown = analysis.show_customer(self.settings, customer_id)
         shown.pop("person_id")  # a fresh id in each database
         return shown
 
@@ -72,8 +72,8 @@ def _sync_and_analyze(directory: Path, share: float) -> Synced:
     try:
         with running_simulator(store) as sim:
             settings = settings_for(sim.url, db_url)
-            operations.run_sync(settings)
-        operations.analyze(settings, now=NOW)
+            ingest.run_sync(settings)
+        analysis.analyze(settings, now=NOW)
         with engine.connect() as conn:
             s = t.sales.c
             sales = {

@@ -9,8 +9,8 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
-from greenloop import operations
 from greenloop.errors import AuthFailed, BadResponse, ConnectionFailed, ServerError
+from greenloop.services import ingest
 from greenloop.store import repo
 from greenloop.store import tables as t
 from tests.simulation import TOKEN, assert_database_matches, running_simulator, settings_for
@@ -23,7 +23,7 @@ def test_sync_stores_exactly_what_the_api_lists_then_is_a_no_op(
 ) -> None:
     with running_simulator() as sim:
         settings = settings_for(sim.url, db_url, sync={"page_size": 50})
-        first = operations.run_sync(settings)
+        first = ingest.run_sync(settings)
         assert_database_matches(engine, sim.store())
         assert first.resources["sales"].fetched == len(sim.store()["sales"])
         # pages of 50 plus one empty page per resource, plus the retailer
@@ -31,7 +31,7 @@ def test_sync_stores_exactly_what_the_api_lists_then_is_a_no_op(
             n = first.resources[name].fetched
             assert first.resources[name].requests == -(-n // 50) + 1, name
 
-        second = operations.run_sync(settings)
+        second = ingest.run_sync(settings)
     assert second.changed == 0
     assert {name: r.requests for name, r in second.resources.items()} == {
         name: 1 for name in ("retailer", *COLLECTIONS)
@@ -42,7 +42,7 @@ def test_sync_stores_exactly_what_the_api_lists_then_is_a_no_op(
 def test_incremental_sync_fetches_only_changes(engine: Engine, db_url: str) -> None:
     with running_simulator() as sim:
         settings = settings_for(sim.url, db_url)
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         customer = next(c for c in sim.store()["customers"] if not c.get("deleted_at"))
         sim.control("PUT", f"customers/{customer['id']}", {"first_name": "Renamed"})
         register = sim.store()["registers"][0]
@@ -56,7 +56,7 @@ def test_incremental_sync_fetches_only_changes(engine: Engine, db_url: str) -> N
                 "line_items": [{"product_id": "p-1", "quantity": 2, "price": Decimal("12.5")}],
             },
         )
-        report = operations.run_sync(settings)
+        report = ingest.run_sync(settings)
         fetched = {name: r.fetched for name, r in report.resources.items()}
         # A new sale advances its register's invoice counter, so the register changed too.
         assert fetched == {
@@ -81,15 +81,15 @@ def test_incremental_sync_fetches_only_changes(engine: Engine, db_url: str) -> N
 def test_every_empty_page_style_syncs(engine: Engine, db_url: str, style: str) -> None:
     with running_simulator(empty_version=style) as sim:
         settings = settings_for(sim.url, db_url)
-        operations.run_sync(settings)
-        assert operations.run_sync(settings).requests == 7
+        ingest.run_sync(settings)
+        assert ingest.run_sync(settings).requests == 7
 
 
 def test_a_server_page_cap_below_our_page_size_still_syncs_everything(
     engine: Engine, db_url: str
 ) -> None:
     with running_simulator(default_page_size=25, max_page_size=25) as sim:
-        operations.run_sync(settings_for(sim.url, db_url, sync={"page_size": 1000}))
+        ingest.run_sync(settings_for(sim.url, db_url, sync={"page_size": 1000}))
         assert_database_matches(engine, sim.store())
 
 
@@ -98,7 +98,7 @@ def test_rate_limit_is_respected_without_a_single_429(engine: Engine, db_url: st
         settings = settings_for(
             sim.url, db_url, sync={"page_size": 200}, lightspeed={"rate_limit_window_seconds": 1.5}
         )
-        report = operations.run_sync(settings)
+        report = ingest.run_sync(settings)
         log = sim.requests()
         assert_database_matches(engine, sim.store())
     api_calls = [r for r in log if str(r["path"]).startswith("/api/")]
@@ -109,9 +109,7 @@ def test_rate_limit_is_respected_without_a_single_429(engine: Engine, db_url: st
 def test_retry_after_is_honoured_after_a_429(engine: Engine, db_url: str) -> None:
     with running_simulator(rate_limit=100, rate_window_seconds=2) as sim:
         sim.control("PUT", "rate_limit", {"limit": 100, "window_seconds": 2, "remaining": 0})
-        operations.run_sync(
-            settings_for(sim.url, db_url, lightspeed={"rate_limit_window_seconds": 2})
-        )
+        ingest.run_sync(settings_for(sim.url, db_url, lightspeed={"rate_limit_window_seconds": 2}))
         log = [r for r in sim.requests() if str(r["path"]).startswith("/api/")]
     first, second = log[0], log[1]
     assert first["status"] == 429
@@ -124,7 +122,7 @@ def test_wrong_token_fails_clearly_and_never_echoes_it(engine: Engine, db_url: s
     with running_simulator() as sim:
         settings = settings_for(sim.url, db_url, lightspeed={"token": "lsxs_pt_WRONG_wrong_1234"})
         with pytest.raises(AuthFailed) as info:
-            operations.run_sync(settings)
+            ingest.run_sync(settings)
     text = info.value.one_line()
     assert "Personal Tokens" in text
     assert "WRONG" not in text
@@ -134,7 +132,7 @@ def test_wrong_token_fails_clearly_and_never_echoes_it(engine: Engine, db_url: s
 def test_unreachable_host_is_a_connection_failure(engine: Engine, db_url: str) -> None:
     settings = settings_for("http://127.0.0.1:9", db_url, lightspeed={"max_retries": 1})
     with pytest.raises(ConnectionFailed, match=r"cannot reach 127\.0\.0\.1"):
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
 
 
 @pytest.mark.parametrize(
@@ -146,7 +144,7 @@ def test_faults_after_a_good_sync_lose_nothing(
 ) -> None:
     with running_simulator() as sim:
         settings = settings_for(sim.url, db_url, lightspeed={"max_retries": 2})
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         with engine.connect() as conn:
             before_cursors = repo.get_cursors(conn)
             before_sales = conn.execute(select(func.count()).select_from(t.sales)).scalar_one()
@@ -154,12 +152,12 @@ def test_faults_after_a_good_sync_lose_nothing(
         sim.control("PUT", f"customers/{customer['id']}", {"last_name": "Changed"})
         sim.control("PUT", "faults", {fault: 1.0})
         with pytest.raises(error):
-            operations.run_sync(settings)
+            ingest.run_sync(settings)
         with engine.connect() as conn:
             assert repo.get_cursors(conn) == before_cursors
             assert (
                 conn.execute(select(func.count()).select_from(t.sales)).scalar_one() == before_sales
             )
         sim.control("PUT", "faults", {fault: 0.0})
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         assert_database_matches(engine, sim.store())

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from greenloop import operations
 from greenloop.errors import Busy
 from greenloop.lightspeed.models import parse_sale
+from greenloop.services import ingest
 from greenloop.store import repo
 from greenloop.store import tables as t
 from greenloop.store.db_errors import describe_db_error
@@ -99,14 +99,14 @@ def test_a_second_sync_is_busy_with_one_line_while_one_runs(engine: Engine, db_u
         settings = settings_for(sim.url, db_url)
         with job_lock(engine, "sync", ttl=timedelta(minutes=5), holder="other-host:42"):
             with pytest.raises(Busy) as caught:
-                operations.run_sync(settings, wait_seconds=0)
+                ingest.run_sync(settings, wait_seconds=0)
             assert caught.value.exit_code == 3
             line = caught.value.one_line()
             assert line.startswith("another sync is running since ")
             assert "UTC (other-host:42)" in line
             with engine.connect() as conn:
                 assert conn.execute(select(func.count()).select_from(t.sync_runs)).scalar() == 0
-        operations.run_sync(settings, wait_seconds=0)
+        ingest.run_sync(settings, wait_seconds=0)
         assert_database_matches(engine, sim.store())
 
 
@@ -124,7 +124,7 @@ def test_a_second_sync_waits_for_the_first_when_told_to(engine: Engine, db_url: 
         thread.start()
         assert held.wait(30)
         started = time.monotonic()
-        report = operations.run_sync(settings, wait_seconds=60)
+        report = ingest.run_sync(settings, wait_seconds=60)
         thread.join()
         assert time.monotonic() - started >= 1.0
         assert report.changed > 0
@@ -145,7 +145,7 @@ def test_the_sync_lock_is_renewed_with_each_page(engine: Engine, db_url: str) ->
                     ).scalar_one()
                 )
 
-        operations.run_sync(settings, progress=progress)
+        ingest.run_sync(settings, progress=progress)
     assert len(seen) > 3
     assert seen == sorted(seen)
     assert seen[-1] > start + timedelta(minutes=settings.jobs.lock_minutes - 1)
@@ -170,13 +170,13 @@ def test_a_real_constraint_error_is_told_without_its_row(engine: Engine) -> None
 def test_the_serve_poll_skips_a_round_while_another_sync_runs(
     engine: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    from greenloop.serve import Service
+    from greenloop.runtime.service import Service
 
     with running_simulator() as sim:
         settings = settings_for(
             sim.url, db_url, jobs={"output_dir": str(tmp_path / "out"), "poll_minutes": 0}
         )
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         service = Service(settings)
         try:
             with job_lock(engine, "sync", ttl=timedelta(minutes=5), holder="other-host:44"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from greenloop import operations
+from greenloop.services import ingest
 from tests.simulation import (
     TOKEN,
     Sim,
@@ -73,6 +73,6 @@ def test_sigkill_at_several_points_then_rerun_converges(engine: Engine, db_url: 
         assert final.returncode == 0, err.decode()
         assert_database_matches(engine, sim.store())
         # A further run finds nothing new: one request per resource.
-        again = operations.run_sync(settings_for(sim.url, db_url))
+        again = ingest.run_sync(settings_for(sim.url, db_url))
         assert again.changed == 0
         assert again.requests == 7

@@ -20,13 +20,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from greenloop import operations, operations_events
 from greenloop.analytics.recompute import recompute_customer
 from greenloop.config import Settings
 from greenloop.errors import ConfigError
 from greenloop.events.sender import EventSender
 from greenloop.events.signing import SIGNATURE_HEADER, verify
-from greenloop.serve import Service, metrics_text
+from greenloop.runtime.service import Service, metrics_text
+from greenloop.services import analysis, ingest
+from greenloop.services import events as event_service
 from greenloop.simulator.server import start_in_thread
 from greenloop.store import tables as t
 from tests.simulation import ANCHOR, Sim, running_simulator, settings_for, small_store
@@ -101,21 +102,21 @@ def _events(engine: Engine) -> list[dict[str, Any]]:
 def test_a_tier_change_is_posted_signed_once_and_settled(engine: Engine, db_url: str) -> None:
     with running_simulator(STORE) as sim, receiver() as rec:
         settings = _settings(sim, db_url, rec.url)
-        operations.run_sync(settings)
-        operations.analyze(settings, now=ANCHOR)
+        ingest.run_sync(settings)
+        analysis.analyze(settings, now=ANCHOR)
         assert _events(engine) == []  # the baseline is not announced
         person_id, customer_id = _non_evergreen_customer(engine)
         _big_sale(sim, customer_id)
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         result = recompute_customer(
-            engine, operations.analyze_options(settings), [customer_id], datetime.now(UTC)
+            engine, analysis.analyze_options(settings), [customer_id], datetime.now(UTC)
         )
         assert any(pid == person_id for pid, _old, new in result.tier_changes)
         [queued] = _events(engine)
         assert (queued["person_id"], queued["status"]) == (person_id, "pending")
 
-        report = operations_events.send_events(settings)
-        again = operations_events.send_events(settings)
+        report = event_service.send_events(settings)
+        again = event_service.send_events(settings)
 
     assert (report.sent, again.claimed) == (1, 0)
     [(headers, body)] = rec.received
@@ -141,8 +142,8 @@ def test_failures_back_off_keep_the_event_id_and_park_after_the_last_attempt(
 ) -> None:
     with running_simulator(STORE) as sim, receiver([500, 503, 200]) as rec:
         settings = _settings(sim, db_url, rec.url, announce_first_analysis=True)
-        operations.run_sync(settings)
-        operations.analyze(settings, now=ANCHOR)
+        ingest.run_sync(settings)
+        analysis.analyze(settings, now=ANCHOR)
         clock = [datetime.now(UTC)]
         queued = _events(engine)
         assert len(queued) > 1
@@ -187,7 +188,7 @@ def test_failures_back_off_keep_the_event_id_and_park_after_the_last_attempt(
             sender.close()
         [row] = [e for e in _events(engine) if e["event_id"] == first]
         assert (row["status"], row["attempts"], row["last_error"]) == ("parked", 2, "HTTP 500")
-        assert operations_events.retry_parked(settings) == 1
+        assert event_service.retry_parked(settings) == 1
         [row] = [e for e in _events(engine) if e["event_id"] == first]
         assert (row["status"], row["attempts"]) == ("pending", 0)
 
@@ -195,8 +196,8 @@ def test_failures_back_off_keep_the_event_id_and_park_after_the_last_attempt(
 def test_a_persons_later_change_waits_for_the_earlier_one(engine: Engine, db_url: str) -> None:
     with running_simulator(STORE) as sim, receiver([500]) as rec:
         settings = _settings(sim, db_url, rec.url, announce_first_analysis=True)
-        operations.run_sync(settings)
-        operations.analyze(settings, now=ANCHOR)
+        ingest.run_sync(settings)
+        analysis.analyze(settings, now=ANCHOR)
         person_id, customer_id = _non_evergreen_customer(engine)
         with engine.begin() as conn:  # only this person's events are left to send
             conn.execute(
@@ -205,9 +206,9 @@ def test_a_persons_later_change_waits_for_the_earlier_one(engine: Engine, db_url
                 .values(status="sent")
             )
         _big_sale(sim, customer_id)
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         recompute_customer(
-            engine, operations.analyze_options(settings), [customer_id], datetime.now(UTC)
+            engine, analysis.analyze_options(settings), [customer_id], datetime.now(UTC)
         )
         mine = [e for e in _events(engine) if e["person_id"] == person_id]
         assert len(mine) == 2
@@ -231,14 +232,14 @@ def test_a_persons_later_change_waits_for_the_earlier_one(engine: Engine, db_url
 def test_no_events_are_queued_without_a_url(engine: Engine, db_url: str) -> None:
     with running_simulator(STORE) as sim:
         settings = settings_for(sim.url, db_url)
-        operations.run_sync(settings)
-        operations.analyze(settings, now=ANCHOR)
-        operations.analyze(settings, now=ANCHOR + timedelta(days=200))  # tiers drop
+        ingest.run_sync(settings)
+        analysis.analyze(settings, now=ANCHOR)
+        analysis.analyze(settings, now=ANCHOR + timedelta(days=200))  # tiers drop
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.tier_history)).scalar_one() > 0
         assert conn.execute(select(func.count()).select_from(t.tier_events)).scalar_one() == 0
     with pytest.raises(ConfigError, match=r"events\.url"):
-        operations_events.send_events(settings)
+        event_service.send_events(settings)
 
 
 def test_a_url_without_a_secret_is_refused() -> None:
@@ -249,13 +250,13 @@ def test_a_url_without_a_secret_is_refused() -> None:
 def test_serve_sends_queued_events_and_counts_them_in_metrics(engine: Engine, db_url: str) -> None:
     with running_simulator(STORE) as sim, receiver() as rec:
         settings = _settings(sim, db_url, rec.url, poll_interval_seconds=0.1)
-        operations.run_sync(settings)
-        operations.analyze(settings, now=ANCHOR)
+        ingest.run_sync(settings)
+        analysis.analyze(settings, now=ANCHOR)
         _person_id, customer_id = _non_evergreen_customer(engine)
         _big_sale(sim, customer_id)
-        operations.run_sync(settings)
+        ingest.run_sync(settings)
         recompute_customer(
-            engine, operations.analyze_options(settings), [customer_id], datetime.now(UTC)
+            engine, analysis.analyze_options(settings), [customer_id], datetime.now(UTC)
         )
         service = Service(settings)
         service.start(worker=True, schedule=False)

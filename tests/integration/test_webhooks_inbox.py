@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from greenloop.sync import inbox
+from greenloop.store import inbox
 from tests.integration.test_webhooks_support import inbox_rows
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)

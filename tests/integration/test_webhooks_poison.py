@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from greenloop.sync import inbox
+from greenloop.store import inbox
 from greenloop.web.app import create_app
 from greenloop.web.inbox_writer import InboxWriter
 from greenloop.web.webhooks import Rejected, object_id_of

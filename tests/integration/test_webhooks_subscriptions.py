@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from greenloop import realtime
 from greenloop.cli import app
 from greenloop.errors import ConfigError, NotFound
+from greenloop.services import webhooks as webhook_service
 from greenloop.store.service_state import read_value, write_value
 from greenloop.web.url_token import STORED_NAME
 from tests.simulation import TOKEN, Sim, running_simulator, settings_for
@@ -26,8 +26,8 @@ def test_register_is_idempotent_and_adds_type_and_token(tmp_path: Path) -> None:
         settings = settings_for(
             sim.url, f"sqlite:///{tmp_path / 'g.db'}", webhooks={"url_token": URL_TOKEN}
         )
-        first = realtime.register_webhooks(settings, URL)
-        second = realtime.register_webhooks(settings, URL)
+        first = webhook_service.register_webhooks(settings, URL)
+        second = webhook_service.register_webhooks(settings, URL)
         served = sim.state.snapshot("webhooks")
     assert [h.status for h in first] == ["created", "created"]
     assert [h.status for h in second] == ["exists", "exists"]
@@ -43,23 +43,23 @@ def test_register_is_idempotent_and_adds_type_and_token(tmp_path: Path) -> None:
 def test_list_reactivates_and_deletes(engine: Engine, db_url: str) -> None:
     with running_simulator() as sim:
         settings = settings_for(sim.url, db_url, webhooks={"secret": "whsec-test"})
-        [hook] = realtime.register_webhooks(settings, URL, types=["sale.update"])
+        [hook] = webhook_service.register_webhooks(settings, URL, types=["sale.update"])
         sim.state.update("webhooks", hook.id, lambda h: h.update(active=False))
-        [again] = realtime.register_webhooks(settings, URL, types=["sale.update"])
+        [again] = webhook_service.register_webhooks(settings, URL, types=["sale.update"])
         assert (again.id, again.status, again.active) == (hook.id, "reactivated", True)
-        listed = realtime.list_webhooks(settings)
+        listed = webhook_service.list_webhooks(settings)
         assert [(h.id, h.type, h.url) for h in listed] == [
             (hook.id, "sale.update", f"{URL}?type=sale.update")
         ]
-        gone = realtime.delete_webhook(settings, hook.id)
+        gone = webhook_service.delete_webhook(settings, hook.id)
         assert gone.status == "deleted"
-        assert realtime.list_webhooks(settings) == []
+        assert webhook_service.list_webhooks(settings) == []
         with pytest.raises(NotFound):
-            realtime.delete_webhook(settings, hook.id)
+            webhook_service.delete_webhook(settings, hook.id)
         with pytest.raises(ConfigError, match="unknown webhook type"):
-            realtime.register_webhooks(settings, URL, types=["sale.created"])
+            webhook_service.register_webhooks(settings, URL, types=["sale.created"])
         with pytest.raises(ConfigError, match="not an http"):
-            realtime.register_webhooks(settings, "ftp://example.com/x")
+            webhook_service.register_webhooks(settings, "ftp://example.com/x")
     # A secret alone authenticates (signed deliveries): no token is made.
     assert read_value(engine, STORED_NAME) is None
 
@@ -79,13 +79,13 @@ def test_without_secret_or_token_register_makes_one_and_stores_it(
 ) -> None:
     with running_simulator() as sim:
         settings = settings_for(sim.url, db_url)
-        first = realtime.register(settings, URL)
+        first = webhook_service.register(settings, URL)
         token = read_value(engine, STORED_NAME)
         assert token
         assert len(token) >= 40
         assert _served_tokens(sim) == {"sale.update": token, "customer.update": token}
-        again = realtime.register(settings, URL)
-        listed = realtime.list_webhooks(settings)
+        again = webhook_service.register(settings, URL)
+        listed = webhook_service.list_webhooks(settings)
     assert (first.url_token, again.url_token) == ("created", "stored")
     assert [h.status for h in first.webhooks] == ["created", "created"]
     assert [h.status for h in again.webhooks] == ["exists", "exists"]
@@ -99,14 +99,14 @@ def test_without_secret_or_token_register_makes_one_and_stores_it(
 def test_rotate_token_replaces_the_subscriptions(engine: Engine, db_url: str) -> None:
     with running_simulator() as sim:
         settings = settings_for(sim.url, db_url)
-        first = realtime.register(settings, URL)
+        first = webhook_service.register(settings, URL)
         old = read_value(engine, STORED_NAME)
         other = "https://elsewhere.example.com/hooks?type=sale.update&token=theirs"
         sim.state.insert(
             "webhooks", {"id": "x", "type": "sale.update", "url": other, "active": True}
         )
         # Only sale.update asked for: customer.update moves to the new token as well.
-        rotated = realtime.register(settings, URL, types=["sale.update"], rotate_token=True)
+        rotated = webhook_service.register(settings, URL, types=["sale.update"], rotate_token=True)
         new = read_value(engine, STORED_NAME)
         served = _served_tokens(sim)
         urls = sorted(h["url"] for h in sim.state.snapshot("webhooks"))
@@ -128,10 +128,10 @@ def test_a_configured_token_wins_over_the_stored_one(engine: Engine, db_url: str
     write_value(engine, STORED_NAME, "stored-token-0123456789")
     with running_simulator() as sim:
         settings = settings_for(sim.url, db_url, webhooks={"url_token": URL_TOKEN})
-        done = realtime.register(settings, URL)
+        done = webhook_service.register(settings, URL)
         assert _served_tokens(sim) == {"sale.update": URL_TOKEN, "customer.update": URL_TOKEN}
         with pytest.raises(ConfigError, match="set in the configuration"):
-            realtime.register(settings, URL, rotate_token=True)
+            webhook_service.register(settings, URL, rotate_token=True)
     assert done.url_token == "configured"
     assert read_value(engine, STORED_NAME) == "stored-token-0123456789"
 
@@ -139,9 +139,9 @@ def test_a_configured_token_wins_over_the_stored_one(engine: Engine, db_url: str
 def test_a_changed_token_replaces_the_old_subscriptions(engine: Engine, db_url: str) -> None:
     with running_simulator() as sim:
         before = settings_for(sim.url, db_url, webhooks={"url_token": "old-token-7788"})
-        realtime.register(before, URL)
+        webhook_service.register(before, URL)
         after = settings_for(sim.url, db_url, webhooks={"url_token": URL_TOKEN})
-        done = realtime.register(after, URL)
+        done = webhook_service.register(after, URL)
         served = _served_tokens(sim)
     assert served == {"sale.update": URL_TOKEN, "customer.update": URL_TOKEN}
     assert len(done.replaced) == 2

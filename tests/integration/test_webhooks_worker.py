@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from greenloop import operations, realtime
 from greenloop.config import Settings
 from greenloop.lightspeed.client import connect
+from greenloop.services import analysis, ingest
+from greenloop.services import webhooks as webhook_service
 from greenloop.simulator.webhook_sender import WebhookSender
+from greenloop.store import inbox
 from greenloop.store import tables as t
-from greenloop.sync import inbox
 from tests.integration.test_webhooks_support import (
     SECRET,
     Clock,
@@ -42,8 +43,8 @@ class Live:
     clock: Clock = field(default_factory=Clock)
     pushed: list[tuple[str, list[str]]] = field(default_factory=list)
 
-    def process(self, **kwargs: Any) -> realtime.WorkerReport:
-        return realtime.process_inbox(
+    def process(self, **kwargs: Any) -> webhook_service.WorkerReport:
+        return webhook_service.process_inbox(
             self.settings,
             after_recompute=lambda pid, ids: self.pushed.append((pid, ids)),
             clock=self.clock,
@@ -74,10 +75,10 @@ def live(engine: Engine, db_url: str, **webhooks: Any) -> Iterator[Live]:
             lightspeed={"max_retries": 1},
             webhooks={"secret": SECRET, "retry_base_seconds": 60, **webhooks},
         )
-        operations.run_sync(settings)
-        operations.analyze(settings)
+        ingest.run_sync(settings)
+        analysis.analyze(settings)
         with running_receiver(settings, engine) as url:
-            realtime.register_webhooks(settings, f"{url}/webhooks/lightspeed")
+            webhook_service.register_webhooks(settings, f"{url}/webhooks/lightspeed")
             yield Live(sim, settings, sender_for(sim), url)
 
 
@@ -201,13 +202,13 @@ def test_failing_delivery_backs_off_then_parks_without_blocking_the_queue(
         third = run.process()
         assert _stored_sale(engine, other["id"]) is not None
         assert _stored_sale(engine, broken["id"]) is None
-        parked = realtime.inbox_status(run.settings)["parked_rows"]
+        parked = webhook_service.inbox_status(run.settings)["parked_rows"]
         assert parked
         assert all("HTTP 500" in row["last_error"] for row in parked)
         assert all(row["attempts"] == 2 for row in parked)
         assert third.parked == 0
         # Once the cause is fixed, `webhooks retry` sends them through again.
-        assert realtime.requeue_parked(run.settings) == len(parked)
+        assert webhook_service.requeue_parked(run.settings) == len(parked)
         run.process()
     assert _stored_sale(engine, broken["id"]) is not None
     assert "parked" not in {r["status"] for r in inbox_rows(engine)}
@@ -233,7 +234,7 @@ def test_stopping_the_worker_returns_its_claims(engine: Engine, db_url: str) -> 
         run.sender.flush()
         client = connect(run.settings.lightspeed)
         try:
-            worker = realtime.make_worker(run.settings, engine, client, clock=run.clock)
+            worker = webhook_service.make_worker(run.settings, engine, client, clock=run.clock)
             with engine.begin() as conn:
                 claimed = inbox.claim_batch(conn, worker.name, run.clock())
             assert claimed
@@ -256,9 +257,9 @@ def test_two_postgres_workers_never_process_a_delivery_twice(engine: Engine, db_
         sales = [run.ring_up(run.customer(i)["id"])["id"] for i in range(12)]
         run.sender.flush()
         run.sim.control("DELETE", "requests")
-        reports: list[realtime.WorkerReport] = []
+        reports: list[webhook_service.WorkerReport] = []
         clients = [connect(run.settings.lightspeed) for _ in range(2)]
-        workers = [realtime.make_worker(run.settings, engine, c) for c in clients]
+        workers = [webhook_service.make_worker(run.settings, engine, c) for c in clients]
         threads = [
             threading.Thread(target=lambda w=w: reports.append(w.run_until_idle())) for w in workers
         ]

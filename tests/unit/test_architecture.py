@@ -27,7 +27,8 @@ FORBIDDEN_IN_DOMAIN = (
     "greenloop.sync",
     "greenloop.simulator",
     "greenloop.analytics",
-    "greenloop.operations",
+    "greenloop.services",
+    "greenloop.runtime",
     "psycopg",
     "sqlite3",
 )

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from greenloop.collector import collector_paused, rare_collections
+from greenloop.process.collector import collector_paused, rare_collections
 
 
 def test_paused_nests_and_restores_even_after_an_error() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from greenloop.config import load_settings
-from greenloop.config_template import render_config
+from greenloop.config.template import render_config
 from greenloop.errors import ConfigError
 
 

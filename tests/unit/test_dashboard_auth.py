@@ -22,9 +22,10 @@ from typer.testing import CliRunner
 from greenloop.analytics.csv_cells import csv_cell
 from greenloop.cli import app
 from greenloop.config import load_settings
-from greenloop.dashboard import dashboard_routes, hash_password, verify_password
-from greenloop.dashboard.api import FALLBACK
-from greenloop.dashboard.logins import (
+from greenloop.errors import ConfigError
+from greenloop.web.dashboard import dashboard_routes, hash_password, verify_password
+from greenloop.web.dashboard.api import FALLBACK
+from greenloop.web.dashboard.logins import (
     Attempt,
     LoginLimiter,
     LoginOutcome,
@@ -33,9 +34,8 @@ from greenloop.dashboard.logins import (
     TooManyChecks,
     proxy_options,
 )
-from greenloop.dashboard.openapi import openapi_document
-from greenloop.dashboard.routes import _safe_next
-from greenloop.errors import ConfigError
+from greenloop.web.dashboard.openapi import openapi_document
+from greenloop.web.dashboard.routes import _safe_next
 from tests.simulation import settings_for
 
 
@@ -127,7 +127,7 @@ def test_the_openapi_document_is_well_formed() -> None:
 def test_templates_and_the_vendored_chart_library_ship_in_the_package() -> None:
     from importlib.resources import files
 
-    package = files("greenloop.dashboard")
+    package = files("greenloop.web.dashboard")
     for name in ("base.html", "overview.html", "person.html", "sync.html", "program.html"):
         assert (package / "templates" / name).is_file(), name
     vendor = package / "static" / "vendor"
@@ -284,7 +284,7 @@ def test_a_login_flood_from_one_address_checks_five_passwords_and_is_logged(
             await asyncio.gather(*(logins.attempt("203.0.113.9", check) for _ in range(50)))
         )
 
-    with caplog.at_level(logging.INFO, logger="greenloop.dashboard.logins"):
+    with caplog.at_level(logging.INFO, logger="greenloop.web.dashboard.logins"):
         outcomes = asyncio.run(flood())
     statuses = sorted(o.status for o in outcomes)
     assert len(checked) == statuses.count(401) <= 5

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from typer.testing import CliRunner
 
-from greenloop.cli_support import JsonOption, translate_errors
+from greenloop.cli.support import JsonOption, translate_errors
 from greenloop.errors import StoreError, StoreUnavailable
 from greenloop.logs import SafeFormatter, _safe_excepthook
 from greenloop.store.db_errors import describe_db_error, safe_traceback, store_error_from

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time
 import pytest
 
 from greenloop.errors import ConfigError
-from greenloop.scheduler import Schedule, daily_run_missed, last_slot, parse_daily_at
+from greenloop.runtime.scheduler import Schedule, daily_run_missed, last_slot, parse_daily_at
 
 TWO_AM = time(2, 0, tzinfo=UTC)
 

@@ -28,7 +28,6 @@ from greenloop.analytics.options import AnalyzeOptions, history_row
 from greenloop.analytics.outcome import Computed, Entry, Outcome
 from greenloop.analytics.people import cluster_people
 from greenloop.analytics.predict import apply_predictions, summary_of
-from greenloop.collector import collector_paused
 from greenloop.domain.identity import Link, normalise_email
 from greenloop.domain.purchases import (
     OrderFact,
@@ -39,6 +38,7 @@ from greenloop.domain.purchases import (
 from greenloop.domain.replay import Lock
 from greenloop.domain.risk import risk_status, store_cycle_days
 from greenloop.domain.tiers import TierState
+from greenloop.process.collector import collector_paused
 from greenloop.store import analytics_repo as repo
 from greenloop.store import events_repo
 from greenloop.store.purchase_facts import load_payments, load_return_originals, stream_sale_rows

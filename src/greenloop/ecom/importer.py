@@ -25,13 +25,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.exc import DataError
 
-from greenloop.collector import rare_collections
 from greenloop.ecom.dialect import fallback_encoding
 from greenloop.ecom.reader import NotContiguous, NotUtf8, ReadAgain, ReadReport
 from greenloop.ecom.staging import ITEM_ROW_COLUMNS, ORDER_ROW_COLUMNS, Batch, StageJob
 from greenloop.ecom.values import AmbiguousPolicy, ValueLimits
 from greenloop.ecom.worker import StagedFile, stage_file
 from greenloop.errors import InputFileError
+from greenloop.process.collector import rare_collections
 from greenloop.store import tables as t
 from greenloop.store.bulk import insert_stored, placeholders
 

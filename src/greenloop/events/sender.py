@@ -25,7 +25,7 @@ from greenloop.config import EventSettings
 from greenloop.events.payload import EVENT_TYPE, event_body, load_people
 from greenloop.events.signing import SIGNATURE_HEADER, sign
 from greenloop.store import events_repo as repo
-from greenloop.sync.inbox import backoff_delay
+from greenloop.store.inbox import backoff_delay
 
 __all__ = ["EventSender", "SendReport"]
 

@@ -39,11 +39,10 @@ from greenloop.errors import ApiRejected, BadResponse, GreenLoopError
 from greenloop.lightspeed import models as m
 from greenloop.lightspeed.client import LightspeedClient
 from greenloop.logs import redact
-from greenloop.store import repo
+from greenloop.store import inbox, repo
 from greenloop.store import tables as t
 from greenloop.store.analytics_repo import person_scope
 from greenloop.store.db_errors import describe_db_error, is_db_error
-from greenloop.sync import inbox
 
 __all__ = [
     "AfterBatch",

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from greenloop.sync import inbox
+from greenloop.store import inbox
 from greenloop.web.responses import error_response, json_response
 
 __all__ = ["health_routes"]

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from greenloop.sync import inbox
+from greenloop.store import inbox
 
 __all__ = ["InboxWriter"]
 

@@ -36,7 +36,7 @@ from starlette.routing import BaseRoute, Route
 
 from greenloop.config import WebhookSettings
 from greenloop.lightspeed.webhook_signature import SignatureMismatch, verify_signature
-from greenloop.sync import inbox
+from greenloop.store import inbox
 from greenloop.web.inbox_writer import InboxWriter
 from greenloop.web.responses import error_response, json_response
 from greenloop.web.url_token import UrlToken

@@ -1,0 +1,1 @@
+"""Process-wide policies the batch jobs share (the garbage collector's, for now)."""

@@ -1,0 +1,1 @@
+"""The long-running service: receiver, worker, poll, scheduler, daily job, metrics."""

@@ -1,0 +1,186 @@
+"""Persons, metrics and tiers: full and one-person analyses, lookups, overrides and exports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from greenloop.analytics.lists import at_risk, placeholder_list
+from greenloop.analytics.master_csv import write_master
+from greenloop.analytics.options import AnalyzeOptions
+from greenloop.analytics.overrides import lock_tier, member_key, set_override
+from greenloop.analytics.person import find_person, person_detail
+from greenloop.analytics.preview import Preview, preview_program
+from greenloop.analytics.program import load_program_file, program_from_settings, store_zone
+from greenloop.analytics.recompute import RecomputeResult, recompute_customer
+from greenloop.analytics.run import AnalyzeReport, analyze_all
+from greenloop.config import Settings
+from greenloop.domain.identity import IdentityRules
+from greenloop.domain.metrics import MetricRules
+from greenloop.errors import ConfigError
+from greenloop.services.ingest import counting_rules
+from greenloop.services.setup import open_engine
+from greenloop.store.analytics_repo import person_scope
+
+__all__ = [
+    "analyze",
+    "analyze_options",
+    "customers_at_risk",
+    "export_master",
+    "link_profiles",
+    "list_placeholders",
+    "lock_person_tier",
+    "preview_tiers",
+    "recompute",
+    "show_customer",
+]
+
+
+def analyze_options(settings: Settings) -> AnalyzeOptions:
+    ident = settings.identity
+    analytics = settings.analytics
+    zone = store_zone(settings)
+    return AnalyzeOptions(
+        counting=counting_rules(settings),
+        identity=IdentityRules(
+            default_region=ident.default_region,
+            gmail_ignore_dots=ident.gmail_ignore_dots,
+            ignore_plus_tags=ident.ignore_plus_tags,
+            placeholder_emails=ident.placeholder_emails,
+            placeholder_phones=ident.placeholder_phones,
+            max_profiles_per_value=ident.max_profiles_per_value,
+        ),
+        program=program_from_settings(settings),
+        metrics=MetricRules(
+            store_zone=zone,
+            same_day_is_one_visit=analytics.same_day_is_one_visit,
+            recent_days=30,
+            window_days=90,
+        ),
+        min_visits_for_own_cycle=analytics.min_visits_for_own_cycle,
+        predictions=analytics.predictions,
+        readiness={
+            "min_customers": analytics.min_customers_for_predictions,
+            "min_history_days": analytics.min_history_days_for_predictions,
+            "min_repeat_customers": analytics.min_repeat_customers_for_predictions,
+        },
+        emit_events=settings.events.enabled,
+        announce_first_analysis=settings.events.announce_first_analysis,
+    )
+
+
+def analyze(settings: Settings, *, now: datetime | None = None) -> AnalyzeReport:
+    """``greenloop analyze``: identities, metrics, tiers and risk for everyone."""
+    options = analyze_options(settings)
+    engine = open_engine(settings)
+    try:
+        return analyze_all(engine, options, now or datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def show_customer(
+    settings: Settings, query: str, *, as_of: datetime | None = None
+) -> dict[str, Any]:
+    """``greenloop customers show``: one person in full (replayed at ``as_of``)."""
+    options = analyze_options(settings)
+    engine = open_engine(settings)
+    try:
+        return person_detail(engine, options, query, as_of=as_of)
+    finally:
+        engine.dispose()
+
+
+def customers_at_risk(settings: Settings, *, limit: int | None = None) -> list[dict[str, Any]]:
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return at_risk(conn, limit)
+    finally:
+        engine.dispose()
+
+
+def list_placeholders(settings: Settings) -> list[dict[str, Any]]:
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return placeholder_list(conn)
+    finally:
+        engine.dispose()
+
+
+def link_profiles(
+    settings: Settings, a: str, b: str, *, unlink: bool = False, note: str = ""
+) -> RecomputeResult:
+    """``customers link`` / ``unlink``: record the override, then recompute both persons."""
+    engine = open_engine(settings)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            set_override(conn, a, b, "unlink" if unlink else "link", now, note)
+            keys = [member_key(conn, a), member_key(conn, b)]
+        customers = [k.removeprefix("customer:") for k in keys if k.startswith("customer:")]
+        return recompute_customer(engine, analyze_options(settings), customers, now)
+    finally:
+        engine.dispose()
+
+
+def recompute(
+    settings: Settings, customer_ids: Sequence[str], *, now: datetime | None = None
+) -> RecomputeResult:
+    """Recompute the persons of these profiles (the real-time path)."""
+    engine = open_engine(settings)
+    try:
+        return recompute_customer(
+            engine, analyze_options(settings), customer_ids, now or datetime.now(UTC)
+        )
+    finally:
+        engine.dispose()
+
+
+def preview_tiers(
+    settings: Settings, program_file: Path, *, now: datetime | None = None
+) -> Preview:
+    """``greenloop tiers preview``: everyone under another program; nothing written."""
+    options = analyze_options(settings)
+    program = load_program_file(program_file, settings)
+    engine = open_engine(settings)
+    try:
+        return preview_program(engine, options, program, now or datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def export_master(settings: Settings, out: Path, *, now: datetime | None = None) -> int:
+    """``greenloop export master``: customer_analytics_master.csv."""
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return write_master(conn, out, now or datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def lock_person_tier(
+    settings: Settings, query: str, tier: str | None, until: datetime, *, note: str = ""
+) -> RecomputeResult:
+    """``greenloop tiers lock``: keep a person in ``tier`` until ``until`` (None: no tier)."""
+    options = analyze_options(settings)
+    names = {t.name for t in options.program.tiers}
+    if tier is not None and tier not in names:
+        raise ConfigError(
+            f"'{tier}' is not a tier of the program",
+            hint=f"Use one of: {', '.join(sorted(names))} (or --none).",
+        )
+    engine = open_engine(settings)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            pid = find_person(conn, query, options)
+            lock_tier(conn, pid, tier, until, now, note)
+            _members, customers, _emails = person_scope(conn, [pid])
+        return recompute_customer(engine, options, sorted(customers), now)
+    finally:
+        engine.dispose()
