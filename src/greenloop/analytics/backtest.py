@@ -18,32 +18,49 @@ database shows after ``as_of`` and scores the predictions:
 
 from __future__ import annotations
 
+import json
 import math
 from bisect import bisect_left, bisect_right
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from greenloop.analytics.facts import load_people
 from greenloop.analytics.options import AnalyzeOptions
-from greenloop.analytics.run import Computation, _entries_by_person, compute_all
+from greenloop.analytics.run import AnalyzeReport, Computation, _entries_by_person, compute_all
 from greenloop.domain.purchases import RETURN
 from greenloop.errors import FatalError
+from greenloop.store.service_state import read_value, write_value
 
-__all__ = ["AT_RISK", "NotEnoughHistory", "analyze_as_of", "auc", "backtest"]
+__all__ = [
+    "AT_RISK",
+    "LAST_BACKTEST",
+    "NotEnoughHistory",
+    "analyze_as_of",
+    "auc",
+    "backtest",
+    "last_backtest",
+    "save_backtest",
+    "what_if_report",
+]
 
 AT_RISK = frozenset({"at_risk", "lapsed"})
 _VALUE_DAYS = 365
+# The service_state row holding the last backtest (JSON), for the dashboard.
+LAST_BACKTEST = "analytics.last_backtest"
 
 
 class NotEnoughHistory(FatalError):
     """The history before the as-of date does not meet the models' readiness thresholds."""
 
-    hint = "Pick a later --as-of date, or lower analytics.readiness if you accept the risk."
+    hint = (
+        "Pick a later --as-of date, or lower the analytics.min_*_for_predictions "
+        "thresholds if you accept the risk."
+    )
 
 
 def analyze_as_of(engine: Engine, options: AnalyzeOptions, as_of: datetime) -> Computation:
@@ -51,6 +68,56 @@ def analyze_as_of(engine: Engine, options: AnalyzeOptions, as_of: datetime) -> C
     if as_of.utcoffset() is None:
         raise ValueError("as_of must be timezone-aware")
     return compute_all(engine, options, as_of)
+
+
+def what_if_report(computed: Computation, as_of: datetime, seconds: float) -> AnalyzeReport:
+    """An as-of computation in the shape of ``analyze``'s report; nothing was written, so
+    there is no run (``run_id`` 0) and no row written.
+
+    The tier counts are the tiers the program's rules give as of ``as_of``: the held
+    tiers (reviews, locks) come from the states the last real analysis stored, which
+    may be later than ``as_of``. ``changed`` counts the moves the what-if would record
+    against those states. ``purchases`` counts the persons' purchases up to ``as_of``;
+    walk-in purchases (nobody's) are not counted by date, so they are left at 0.
+    """
+    results = computed.results
+    history = [r.history for r in results if r.history is not None]
+    counts = Counter(r.row.get("earned_tier") or "(none)" for r in results)
+    placeholders = computed.index.placeholders
+    return AnalyzeReport(
+        run_id=0,
+        as_of=as_of,
+        persons=len(results),
+        profiles=len(computed.facts.profiles),
+        tier_counts=dict(sorted(counts.items())),
+        changed=len(history),
+        changes=dict(sorted(Counter(h.change for h in history).items())),
+        rows_written=0,
+        purchases=sum(int(r.row.get("purchases") or 0) for r in results),
+        unattributed_purchases=0,
+        placeholders=len(placeholders.emails) + len(placeholders.phones),
+        store_cycle_days=computed.store_cycle,
+        predictions=computed.predictions,
+        seconds=round(seconds, 3),
+    )
+
+
+def save_backtest(engine: Engine, result: dict[str, Any], ran_at: datetime) -> None:
+    """Keep ``result`` as the last backtest (one row, replaced each time)."""
+    stored = {**result, "ran_at": ran_at.isoformat()}
+    write_value(engine, LAST_BACKTEST, json.dumps(stored, default=str))
+
+
+def last_backtest(conn: Engine | Connection) -> dict[str, Any] | None:
+    """The last backtest :func:`save_backtest` kept, or None (never run, or unreadable)."""
+    text = read_value(conn, LAST_BACKTEST)
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
@@ -214,10 +281,17 @@ def backtest(
             "actual": total_actual,
             "error": _ratio(total_predicted - total_actual, total_actual),
         },
+        # Until the year after as_of is on record the actual value is a part-year's:
+        # no error is given then rather than a misleading one.
         "value_12m": {
             "predicted": str(value_predicted),
             "actual": str(value_actual),
-            "error": _ratio(float(value_predicted - value_actual), float(value_actual)),
+            "observed_days": max(0, min(_VALUE_DAYS, (latest - as_of).days)),
+            "error": (
+                _ratio(float(value_predicted - value_actual), float(value_actual))
+                if latest >= value_end
+                else None
+            ),
         },
         "tiers": dict(sorted(tiers.items())),
         "at_risk": _list_score(at_risk, lapsed),

@@ -29,6 +29,8 @@ class AnalyzeOptions:
     min_visits_for_own_cycle: int = 3
     predictions: bool = True
     readiness: Mapping[str, int] = field(default_factory=dict)
+    # The purchase models the per-store choice may pick from (analytics.prediction_models).
+    prediction_models: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd", "nbd")
     # Outgoing tier-change events (events.url): queue one per history row written.
     emit_events: bool = False
     announce_first_analysis: bool = False

@@ -56,7 +56,7 @@ def apply_predictions(
     if not ready:
         return {"ready": False, "fitted": False, "reasons": reasons}
     try:
-        fit = fit_family(summaries)
+        fit = fit_family(summaries, candidates=options.prediction_models)
     except ModelFitError as exc:
         return {"ready": True, "fitted": False, "reasons": [str(exc)]}
     for row in rows:

@@ -48,23 +48,55 @@ def parse_moment(text: str | None, option: str = "--now") -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="What-if: everything as if it were this date (ISO date or time, UTC), purchases "
+        "after it ignored; nothing is written.",
+        show_default=False,
+    ),
+]
+
+
 def analyze_command(
-    config: ConfigOption = None, as_json: JsonOption = False, now: NowOption = None
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    now: NowOption = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """Recompute identities, metrics, tiers and risk for everyone.
 
     Only persons whose figures changed are written; tier changes go to the history with
-    their reasons, and today's tier counts to the snapshots. Example: greenloop analyze --json
+    their reasons, and today's tier counts to the snapshots. With --as-of it is a
+    what-if as of that date and writes nothing. Example: greenloop analyze --json
     """
-    report = analysis.analyze(settings_from(config), now=parse_moment(now))
+    settings = settings_from(config)
+    moment = parse_moment(as_of, "--as-of")
+    if moment is not None and now:
+        raise ConfigError("--as-of and --now cannot be used together", hint="Give one of them.")
+    if moment is not None:
+        report = analysis.analyze_as_of(settings, moment)
+    else:
+        report = analysis.analyze(settings, now=parse_moment(now))
     if as_json:
-        print_json(report.as_json())
+        payload = report.as_json()
+        if moment is not None:
+            # Walk-in purchases are not counted by date in a what-if (see what_if_report).
+            payload.update(run_id=None, what_if=True, unattributed_purchases=None)
+        print_json(payload)
         return
+    if moment is not None:
+        typer.echo(f"as of {moment.isoformat()} (what-if, nothing written)")
     typer.echo(f"persons:   {report.persons:,} (from {report.profiles:,} profiles)")
-    typer.echo(f"purchases: {report.purchases:,} ({report.unattributed_purchases:,} walk-in)")
+    if moment is not None:
+        typer.echo(f"purchases: {report.purchases:,} by persons up to then")
+    else:
+        typer.echo(f"purchases: {report.purchases:,} ({report.unattributed_purchases:,} walk-in)")
     typer.echo("tiers:     " + ", ".join(f"{k} {v:,}" for k, v in report.tier_counts.items()))
     changes = ", ".join(f"{k} {v:,}" for k, v in report.changes.items()) or "none"
-    typer.echo(f"changed:   {report.changed:,} ({changes})")
+    verb = "would change" if moment is not None else "changed"
+    typer.echo(f"{verb}:   {report.changed:,} ({changes})")
     predictions = report.predictions
     if predictions.get("fitted"):
         typer.echo(f"predictions: fitted in {predictions['fit_seconds']} s")

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from greenloop.cli.analytics import register as register_analytics
+from greenloop.cli.backtest import register as register_backtest
 from greenloop.cli.demo import register as register_demo
 from greenloop.cli.events import register as register_events
 from greenloop.cli.jobs import run_app
@@ -42,6 +43,7 @@ app = typer.Typer(
 )
 app.add_typer(simulator_app, name="simulator")
 register_analytics(app)
+register_backtest(app)
 register_push()
 app.add_typer(run_app, name="run")
 register_realtime(app)

@@ -266,6 +266,13 @@ class AnalyticsSettings(_Section):
     min_customers_for_predictions: int = 500
     min_history_days_for_predictions: int = 180
     min_repeat_customers_for_predictions: int = 100
+    # The purchase models the analysis may choose from (per store, by a backtest on its
+    # own history); NBD is still the last resort when none of these fits.
+    prediction_models: tuple[Literal["bgnbd", "mbgnbd", "pareto_nbd", "nbd"], ...] = Field(
+        default=("bgnbd", "mbgnbd", "pareto_nbd", "nbd"), min_length=1
+    )
+    # The horizon `greenloop backtest` scores over when --horizon-days is not given.
+    backtest_horizon_days: int = Field(default=90, ge=1, le=730)
 
 
 class ConditionSettings(_Section):

@@ -94,6 +94,10 @@ include_tax = true
 include_shipping = true
 include_loyalty_redemptions = true
 same_day_is_one_visit = true
+# Purchase models to choose from (per store, by a backtest on its own history):
+# bgnbd, mbgnbd, pareto_nbd, nbd. `greenloop backtest` scores them over this many days.
+prediction_models = ["bgnbd", "mbgnbd", "pareto_nbd", "nbd"]
+backtest_horizon_days = 90
 
 [program]
 # No [[program.tiers]] here means the retailer's program (README: The tier program):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from greenloop.analytics import backtest as backtests
 from greenloop.analytics.lists import at_risk, placeholder_list
 from greenloop.analytics.master_csv import write_master
 from greenloop.analytics.options import AnalyzeOptions
@@ -26,7 +28,9 @@ from greenloop.store.analytics_repo import person_scope
 
 __all__ = [
     "analyze",
+    "analyze_as_of",
     "analyze_options",
+    "backtest",
     "customers_at_risk",
     "export_master",
     "link_profiles",
@@ -61,6 +65,7 @@ def analyze_options(settings: Settings) -> AnalyzeOptions:
         ),
         min_visits_for_own_cycle=analytics.min_visits_for_own_cycle,
         predictions=analytics.predictions,
+        prediction_models=tuple(analytics.prediction_models),
         readiness={
             "min_customers": analytics.min_customers_for_predictions,
             "min_history_days": analytics.min_history_days_for_predictions,
@@ -77,6 +82,35 @@ def analyze(settings: Settings, *, now: datetime | None = None) -> AnalyzeReport
     engine = open_engine(settings)
     try:
         return analyze_all(engine, options, now or datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+def analyze_as_of(settings: Settings, as_of: datetime) -> AnalyzeReport:
+    """``greenloop analyze --as-of``: everything as if it were ``as_of``; writes nothing."""
+    options = analyze_options(settings)
+    engine = open_engine(settings)
+    try:
+        began = time.perf_counter()
+        computed = backtests.analyze_as_of(engine, options, as_of)
+        return backtests.what_if_report(computed, as_of, time.perf_counter() - began)
+    finally:
+        engine.dispose()
+
+
+def backtest(
+    settings: Settings, as_of: datetime, *, horizon_days: int | None = None
+) -> dict[str, Any]:
+    """``greenloop backtest``: predictions made as of ``as_of`` scored against what
+    followed; the result is kept as the last backtest (the dashboard's at-risk page).
+    Raises ``NotEnoughHistory`` when the history before ``as_of`` is too short."""
+    options = analyze_options(settings)
+    horizon = horizon_days or settings.analytics.backtest_horizon_days
+    engine = open_engine(settings)
+    try:
+        result = backtests.backtest(engine, options, as_of, horizon_days=horizon)
+        backtests.save_backtest(engine, result, datetime.now(UTC))
+        return result
     finally:
         engine.dispose()
 
