@@ -274,6 +274,13 @@ class AnalyticsSettings(_Section):
     # The horizon `greenloop backtest` scores over when --horizon-days is not given.
     backtest_horizon_days: int = Field(default=90, ge=1, le=730)
 
+    @field_validator("prediction_models", mode="before")
+    @classmethod
+    def _model_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: "pareto_nbd, nbd"
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        return value
+
 
 class ConditionSettings(_Section):
     kind: Literal["value", "visits", "loyalty", "purchase_count"]
