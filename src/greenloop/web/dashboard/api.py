@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 
+from greenloop.analytics.backtest import last_backtest
 from greenloop.analytics.person import person_detail
 from greenloop.web.dashboard import actions, queries
 from greenloop.web.dashboard import queries_health as health
@@ -152,6 +153,12 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
         rows = await dash.read(lambda c: queries.risk_list(c, sort, descending))
         return csv_response(actions.risk_csv(rows).encode("utf-8"), "at_risk.csv")
 
+    async def last_backtest_result(request: Request) -> Response:
+        found = await dash.read(last_backtest)
+        if found is None:
+            raise ApiError(404, "not_found", "no backtest yet: run greenloop backtest --as-of DATE")
+        return json_response(found)
+
     async def master(request: Request) -> Response:
         data = await dash.read(lambda c: actions.master_csv(c, dash.clock()))
         return csv_response(data, "customer_analytics_master.csv")
@@ -232,6 +239,7 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
         route("/api/customers/{id}", customer),
         route("/api/at-risk", risk),
         route("/api/at-risk.csv", risk_csv),
+        route("/api/backtest", last_backtest_result),
         route("/api/exports/master.csv", master),
         route("/api/program", program_info),
         route("/api/program/preview", preview, ("POST",)),

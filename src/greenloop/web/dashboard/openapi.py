@@ -233,6 +233,30 @@ _SCHEMAS: dict[str, Any] = {
             "why": {"type": "array", "items": {"type": "string"}},
         },
     },
+    "Backtest": {
+        "type": "object",
+        "description": "The last `greenloop backtest`: predictions made as of a past date "
+        "scored against what followed (README: Backtest).",
+        "required": ["as_of", "horizon_days", "auc", "purchases", "at_risk", "recency_baseline"],
+        "properties": {
+            "as_of": {"type": "string", "format": "date-time"},
+            "ran_at": {"type": "string", "format": "date-time"},
+            "horizon_days": {"type": "integer"},
+            "people": {"type": "integer"},
+            "bought_again": {"type": "integer"},
+            "model": _nullable("string"),
+            "model_reason": _nullable("string"),
+            "auc": _nullable("number"),
+            "calibration_error": _nullable("number"),
+            "calibration": {"type": "array", "items": _OBJECT},
+            "purchases": _OBJECT,
+            "value_12m": _OBJECT,
+            "tiers": _OBJECT,
+            "at_risk": _OBJECT,
+            "recency_baseline": _OBJECT,
+            "predictions": _OBJECT,
+        },
+    },
     "Program": {
         "type": "object",
         "required": ["tiers", "downgrade"],
@@ -377,6 +401,10 @@ def openapi_document() -> dict[str, Any]:
             "At-risk and likely-to-drop persons", _json(_page_of("AtRisk")), _RISK_SORT + _PAGING
         ),
         "/api/at-risk.csv": _get("The at-risk list as CSV", _csv("CSV"), _RISK_SORT),
+        "/api/backtest": _get(
+            "The last backtest of the predictions and the at-risk list (404: none yet)",
+            _json(_ref("Backtest")),
+        ),
         "/api/exports/master.csv": _get(
             "customer_analytics_master.csv", _csv("customer_analytics_master.csv")
         ),

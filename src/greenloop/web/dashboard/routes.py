@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from greenloop.analytics.backtest import last_backtest
 from greenloop.analytics.person import person_detail
 from greenloop.config import Settings
 from greenloop.errors import GreenLoopError
@@ -119,6 +120,7 @@ def dashboard_routes(
             "sort": sort,
             "order": "desc" if descending else "asc",
             "sorts": list(queries.RISK_SORTS),
+            "backtest": last_backtest(conn),
         }
 
     def program_data(request: Request, conn: Connection) -> dict[str, Any]:
