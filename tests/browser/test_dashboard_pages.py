@@ -12,14 +12,18 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from greenloop.config import load_settings
+from greenloop.services import analysis
 from greenloop.store import tables as t
 from greenloop.store.engine import make_engine
 from tests.browser.conftest import PASSWORD, SCREENSHOTS, Served
+from tests.simulation import ANCHOR
 
 CANVAS_INK = """(id) => {
   const canvas = document.getElementById(id);
@@ -260,4 +264,39 @@ def test_sync_health_and_a_push_runs_log(page: Watched, served: Served) -> None:
     page.page.wait_for_load_state("load")
     page.shoot(served, "push-run")
     assert page.page.locator("h1").inner_text() == f"Push run {run_id}"
+    assert page.errors == []
+
+
+def test_at_risk_shows_p_active_and_the_last_backtest(page: Watched, served: Served) -> None:
+    """Issue 16's acceptance: numbers in the P(active) column; and the backtest's figures
+    once one has run (here on the served database, as `greenloop backtest` would)."""
+    log_in(page, served)
+    page.visit(served, "/at-risk?sort=p_alive&order=desc", "at-risk-p-active")
+    listed = served.api("/api/at-risk", sort="p_alive", order="desc", page_size=20)["data"]
+    expected = [row["p_alive"] for row in listed]
+    assert any(value is not None for value in expected), "the fixture's store fits no model"
+    headers = page.page.locator("table.at-risk thead th").all_inner_texts()
+    column = next(i for i, text in enumerate(headers) if text.startswith("P(active)"))
+    cells = page.page.locator(f"table.at-risk tbody tr td:nth-child({column + 1})")
+    shown = cells.all_inner_texts()[: len(expected)]
+    assert shown == [value if value is not None else "—" for value in expected]
+    assert all(re.fullmatch(r"[01]\.\d{4}", text) for text in shown if text != "—")
+    assert page.page.inner_text("#bt-none").startswith("No backtest yet")
+
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            "database": {"url": served.database_url},
+            "analytics": {
+                "min_customers_for_predictions": 50,
+                "min_repeat_customers_for_predictions": 10,
+                "min_history_days_for_predictions": 120,
+            },
+        },
+    )
+    result = analysis.backtest(settings, ANCHOR - timedelta(days=90), horizon_days=60)
+    page.visit(served, "/at-risk", "at-risk-backtest")
+    assert page.page.inner_text("#bt-auc") == f"{result['auc']:.2f}"
+    assert result["model"] in page.page.inner_text("#bt-model")
     assert page.errors == []

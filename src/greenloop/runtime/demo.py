@@ -4,7 +4,8 @@ and (unless ``--no-serve``) the dashboard with tiers changing while you watch.
 :func:`run_demo` starts the simulator on loopback with a generated store, writes a demo
 config pointing at it (with a fresh dashboard password), and runs the pipeline: sync,
 import of the store's eCom export, a few weeks of past analyses (so the charts have a
-history), today's analysis, the master CSV, the push of tiers into customer groups.
+history), today's analysis, the master CSV, a backtest as of 90 days before the anchor
+(the at-risk page shows it), the push of tiers into customer groups.
 :func:`serve_demo` then runs what ``greenloop serve`` runs (receiver, worker, poll,
 dashboard) on the demo database, subscribes it to the simulator's webhooks, and streams
 live changes into the simulator: each sale reaches GreenLoop as a webhook, the worker
@@ -23,8 +24,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from greenloop.analytics.backtest import NotEnoughHistory
 from greenloop.analytics.run import AnalyzeReport
 from greenloop.config import Settings, load_settings
 from greenloop.ecom.importer import ImportResult
@@ -51,6 +53,9 @@ __all__ = ["DemoResult", "DemoSimulator", "Steps", "check_port_free", "run_demo"
 
 # Past analyses, one a week, before today's: the tier-distribution chart starts there.
 HISTORY_WEEKS = 8
+# The backtest the at-risk page shows: predictions as of this many days before the
+# anchor, scored against the days since.
+BACKTEST_DAYS = 90
 
 
 class Steps(Protocol):
@@ -99,6 +104,8 @@ class DemoResult:
     master_csv: Path
     push: PushReport
     seconds: float
+    # The backtest as of BACKTEST_DAYS before the store's anchor (None: too little history).
+    backtest: dict[str, Any] | None = None
 
 
 def run_demo(
@@ -114,9 +121,10 @@ def run_demo(
     steps = steps or PlainSteps()
     started = time.monotonic()
     directory.mkdir(parents=True, exist_ok=True)
+    anchor = _today()
     with steps.step(f"generating a store: {customers} customers, {days} days (seed {seed})"):
         store = generate_store(
-            GeneratorConfig(seed=seed, customers=customers, days=days, anchor=_today())
+            GeneratorConfig(seed=seed, customers=customers, days=days, anchor=anchor)
         )
     token = "demo-" + secrets.token_urlsafe(16)
     webhook_secret = secrets.token_urlsafe(24)
@@ -157,10 +165,11 @@ def run_demo(
         with steps.step(f"analyzing the last {HISTORY_WEEKS} weeks, one week at a time"):
             for weeks in range(HISTORY_WEEKS, 0, -1):
                 analysis_service.analyze(settings, now=today - timedelta(weeks=weeks))
-        with steps.step("analyzing today: persons, metrics, tiers, predictions"):
+        with steps.step("analyzing today: persons, metrics, tiers, predictions, a backtest"):
             analysis = analysis_service.analyze(settings, now=today)
             master = directory / "customer_analytics_master.csv"
             analysis_service.export_master(settings, master)
+            backtest = _backtest(settings, anchor - timedelta(days=BACKTEST_DAYS), steps)
         with steps.step("pushing tiers to the simulator's customer groups"):
             push, _ = push_service.run_push(settings, log_file=directory / "tier_sync_log.json")
     except BaseException:
@@ -178,8 +187,22 @@ def run_demo(
         master,
         push,
         time.monotonic() - started,
+        backtest,
     )
     return result, simulator
+
+
+def _backtest(settings: Settings, as_of: datetime, steps: Steps) -> dict[str, Any] | None:
+    """The backtest the at-risk page shows; a store too short for it is only a remark."""
+    try:
+        result = analysis_service.backtest(settings, as_of)
+    except NotEnoughHistory as exc:
+        steps.say(f"no backtest: {exc.message}")
+        return None
+    steps.say(
+        f"backtest as of {as_of.date().isoformat()}: AUC {result['auc']}, {result['model']} chosen"
+    )
+    return result
 
 
 def serve_demo(
