@@ -15,10 +15,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from greenloop.config import Settings
-from greenloop.runtime.service import PollReport, Service
+from greenloop.runtime.service import Service
 from greenloop.services import analysis, ingest
 from greenloop.services import push as push_service
 from greenloop.services import webhooks as webhook_service
+from greenloop.services.realtime import PollReport
 from greenloop.simulator.live import LiveStream
 from greenloop.simulator.webhook_sender import WebhookSender
 from tests.e2e.test_serve_support import (

@@ -9,9 +9,10 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from greenloop.runtime.service import Service
-from greenloop.services import analysis, ingest
+from greenloop.runtime.worker import InboxWorker
+from greenloop.services import analysis, ingest, realtime
 from greenloop.services import push as push_service
-from greenloop.services import webhooks as webhook_service
+from greenloop.services.realtime import Realtime
 from greenloop.store import tables as t
 from tests.integration.test_webhooks_support import SECRET, inbox_rows
 from tests.simulation import running_simulator, settings_for, small_store
@@ -44,11 +45,11 @@ def test_an_edit_stored_by_a_push_refresh_is_recomputed(
         service = Service(settings)
         try:
             # Any real-time push refreshes customers by cursor, storing the edit...
-            service.push_profiles([bystander["id"]])
+            realtime.push_profiles(service.realtime, [bystander["id"]])
             queued = [r for r in inbox_rows(engine) if r["first_seen_by"] == "push"]
             assert [(r["object_id"], r["status"]) for r in queued] == [(second["id"], "pending")]
             # ...and the worker recomputes it: the two profiles are now one person.
-            worker = webhook_service.make_worker(settings, service.engine, service.client)
+            worker = InboxWorker(Realtime.for_settings(settings, service.engine, service.client))
             report = worker.run_until_idle()
         finally:
             service.shutdown()

@@ -17,7 +17,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from greenloop.config import Settings
-from greenloop.runtime.service import Service, metrics_text
+from greenloop.runtime.metrics import metrics_text
+from greenloop.runtime.service import Service
 from greenloop.services import analysis, ingest
 from greenloop.services import push as push_service
 from greenloop.services import webhooks as webhook_service
@@ -82,8 +83,7 @@ def test_a_sale_webhook_moves_the_customer_into_the_new_tier_group(
         service = Service(settings)
         service.start(worker=True, schedule=False)
         try:
-            app = create_app(settings, service.engine, routes=service.routes())
-            with start_in_thread(app) as server:
+            with start_in_thread(service.web_app()) as server:
                 webhook_service.register_webhooks(settings, f"{server.url}/webhooks/lightspeed")
                 sender = sender_for(sim)
                 ring_up(sim, customer_id, "2000")
@@ -98,6 +98,15 @@ def test_a_sale_webhook_moves_the_customer_into_the_new_tier_group(
     assert "greenloop_webhook_deliveries_total" in metrics
     assert "greenloop_push_ok 1" in metrics
     assert SECRET not in metrics
+    # The latencies the benchmarks measure are histograms here too.
+    assert _sample(metrics, 'greenloop_webhook_receive_seconds_count{status="2xx"}') >= 1
+    assert _sample(metrics, "greenloop_sale_to_group_seconds_count") >= 1
+    assert "# TYPE greenloop_sale_to_group_seconds histogram" in metrics
+
+
+def _sample(text: str, name: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[-1])
 
 
 def test_the_poll_catches_a_change_no_webhook_announced(
@@ -122,7 +131,7 @@ def test_the_poll_catches_a_change_no_webhook_announced(
     caught = next(
         line for line in text.splitlines() if line.startswith("greenloop_poll_catches_total ")
     )
-    assert int(caught.split()[1]) == report.caught
+    assert float(caught.split()[1]) == report.caught
 
 
 def test_every_response_says_nosniff_and_errors_share_one_envelope(

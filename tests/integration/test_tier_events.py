@@ -25,7 +25,8 @@ from greenloop.config import Settings
 from greenloop.errors import ConfigError
 from greenloop.events.sender import EventSender
 from greenloop.events.signing import SIGNATURE_HEADER, verify
-from greenloop.runtime.service import Service, metrics_text
+from greenloop.runtime.metrics import metrics_text
+from greenloop.runtime.service import Service
 from greenloop.services import analysis, ingest
 from greenloop.services import events as event_service
 from greenloop.simulator.server import start_in_thread

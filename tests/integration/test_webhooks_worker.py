@@ -17,8 +17,10 @@ from sqlalchemy import Engine, select
 
 from greenloop.config import Settings
 from greenloop.lightspeed.client import connect
+from greenloop.runtime.worker import InboxWorker, process_inbox
 from greenloop.services import analysis, ingest
 from greenloop.services import webhooks as webhook_service
+from greenloop.services.realtime import Realtime, WorkerReport
 from greenloop.simulator.webhook_sender import WebhookSender
 from greenloop.store import inbox
 from greenloop.store import tables as t
@@ -43,13 +45,10 @@ class Live:
     clock: Clock = field(default_factory=Clock)
     pushed: list[tuple[str, list[str]]] = field(default_factory=list)
 
-    def process(self, **kwargs: Any) -> webhook_service.WorkerReport:
-        return webhook_service.process_inbox(
-            self.settings,
-            after_recompute=lambda pid, ids: self.pushed.append((pid, ids)),
-            clock=self.clock,
-            **kwargs,
-        )
+    def process(self, **kwargs: Any) -> WorkerReport:
+        report = process_inbox(self.settings, clock=self.clock, **kwargs)
+        self.pushed.extend(report.recomputed)
+        return report
 
     def customer(self, index: int = 0) -> dict[str, Any]:
         live = [c for c in self.sim.store()["customers"] if not c.get("deleted_at")]
@@ -234,9 +233,11 @@ def test_stopping_the_worker_returns_its_claims(engine: Engine, db_url: str) -> 
         run.sender.flush()
         client = connect(run.settings.lightspeed)
         try:
-            worker = webhook_service.make_worker(run.settings, engine, client, clock=run.clock)
+            worker = InboxWorker(
+                Realtime.for_settings(run.settings, engine, client, clock=run.clock)
+            )
             with engine.begin() as conn:
-                claimed = inbox.claim_batch(conn, worker.name, run.clock())
+                claimed = inbox.claim_batch(conn, worker.rt.name, run.clock())
             assert claimed
             stop = threading.Event()
             stop.set()  # SIGTERM arrived while these rows were in hand
@@ -257,9 +258,9 @@ def test_two_postgres_workers_never_process_a_delivery_twice(engine: Engine, db_
         sales = [run.ring_up(run.customer(i)["id"])["id"] for i in range(12)]
         run.sender.flush()
         run.sim.control("DELETE", "requests")
-        reports: list[webhook_service.WorkerReport] = []
+        reports: list[WorkerReport] = []
         clients = [connect(run.settings.lightspeed) for _ in range(2)]
-        workers = [webhook_service.make_worker(run.settings, engine, c) for c in clients]
+        workers = [InboxWorker(Realtime.for_settings(run.settings, engine, c)) for c in clients]
         threads = [
             threading.Thread(target=lambda w=w: reports.append(w.run_until_idle())) for w in workers
         ]

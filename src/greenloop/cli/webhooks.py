@@ -14,6 +14,7 @@ from greenloop.cli.support import (
     settings_from,
     translate_errors,
 )
+from greenloop.runtime.worker import process_inbox
 from greenloop.services import webhooks as webhook_service
 from greenloop.services.webhooks import Subscription
 
@@ -114,7 +115,7 @@ def process_command(
     Each sale or customer is re-read from the API, stored if newer, and its person
     recomputed. Example: greenloop webhooks process --json
     """
-    report = webhook_service.process_inbox(settings_from(config, verbose))
+    report = process_inbox(settings_from(config, verbose))
     if as_json:
         print_json(report.as_json())
         return

@@ -1,4 +1,4 @@
-"""Real-time operations: webhook subscriptions in X-Series, and the inbox worker.
+"""Webhook subscriptions in X-Series, and the inbox's status (``greenloop webhooks …``).
 
 Plain functions over ``Settings`` for the CLI (``greenloop webhooks …``) and for
 ``serve``. Subscriptions use the 2.0 JSON API (``/api/2.0/webhooks``) and fall back to
@@ -26,20 +26,12 @@ from sqlalchemy import Engine
 from greenloop.config import Settings
 from greenloop.errors import ApiRejected, BadResponse, ConfigError, GreenLoopError, NotFound
 from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.lightspeed.webhook_types import WEBHOOK_TYPES
 from greenloop.logs import redact
-from greenloop.services.analysis import analyze_options
 from greenloop.services.setup import open_engine
 from greenloop.store import inbox
+from greenloop.store.service_state import WEBHOOK_URL_TOKEN as STORED_NAME
 from greenloop.store.service_state import read_value, write_value
-from greenloop.sync.worker import (
-    AfterBatch,
-    AfterRecompute,
-    InboxWorker,
-    WorkerOptions,
-    WorkerReport,
-)
-from greenloop.web.url_token import STORED_NAME
-from greenloop.web.webhooks import WEBHOOK_TYPES
 
 __all__ = [
     "Registration",
@@ -47,8 +39,6 @@ __all__ = [
     "delete_webhook",
     "inbox_status",
     "list_webhooks",
-    "make_worker",
-    "process_inbox",
     "redact_url",
     "register",
     "register_webhooks",
@@ -348,48 +338,6 @@ def delete_webhook(
         return _shown(Subscription(hook.id, hook.type, hook.url, hook.active, "deleted"))
     finally:
         client.close()
-
-
-def make_worker(
-    settings: Settings,
-    engine: Engine,
-    client: LightspeedClient,
-    *,
-    after_recompute: AfterRecompute | None = None,
-    after_batch: AfterBatch | None = None,
-    give_way: Callable[[], None] | None = None,
-    clock: Callable[[], datetime] | None = None,
-) -> InboxWorker:
-    """The inbox worker as configured (``serve`` runs its ``run_forever``)."""
-    return InboxWorker(
-        engine,
-        client,
-        analyze_options(settings),
-        WorkerOptions.from_settings(settings.webhooks),
-        after_recompute=after_recompute,
-        after_batch=after_batch,
-        give_way=give_way,
-        secrets=settings.secrets(),
-        clock=clock,
-    )
-
-
-def process_inbox(
-    settings: Settings,
-    *,
-    client_factory: ClientFactory | None = None,
-    after_recompute: AfterRecompute | None = None,
-    clock: Callable[[], datetime] | None = None,
-) -> WorkerReport:
-    """Process every due delivery once, then return (rows waiting to retry stay queued)."""
-    engine = open_engine(settings)
-    client = _client(settings, client_factory)
-    try:
-        worker = make_worker(settings, engine, client, after_recompute=after_recompute, clock=clock)
-        return worker.run_until_idle()
-    finally:
-        client.close()
-        engine.dispose()
 
 
 def inbox_status(settings: Settings, *, limit: int = 20) -> dict[str, Any]:

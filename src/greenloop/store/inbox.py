@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from greenloop.store import tables as t
@@ -38,6 +38,8 @@ __all__ = [
     "list_rows",
     "mark_done",
     "prune_done",
+    "queue_refreshed_customers",
+    "record_poll_catches",
     "release_claims",
     "release_stale",
     "requeue_parked",
@@ -322,3 +324,57 @@ def list_rows(
         select(*columns).where(_c.status.in_(list(statuses))).order_by(_c.id.desc()).limit(limit)
     )
     return [dict(r._mapping) for r in rows]
+
+
+def queue_refreshed_customers(
+    conn: Connection, stored: Sequence[tuple[str, int]], now: datetime
+) -> int:
+    """Queue customers a push's refresh stored (id, version), so the worker recomputes
+    them: the refresh moved the cursor past them, so neither the worker (the stored copy
+    is current) nor the poll (the cursor has passed) would otherwise see them."""
+    for customer_id, version in stored:
+        delivery = Delivery(
+            type="customer.update",
+            object_id=customer_id,
+            payload=f"push refresh {version}",
+            body=b"",
+            content_type=None,
+            endpoint="push",
+            signature_encoding="none",
+            first_seen_by="push",
+        )
+        store_delivery(conn, delivery, now)
+    return len(stored)
+
+
+def record_poll_catches(conn: Connection, objects: Sequence[tuple[str, str]], now: datetime) -> int:
+    """Changes the poll found that no webhook announced in the last two days, recorded
+    as done "poll catch" rows (``first_seen_by = 'poll'``) for ``/metrics``."""
+    since = now - timedelta(days=2)
+    announced = set(
+        conn.execute(select(_c.type, _c.object_id).where(_c.received_at >= since)).all()
+    )
+    rows = [
+        {
+            "received_at": now,
+            "type": kind,
+            "object_id": object_id,
+            "dedupe_key": f"poll:{kind}:{object_id}:{now.isoformat()}",
+            "body": b"",
+            "content_type": None,
+            "endpoint": "poll",
+            "signature_encoding": "none",
+            "first_seen_by": "poll",
+            "status": "done",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "processed_at": now,
+            "outcome": "poll",
+            "duplicates": 0,
+        }
+        for kind, object_id in objects
+        if (kind, object_id) not in announced
+    ]
+    if rows:
+        conn.execute(insert(_inbox), rows)
+    return len(rows)

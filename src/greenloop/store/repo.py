@@ -23,6 +23,8 @@ from greenloop.store.bulk import bulk_insert, bulk_upsert
 
 __all__ = [
     "UpsertCounts",
+    "changed_since",
+    "customer_versions_after",
     "get_cursor",
     "get_cursors",
     "set_cursor",
@@ -202,3 +204,30 @@ def set_cursor(conn: Connection, resource: str, version: int, now: datetime) -> 
 
 def reset_cursors(conn: Connection, resources: Iterable[str]) -> None:
     conn.execute(delete(t.sync_cursors).where(t.sync_cursors.c.resource.in_(list(resources))))
+
+
+def changed_since(
+    conn: Connection, before: dict[str, int]
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """What a sync stored past the cursors ``before``: the customers concerned (changed
+    profiles and the customers of changed sales) and the objects as (webhook type, id)."""
+    c, s = t.customers.c, t.sales.c
+    changed = list(
+        conn.execute(select(c.id).where(c.version > before.get("customers", 0))).scalars()
+    )
+    sales = conn.execute(
+        select(s.id, s.customer_id).where(s.version > before.get("sales", 0))
+    ).all()
+    objects = [("customer.update", cid) for cid in changed]
+    objects += [("sale.update", row.id) for row in sales]
+    customers = sorted(set(changed) | {r.customer_id for r in sales if r.customer_id})
+    return customers, objects
+
+
+def customer_versions_after(conn: Connection, version: int) -> list[tuple[str, int]]:
+    """(id, version) of every customer stored with a version past ``version``."""
+    c = t.customers.c
+    return [
+        (row.id, int(row.version))
+        for row in conn.execute(select(c.id, c.version).where(c.version > version))
+    ]

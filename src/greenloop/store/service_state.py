@@ -9,7 +9,10 @@ from sqlalchemy.exc import IntegrityError
 
 from greenloop.store import tables as t
 
-__all__ = ["read_value", "write_value"]
+__all__ = ["WEBHOOK_URL_TOKEN", "read_value", "write_value"]
+
+# The URL token `webhooks register` made when none is configured; the receiver checks it.
+WEBHOOK_URL_TOKEN = "webhooks.url_token"  # noqa: S105 - a name, not the token
 
 
 def read_value(engine: Engine | Connection, name: str) -> str | None:

@@ -24,13 +24,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from greenloop.store.service_state import read_value
+from greenloop.store.service_state import WEBHOOK_URL_TOKEN, read_value
 
 __all__ = ["STORED_NAME", "UrlToken"]
 
 log = logging.getLogger(__name__)
 
-STORED_NAME = "webhooks.url_token"
+STORED_NAME = WEBHOOK_URL_TOKEN
 
 
 class UrlToken:

@@ -6,7 +6,7 @@ receiver 5 seconds (reference §8). The request handler keeps the raw bytes, che
 size, then authenticity (``X-Signature`` over the raw body, or the URL token in force:
 ``webhooks.url_token``, else the one ``webhooks register`` stored, see
 ``greenloop.web.url_token``), then parses only enough to know the type and a usable
-object id, and writes one inbox row. The worker (``greenloop.sync.worker``) does the
+object id, and writes one inbox row. The worker (``greenloop.runtime.worker``) does the
 rest later. A request that fails a check stores nothing and gets a 4xx with the reason
 in the common error envelope (``greenloop.web.responses``).
 
@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 
 from greenloop.config import WebhookSettings
 from greenloop.lightspeed.webhook_signature import SignatureMismatch, verify_signature
+from greenloop.lightspeed.webhook_types import WEBHOOK_TYPES
 from greenloop.store import inbox
 from greenloop.web.inbox_writer import InboxWriter
 from greenloop.web.responses import error_response, json_response
@@ -45,7 +46,6 @@ __all__ = [
     "HANDLED_TYPES",
     "LEGACY_PATH",
     "WEBHOOK_PATH",
-    "WEBHOOK_TYPES",
     "ParsedDelivery",
     "Rejected",
     "WebhookReceiver",
@@ -60,15 +60,6 @@ WEBHOOK_PATH = "/webhooks/lightspeed"
 # The URL the retailer's original setup registered for sale.update.
 LEGACY_PATH = "/api/webhooks/lightspeed/sale-created"
 # Every type X-Series sends (reference §8); only sales and customers are acted on.
-WEBHOOK_TYPES = (
-    "sale.update",
-    "product.update",
-    "customer.update",
-    "inventory.update",
-    "register_closure.create",
-    "consignment.send",
-    "consignment.receive",
-)
 HANDLED_TYPES = ("sale.update", "customer.update")
 _PATH_TYPES = {LEGACY_PATH: "sale.update"}
 # Keys only one of the two 1.0 shapes has (register_sale vs customer).
