@@ -17,7 +17,6 @@ from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from greenloop.errors import StoreError
-from greenloop.lightspeed.models import LineItem, Payment, Retailer, Sale, column_names
 from greenloop.store import tables as t
 from greenloop.store.bulk import bulk_insert, bulk_upsert
 
@@ -105,18 +104,25 @@ def upsert_versioned(conn: Connection, table: Table, objects: Sequence[Any]) -> 
         return UpsertCounts()
     changed, counts, _known = _split_by_version(conn, table, objects)
     if changed:
-        names = column_names(type(changed[0]))
+        names = _columns(table)
         rows = [[getattr(obj, name) for name in names] for obj in changed]
         bulk_upsert(conn, table, names, rows)
     return counts
 
 
-_SALE_COLUMNS = column_names(Sale)
-_ITEM_COLUMNS = column_names(LineItem)
-_PAYMENT_COLUMNS = column_names(Payment)
+def _columns(table: Table, *, besides: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The columns a fact object fills: each is an attribute of the same name (the
+    X-Series models are shaped after these tables; a test holds the two together)."""
+    return tuple(c.name for c in table.columns if c.name not in besides)
 
 
-def upsert_sales(conn: Connection, sales: Sequence[Sale]) -> UpsertCounts:
+_SALE_COLUMNS = _columns(t.sales)
+_ITEM_COLUMNS = _columns(t.sale_line_items, besides=("sale_id",))
+_PAYMENT_COLUMNS = _columns(t.sale_payments, besides=("sale_id",))
+_RETAILER_COLUMNS = _columns(t.retailer, besides=("fetched_at",))
+
+
+def upsert_sales(conn: Connection, sales: Sequence[Any]) -> UpsertCounts:
     """Upsert sales with their line items and payments, replacing the children of any
     sale whose stored copy is older."""
     if not sales:
@@ -174,9 +180,9 @@ def upsert_sales(conn: Connection, sales: Sequence[Sale]) -> UpsertCounts:
     return counts
 
 
-def upsert_retailer(conn: Connection, retailer: Retailer, fetched_at: datetime) -> UpsertCounts:
+def upsert_retailer(conn: Connection, retailer: Any, fetched_at: datetime) -> UpsertCounts:
     """The retailer has no integer version; replace it when anything differs."""
-    row = {name: getattr(retailer, name) for name in column_names(Retailer)}
+    row = {name: getattr(retailer, name) for name in _RETAILER_COLUMNS}
     current = conn.execute(select(t.retailer).where(t.retailer.c.id == retailer.id)).first()
     if current is not None and all(current._mapping[k] == v for k, v in row.items()):
         return UpsertCounts(unchanged=1)

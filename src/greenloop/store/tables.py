@@ -23,10 +23,10 @@ from sqlalchemy import (
     Text,
 )
 
-from greenloop.lightspeed.models import CUSTOMER_TEXT_FIELDS
 from greenloop.store.types import Money, UtcDateTime
 
 __all__ = [
+    "CUSTOMER_TEXT_COLUMNS",
     "analyze_runs",
     "customer_groups",
     "customers",
@@ -143,11 +143,49 @@ customer_groups = Table(
     Column("version", BigInteger, nullable=False),
 )
 
+# One text column per text field of the 2.0 Customer schema (the client's model reads the
+# same names; tests/unit/test_architecture.py holds the two lists together).
+CUSTOMER_TEXT_COLUMNS: tuple[str, ...] = (
+    "customer_code",
+    "first_name",
+    "last_name",
+    "name",
+    "email",
+    "phone",
+    "mobile",
+    "fax",
+    "company_name",
+    "customer_group_id",
+    "note",
+    "gender",
+    "date_of_birth",
+    "twitter",
+    "website",
+    "physical_address_1",
+    "physical_address_2",
+    "physical_suburb",
+    "physical_city",
+    "physical_postcode",
+    "physical_state",
+    "physical_country_id",
+    "postal_address_1",
+    "postal_address_2",
+    "postal_suburb",
+    "postal_city",
+    "postal_postcode",
+    "postal_state",
+    "postal_country_id",
+    "custom_field_1",
+    "custom_field_2",
+    "custom_field_3",
+    "custom_field_4",
+)
+
 customers = Table(
     "customers",
     metadata,
     Column("id", ID, primary_key=True),
-    *(Column(name, Text) for name in CUSTOMER_TEXT_FIELDS if name != "customer_group_id"),
+    *(Column(name, Text) for name in CUSTOMER_TEXT_COLUMNS if name != "customer_group_id"),
     Column("customer_group_id", ID),
     Column("enable_loyalty", Boolean, nullable=False),
     Column("loyalty_balance", Money),
