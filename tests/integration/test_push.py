@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,15 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
+from greenloop.analytics.program import program_from_settings
 from greenloop.cli import app
 from greenloop.config import Settings
 from greenloop.domain.group_plan import batches
 from greenloop.lightspeed.client import connect
-from greenloop.push.apply import PushReport
+from greenloop.push.apply import push_tiers
+from greenloop.push.refresh import CUSTOMERS, GROUPS_AND_CUSTOMERS
+from greenloop.push.report import PushReport
+from greenloop.push.verify import verify_tiers
 from greenloop.services import analysis, ingest
 from greenloop.services import push as push_service
 from greenloop.simulator import ops_customers
@@ -174,6 +179,45 @@ def test_a_scoped_push_moves_only_the_customers_asked_for(
         assert [m.customer_id for m in report.plan.moves] == [one.customer_id]
         after = api_groups(sim)
         assert {c for c in after if after[c] != before[c]} == {one.customer_id}
+
+
+def test_a_push_reads_the_api_only_through_the_refresh_it_is_given(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    with running_simulator(STORE) as sim:
+        settings = analyzed(sim, db_url, tmp_path)
+        program = program_from_settings(settings)
+        calls: list[tuple[tuple[str, ...], int]] = []
+        with connect(settings.lightspeed) as client:
+            pull = push_service.pull_refresh(settings, engine, client)
+
+            def refresh(resources: Sequence[str]) -> int:
+                used = pull(resources)
+                calls.append((tuple(resources), used))
+                return used
+
+            dry_options = push_service.push_options(settings, dry_run=True)
+            dry = push_tiers(engine, client, program, dry_options, refresh=refresh)
+            assert dry.ok
+            assert dry.plan.moves
+            assert [resources for resources, _ in calls] == [GROUPS_AND_CUSTOMERS]
+            calls.clear()
+            sim.control("DELETE", "requests")
+            options = push_service.push_options(settings)
+            report = push_tiers(engine, client, program, options, refresh=refresh)
+        assert report.ok, report.error
+        # Groups and customers before the plan, the customers again to confirm the moves.
+        assert [resources for resources, _ in calls] == [GROUPS_AND_CUSTOMERS, CUSTOMERS]
+        assert report.requests.refresh == calls[0][1] > 0
+        assert report.requests.reread == calls[1][1] > 0
+        reads = [r for r in sim.requests() if r["method"] == "GET"]
+        assert len(reads) == report.requests.refresh + report.requests.reread
+
+        # Without a refresh, verify compares the store as it is and sends nothing.
+        sim.control("DELETE", "requests")
+        verify = verify_tiers(engine, None, program, default_group=settings.push.default_group)
+        assert verify.requests == 0
+        assert sim.requests() == []
 
 
 def test_a_customer_staff_moved_into_staff_is_not_touched(

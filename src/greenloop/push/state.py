@@ -1,7 +1,7 @@
 """What the push plan reads from the store: profiles with their tier, groups, overrides.
 
 Every read here is of the local copy of X-Series, so it is only as fresh as the last
-sync; `apply` refreshes customers and groups by cursor just before it reads.
+sync; a push refreshes customers and groups (see `refresh`) just before it reads.
 """
 
 from __future__ import annotations

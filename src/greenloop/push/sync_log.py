@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from greenloop.push.apply import PushReport
+from greenloop.push.report import PushReport
 
 __all__ = ["SCHEMA_VERSION", "sync_log", "write_sync_log"]
 

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, func, select
 from greenloop.domain.group_plan import PlanInput, ProfileState, wanted_group
 from greenloop.domain.tiers import Program
 from greenloop.errors import ConfigError
-from greenloop.lightspeed.client import LightspeedClient
+from greenloop.push.refresh import GROUPS_AND_CUSTOMERS, Refresh
 from greenloop.push.state import (
     GroupDirectory,
     last_pushed_groups,
@@ -28,7 +28,6 @@ from greenloop.push.state import (
     plan_input,
 )
 from greenloop.store import tables as t
-from greenloop.sync.pull import sync
 
 __all__ = ["Mismatch", "VerifyReport", "expected_group", "verify_tiers"]
 
@@ -85,29 +84,20 @@ def expected_group(profile: ProfileState, rules: PlanInput) -> str:
 
 def verify_tiers(
     engine: Engine,
-    client: LightspeedClient | None,
+    refresh: Refresh | None,
     program: Program,
     *,
     default_group: str,
     managed_groups: tuple[str, ...] = (),
     move_placeholder_profiles: bool = False,
     hand_moves: str = "keep",
-    page_size: int = 1000,
     clock: Callable[[], datetime] | None = None,
 ) -> VerifyReport:
-    """Refresh groups and customers by cursor (when a client is given), then compare."""
+    """Refresh groups and customers (when a ``refresh`` is given), then compare."""
     now = clock or (lambda: datetime.now(UTC))
     report = VerifyReport(checked_at=now(), hand_moves_policy=hand_moves)
-    if client is not None:
-        before = client.stats.requests
-        sync(
-            engine,
-            client,
-            resources=("customer_groups", "customers"),
-            page_size=page_size,
-            clock=now,
-        )
-        report.requests = client.stats.requests - before
+    if refresh is not None:
+        report.requests = refresh(GROUPS_AND_CUSTOMERS)
     with engine.connect() as conn:
         groups = load_groups(conn, default_group)
         if groups.default_id is None:

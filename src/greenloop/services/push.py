@@ -1,8 +1,13 @@
-"""What `tiers push` and `tiers verify` do, as plain functions over ``Settings``."""
+"""What `tiers push` and `tiers verify` do, as plain functions over ``Settings``.
+
+This is the one place where push meets sync: the push package reads the store and
+writes through the client, and refreshes its copy of groups and customers through the
+`Refresh` built here on :func:`greenloop.sync.pull.sync` (an incremental pull by cursor).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,11 +18,20 @@ from greenloop.config import Settings
 from greenloop.errors import ConfigError
 from greenloop.lightspeed.client import LightspeedClient, connect
 from greenloop.push.apply import PushOptions, PushReport, push_tiers
+from greenloop.push.refresh import Refresh
 from greenloop.push.sync_log import write_sync_log
 from greenloop.push.verify import VerifyReport, verify_tiers
 from greenloop.services.setup import open_engine
+from greenloop.sync.pull import sync
 
-__all__ = ["push_customers", "push_options", "run_push", "run_verify", "sync_log_path"]
+__all__ = [
+    "pull_refresh",
+    "push_customers",
+    "push_options",
+    "run_push",
+    "run_verify",
+    "sync_log_path",
+]
 
 ClientFactory = Callable[[Settings], LightspeedClient]
 
@@ -35,9 +49,30 @@ def push_options(
         hand_moves=p.hand_moves,
         move_placeholder_profiles=p.move_placeholder_profiles,
         create_missing_groups=p.create_missing_groups,
-        page_size=settings.sync.page_size,
         lock_ttl=timedelta(minutes=settings.jobs.lock_minutes),
     )
+
+
+def pull_refresh(
+    settings: Settings,
+    engine: Engine,
+    client: LightspeedClient,
+    clock: Callable[[], datetime] | None = None,
+) -> Refresh:
+    """A push's or a verify's `Refresh`: pull the resources by cursor on ``client``."""
+
+    def refresh(resources: Sequence[str]) -> int:
+        before = client.stats.requests
+        sync(
+            engine,
+            client,
+            resources=resources,
+            page_size=settings.sync.page_size,
+            clock=clock,
+        )
+        return client.stats.requests - before
+
+    return refresh
 
 
 def sync_log_path(settings: Settings) -> Path:
@@ -64,6 +99,7 @@ def run_push(
             client,
             program_from_settings(settings),
             push_options(settings, dry_run=dry_run, limit=limit),
+            refresh=pull_refresh(settings, engine, client, clock),
             clock=clock,
         )
     finally:
@@ -93,6 +129,7 @@ def push_customers(
             client,
             program_from_settings(settings),
             push_options(settings),
+            refresh=pull_refresh(settings, engine, client, clock),
             customer_ids=customer_ids,
             clock=clock,
         )
@@ -113,13 +150,12 @@ def run_verify(
     try:
         return verify_tiers(
             engine,
-            client,
+            pull_refresh(settings, engine, client, clock),
             program_from_settings(settings),
             default_group=settings.push.default_group,
             managed_groups=settings.push.managed_groups,
             move_placeholder_profiles=settings.push.move_placeholder_profiles,
             hand_moves=settings.push.hand_moves,
-            page_size=settings.sync.page_size,
             clock=clock,
         )
     finally:
