@@ -5,7 +5,7 @@
     │   ├── ConfigError             the settings are wrong or missing
     │   ├── AuthFailed              the API token was refused (401/403)
     │   ├── ApiRejected             the API refused the request (other 4xx)
-    │   ├── BadResponse             the API answered something unreadable
+    │   ├── BadResponse             the API answered something it should not (a wrong shape)
     │   ├── InputFileError          a whole input file is unusable (not an export, unreadable)
     │   ├── NotFound                nothing (or more than one thing) matches what was asked for
     │   └── StoreError              the database is unusable (schema, a failed statement)
@@ -14,6 +14,7 @@
     │   ├── RateLimitWaitExceeded   the budget stayed spent past lightspeed.max_wait_seconds
     │   ├── ServerError             5xx from the API
     │   ├── ConnectionFailed        timeout, refused connection, DNS failure
+    │   ├── GarbledResponse         a body that is not JSON (cut off on the way, usually)
     │   ├── Busy                    another run of the same job holds its lock
     │   └── StoreUnavailable        the database is locked, unreachable, or a transaction conflicted
     └── SkippableRecordError        skip this record, report it, carry on
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigError",
     "ConnectionFailed",
     "FatalError",
+    "GarbledResponse",
     "GreenLoopError",
     "ImportRowError",
     "InputFileError",
@@ -92,9 +94,12 @@ class ApiRejected(FatalError):
 
 
 class BadResponse(FatalError):
+    """The API answered with a well-formed body of the wrong shape: asking again gets
+    the same answer."""
+
     hint = (
-        "The API sent something GreenLoop cannot read; re-run later, and if it persists "
-        "check lightspeed.base_url points at the Lightspeed API."
+        "The API sent something GreenLoop cannot use; check lightspeed.base_url points at "
+        "the Lightspeed API, and report the message if it persists."
     )
 
 
@@ -146,6 +151,16 @@ class ServerError(RetryableError):
     def __init__(self, message: str, *, status: int, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status = status
+
+
+class GarbledResponse(RetryableError):
+    """A body that is not JSON at all: almost always cut off on the way (a dropped
+    connection, a proxy's error page), so the same request usually succeeds again."""
+
+    hint = (
+        "The answer was cut off or not JSON; GreenLoop retried it. Re-run later, and if it "
+        "persists check lightspeed.base_url points at the Lightspeed API."
+    )
 
 
 class ConnectionFailed(RetryableError):

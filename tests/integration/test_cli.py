@@ -153,7 +153,7 @@ def test_demo_no_serve_runs_the_pipeline(tmp_path: Path) -> None:
         ("wrong_token", 2, "token was refused"),
         ("unreachable", 3, "cannot reach"),
         ("server_errors", 3, "HTTP 500"),
-        ("malformed", 2, "not valid JSON"),
+        ("malformed", 3, "not valid JSON"),
     ],
 )
 def test_sync_failures_end_in_one_line_and_a_nonzero_exit(

@@ -1089,7 +1089,6 @@ def test_every_simulator_command_and_option_has_help() -> None:
 
 
 def test_dump_writes_a_store_the_simulator_serves(tmp_path: Path) -> None:
-    pytest.importorskip("greenloop.simulator.generator")
     out = tmp_path / "store.json"
     args = ["dump", "--out", str(out), "--customers", "15", "--days", "20"]
     args += ["--anchor", "2026-02-01T00:00:00"]
@@ -1101,7 +1100,6 @@ def test_dump_writes_a_store_the_simulator_serves(tmp_path: Path) -> None:
 
 
 def test_serve_prints_its_url_and_token_and_answers(tmp_path: Path) -> None:
-    pytest.importorskip("greenloop.simulator.generator")
     out = tmp_path / "store.json"
     args = ["dump", "--out", str(out), "--customers", "10", "--days", "10"]
     assert CliRunner().invoke(cli.app, args).exit_code == 0

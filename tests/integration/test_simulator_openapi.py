@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from greenloop.simulator.generator import GeneratorConfig, generate_store
 from greenloop.simulator.model import StoreData
 from greenloop.simulator.server import start_in_thread
 from tests.integration.test_simulator_api import (
@@ -268,10 +269,7 @@ def test_nullable_becomes_a_type_union() -> None:
 
 def test_a_generated_store_is_served_schema_valid(server: tuple[str, SwappableApp]) -> None:
     """The generator's store, served page by page, passes the same checks."""
-    generator = pytest.importorskip("greenloop.simulator.generator")
-    store: StoreData = generator.generate_store(
-        generator.GeneratorConfig(seed=5, customers=60, days=60)
-    )
+    store: StoreData = generate_store(GeneratorConfig(seed=5, customers=60, days=60))
     checker = SpecChecker()
     clients: list[httpx.Client] = []
     url, swap = server

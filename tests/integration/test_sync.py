@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
-from greenloop.errors import AuthFailed, BadResponse, ConnectionFailed, ServerError
+from greenloop.errors import AuthFailed, ConnectionFailed, GarbledResponse, ServerError
 from greenloop.services import ingest
 from greenloop.store import repo
 from greenloop.store import tables as t
@@ -137,7 +137,7 @@ def test_unreachable_host_is_a_connection_failure(engine: Engine, db_url: str) -
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("error_rate", ServerError), ("malformed_rate", BadResponse)],
+    [("error_rate", ServerError), ("malformed_rate", GarbledResponse)],
 )
 def test_faults_after_a_good_sync_lose_nothing(
     engine: Engine, db_url: str, fault: str, error: type[Exception]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from greenloop.errors import (
@@ -12,10 +13,12 @@ from greenloop.errors import (
     AuthFailed,
     BadResponse,
     FatalError,
+    GarbledResponse,
     RateLimited,
     RetryableError,
     ServerError,
 )
+from greenloop.lightspeed.client import LightspeedClient
 from greenloop.lightspeed.responses import parse_json, raise_for_status
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -73,6 +76,33 @@ def test_json_money_is_decimal_with_precision() -> None:
     assert isinstance(data["version"], int)
 
 
-def test_truncated_json_is_a_bad_response() -> None:
-    with pytest.raises(BadResponse, match="not valid JSON"):
+def test_truncated_json_is_a_garbled_response_worth_retrying() -> None:
+    with pytest.raises(GarbledResponse, match="not valid JSON") as raised:
         parse_json(b'{"data": [{"id": "a"', "GET /api/2.0/sales?after=5")
+    assert isinstance(raised.value, RetryableError)
+
+
+def _client_answering(body: bytes) -> tuple[LightspeedClient, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    http = httpx.Client(base_url="http://api.test", transport=httpx.MockTransport(answer))
+    return LightspeedClient(http, sleep=lambda seconds: None), seen
+
+
+def test_a_body_cut_off_on_the_way_is_retried() -> None:
+    client, seen = _client_answering(b'{"data": [')
+    with pytest.raises(GarbledResponse):
+        client.get_data("/api/2.0/outlets")
+    assert len(seen) == client.retry.max_retries + 1
+
+
+def test_an_answer_of_the_wrong_shape_is_not_retried() -> None:
+    """BadResponse says retrying will not help, so the client must not retry it."""
+    client, seen = _client_answering(b'{"nodata": 1}')
+    with pytest.raises(BadResponse):
+        client.get_data("/api/2.0/outlets")
+    assert len(seen) == 1

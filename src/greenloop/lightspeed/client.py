@@ -136,16 +136,6 @@ class LightspeedClient:
                 delay = self.retry.backoff(failures, self._rng)
                 log.warning("%s; retry %d in %.1fs", exc.message, failures, delay)
                 self._sleep(delay)
-            except BadResponse as exc:
-                # A truncated body is usually a transient network fault; retry it a
-                # few times before calling the API broken.
-                failures += 1
-                if failures > self.retry.max_retries:
-                    raise
-                self.stats.retries += 1
-                delay = self.retry.backoff(failures, self._rng)
-                log.warning("%s; retry %d in %.1fs", exc.message, failures, delay)
-                self._sleep(delay)
 
     def _send_once(
         self,

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from greenloop.errors import ApiRejected, AuthFailed, BadResponse, RateLimited, ServerError
+from greenloop.errors import ApiRejected, AuthFailed, GarbledResponse, RateLimited, ServerError
 from greenloop.lightspeed.ratelimit import parse_retry_after
 
 __all__ = ["error_text", "parse_json", "raise_for_status"]
@@ -31,7 +31,7 @@ def parse_json(body: bytes, where: str) -> Any:
     try:
         return _DECODER.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        raise BadResponse(
+        raise GarbledResponse(
             f"{where}: the response is not valid JSON ({exc.__class__.__name__})"
         ) from None
 
