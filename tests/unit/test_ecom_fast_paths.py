@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.dialects import sqlite
 
-from greenloop.ecom.reader import ORDER_RECORD, ExportReader
+from greenloop.ecom.reader import ExportReader
+from greenloop.ecom.records import ORDER_RECORD
 from greenloop.ecom.staging import ORDER_ROW_COLUMNS, StageJob, content_hash, stage
 from greenloop.ecom.values import parse_local_time, parse_money, to_utc
 from greenloop.store import tables as t

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from greenloop.ecom.columns import STANDARD_COLUMNS
 from greenloop.ecom.importer import read_again
-from greenloop.ecom.reader import EcomOrder, ReadAgain, ReadReport
+from greenloop.ecom.records import EcomOrder
+from greenloop.ecom.report import ReadAgain, ReadReport
 from greenloop.ecom.staging import StageJob
 from greenloop.ecom.values import ValueLimits, shown
 from greenloop.errors import GreenLoopError

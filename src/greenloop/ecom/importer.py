@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.exc import DataError
 
 from greenloop.ecom.dialect import fallback_encoding
-from greenloop.ecom.reader import NotContiguous, NotUtf8, ReadAgain, ReadReport
+from greenloop.ecom.report import NotContiguous, NotUtf8, ReadAgain, ReadReport
 from greenloop.ecom.staging import ITEM_ROW_COLUMNS, ORDER_ROW_COLUMNS, Batch, StageJob
 from greenloop.ecom.values import AmbiguousPolicy, ValueLimits
 from greenloop.ecom.worker import StagedFile, stage_file

@@ -21,7 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from greenloop.ecom.reader import ITEM_RECORD, ORDER_RECORD, ExportReader, ItemRecord, OrderRecord
+from greenloop.ecom.reader import ExportReader
+from greenloop.ecom.records import ITEM_RECORD, ORDER_RECORD, ItemRecord, OrderRecord
 from greenloop.ecom.values import AmbiguousPolicy, ValueLimits
 
 __all__ = [

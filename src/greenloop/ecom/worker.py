@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from greenloop.ecom.dialect import Dialect
-from greenloop.ecom.reader import NotContiguous, NotUtf8, ReadReport
+from greenloop.ecom.report import NotContiguous, NotUtf8, ReadReport
 from greenloop.ecom.staging import Batch, StageJob, Stager, read_records, stage
 from greenloop.errors import ConfigError, GreenLoopError, ImportRowError, InputFileError
 
