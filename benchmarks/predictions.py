@@ -31,7 +31,7 @@ import numpy as np
 from greenloop.analytics.backtest import auc
 from greenloop.domain.prediction_models import fit_family, fit_model
 from greenloop.domain.predictions import CustomerSummary, summarize_purchases
-from greenloop.domain.risk import risk_status, store_cycle_days
+from greenloop.domain.risk import confirmed_by_model, risk_status, store_cycle_days
 from greenloop.simulator.generator import GeneratorConfig, generate_store
 from greenloop.simulator.generator_base import local_parts
 
@@ -111,10 +111,16 @@ def generated(customers: int, days: int, seed: int) -> dict[str, Any]:
         since[k] = (end - s.last_purchase).days
         cycles[k] = Decimal((s.last_purchase - s.first_purchase).days) / (n - 1) if n > 1 else None
     store_cycle = store_cycle_days(c for k, c in cycles.items() if c is not None and visits[k] >= 3)
+    # The at-risk list as the analysis computes it: past the person's cycle, confirmed
+    # by the fitted model (domain.risk.confirmed_by_model).
     at_risk = {
         k
         for k in keys
-        if risk_status(since[k], visits[k], cycles[k], store_cycle) in ("at_risk", "lapsed")
+        if confirmed_by_model(
+            risk_status(since[k], visits[k], cycles[k], store_cycle),
+            Decimal(repr(fit.predictions[k].expected_purchases_90d)),
+        )
+        in ("at_risk", "lapsed")
     }
     by_recency = sorted(keys, key=lambda k: -since[k])[: len(at_risk)]
     area = auc(p_alive, again)

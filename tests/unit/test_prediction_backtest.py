@@ -27,6 +27,15 @@ def test_auc_and_totals_meet_the_targets_with_a_margin(scored: dict[str, Any]) -
     assert scored["model"] in {"bgnbd", "mbgnbd", "pareto_nbd", "nbd"}
 
 
+def test_the_at_risk_list_is_at_least_as_precise_as_recency_alone(
+    scored: dict[str, Any],
+) -> None:
+    ours, baseline = scored["at_risk"], scored["recency_baseline"]
+    assert ours["size"] == baseline["size"] > 0
+    assert ours["precision"] >= baseline["precision"], (ours, baseline)
+    assert ours["recall"] >= 0.6, ours
+
+
 def test_auc_counts_ties_as_half() -> None:
     assert auc([0.1, 0.4, 0.35, 0.8], [False, True, False, True]) == 1.0
     assert auc([0.5, 0.5], [True, False]) == 0.5

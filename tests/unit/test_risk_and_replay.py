@@ -104,3 +104,15 @@ def test_with_lock_outside_its_dates_changes_nothing() -> None:
     lock = Lock("Seed", T0 + timedelta(days=5), T0 + timedelta(days=6))
     assert with_lock(state, lock, T0) is state
     assert with_lock(state, None, T0) is state
+
+
+def test_the_model_overrules_the_cycle_only_for_people_it_expects_back() -> None:
+    from greenloop.domain.risk import confirmed_by_model
+
+    assert confirmed_by_model("at_risk", Decimal("0.9")) == "active"  # a regular, late
+    assert confirmed_by_model("lapsed", Decimal("0.5")) == "active"
+    assert confirmed_by_model("at_risk", Decimal("0.1")) == "at_risk"  # gone, the model agrees
+    assert confirmed_by_model("lapsed", Decimal("0.49")) == "lapsed"
+    assert confirmed_by_model("at_risk", None) == "at_risk"  # no model fitted
+    assert confirmed_by_model("active", Decimal("0")) == "active"  # never raises a risk
+    assert confirmed_by_model("at_risk", Decimal("0.9"), below=Decimal("1")) == "at_risk"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from greenloop.analytics.compute import HistoryEntry
 from greenloop.domain.identity import IdentityRules
 from greenloop.domain.metrics import MetricRules
 from greenloop.domain.purchases import CountingRules
+from greenloop.domain.risk import DEFAULT_EXPECTED_BACK_SOON
 from greenloop.domain.tiers import Program
 
 __all__ = ["AnalyzeOptions", "history_row", "new_person_id"]
@@ -29,6 +31,9 @@ class AnalyzeOptions:
     min_visits_for_own_cycle: int = 3
     predictions: bool = True
     readiness: Mapping[str, int] = field(default_factory=dict)
+    # A person past their cycle whom the fitted model expects to buy at least this many
+    # times in the next 90 days is not at risk (domain.risk.confirmed_by_model).
+    at_risk_expected_below: Decimal = DEFAULT_EXPECTED_BACK_SOON
     # The purchase models the per-store choice may pick from (analytics.prediction_models).
     prediction_models: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd", "nbd")
     # Outgoing tier-change events (events.url): queue one per history row written.

@@ -27,6 +27,7 @@ from greenloop.analytics.facts import load_scoped
 from greenloop.analytics.options import AnalyzeOptions, history_row
 from greenloop.analytics.people import cluster_people, group_purchases
 from greenloop.domain.identity import Placeholders, normalise_email, normalise_phone
+from greenloop.domain.risk import confirmed_by_model
 from greenloop.store import analytics_repo as repo
 from greenloop.store import events_repo
 from greenloop.store import tables as t
@@ -193,6 +194,11 @@ def recompute_customer(
             result.row["p_alive"] = old.p_alive if old else None
             result.row["expected_purchases_90d"] = old.expected_purchases_90d if old else None
             result.row["predicted_value_12m"] = old.predicted_value_12m if old else None
+            result.row["risk"] = confirmed_by_model(
+                result.row["risk"],
+                result.row["expected_purchases_90d"],
+                options.at_risk_expected_below,
+            )
         repo.upsert_persons(conn, [r.row for r in results])
         repo.delete_persons(conn, outcome.removed)
         repo.record_history(conn, [history_row(h, run_ids[h.person_id]) for h in history], 0)

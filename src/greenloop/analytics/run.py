@@ -36,7 +36,7 @@ from greenloop.domain.purchases import (
     stream_purchases,
 )
 from greenloop.domain.replay import Lock
-from greenloop.domain.risk import risk_status, store_cycle_days
+from greenloop.domain.risk import confirmed_by_model, risk_status, store_cycle_days
 from greenloop.domain.tiers import TierState
 from greenloop.process.collector import collector_paused
 from greenloop.store import analytics_repo as repo
@@ -297,6 +297,11 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         if options.predictions
         else {"ready": False, "reasons": ["predictions are turned off (analytics.predictions)"]}
     )
+    if predictions.get("fitted"):
+        for r in results:
+            r.row["risk"] = confirmed_by_model(
+                r.row["risk"], r.row.get("expected_purchases_90d"), options.at_risk_expected_below
+            )
     return Computation(
         facts,
         index,

@@ -271,6 +271,9 @@ class AnalyticsSettings(_Section):
     prediction_models: tuple[Literal["bgnbd", "mbgnbd", "pareto_nbd", "nbd"], ...] = Field(
         default=("bgnbd", "mbgnbd", "pareto_nbd", "nbd"), min_length=1
     )
+    # Past their cycle but expected back: a person the fitted model expects to buy at
+    # least this many times in the next 90 days is not at risk (README: At risk).
+    at_risk_expected_purchases_below: Decimal = Field(default=Decimal("0.5"), ge=0)
     # The horizon `greenloop backtest` scores over when --horizon-days is not given.
     backtest_horizon_days: int = Field(default=90, ge=1, le=730)
 

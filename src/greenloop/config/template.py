@@ -98,6 +98,9 @@ same_day_is_one_visit = true
 # bgnbd, mbgnbd, pareto_nbd, nbd. `greenloop backtest` scores them over this many days.
 prediction_models = ["bgnbd", "mbgnbd", "pareto_nbd", "nbd"]
 backtest_horizon_days = 90
+# Past their purchase cycle is "at risk"; once the model is fitted, a person it still
+# expects to buy at least this many times in the next 90 days is not.
+at_risk_expected_purchases_below = 0.5
 
 [program]
 # No [[program.tiers]] here means the retailer's program (README: The tier program):

@@ -13,12 +13,23 @@ from decimal import Decimal
 from statistics import median
 from typing import Literal
 
-__all__ = ["DEFAULT_STORE_CYCLE_DAYS", "Risk", "risk_status", "store_cycle_days"]
+__all__ = [
+    "DEFAULT_EXPECTED_BACK_SOON",
+    "DEFAULT_STORE_CYCLE_DAYS",
+    "Risk",
+    "confirmed_by_model",
+    "risk_status",
+    "store_cycle_days",
+]
 
 Risk = Literal["none", "active", "at_risk", "lapsed"]
 
 # Used when the store has no repeat customers yet to take a median from.
 DEFAULT_STORE_CYCLE_DAYS = Decimal(90)
+
+# Purchases in the next 90 days the model must expect of a person past their cycle for
+# them not to count as at risk (analytics.at_risk_expected_purchases_below).
+DEFAULT_EXPECTED_BACK_SOON = Decimal("0.5")
 
 
 def store_cycle_days(own_cycles: Iterable[Decimal]) -> Decimal:
@@ -48,3 +59,23 @@ def risk_status(
     if days_since_last > cycle:
         return "at_risk"
     return "active"
+
+
+def confirmed_by_model(
+    risk: Risk,
+    expected_purchases_90d: Decimal | None,
+    below: Decimal = DEFAULT_EXPECTED_BACK_SOON,
+) -> Risk:
+    """The cycle rule checked against the purchase model, where one is fitted.
+
+    Past their cycle, a weekly regular who missed a fortnight and a one-time buyer gone
+    a year look alike to the cycle rule; the model, which weighs how often and how
+    recently each one bought, tells them apart. A person past their cycle whom it still
+    expects to buy at least ``below`` times in the next 90 days is counted active.
+    Measured on a generated store with known futures (benchmarks/predictions.py), the
+    cycle rule alone was less precise than "longest since the last purchase"; confirmed
+    by the model it is more precise than that baseline, at a little less recall.
+    """
+    if risk not in ("at_risk", "lapsed") or expected_purchases_90d is None:
+        return risk
+    return "active" if expected_purchases_90d >= below else risk

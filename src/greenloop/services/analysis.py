@@ -64,6 +64,7 @@ def analyze_options(settings: Settings) -> AnalyzeOptions:
             window_days=90,
         ),
         min_visits_for_own_cycle=analytics.min_visits_for_own_cycle,
+        at_risk_expected_below=analytics.at_risk_expected_purchases_below,
         predictions=analytics.predictions,
         prediction_models=tuple(analytics.prediction_models),
         readiness={
