@@ -1099,6 +1099,24 @@ def test_dump_writes_a_store_the_simulator_serves(tmp_path: Path) -> None:
     assert SimState(store).count("customers") == len(store.customers)
 
 
+def test_dump_takes_generator_knobs_and_names_the_bad_ones(tmp_path: Path) -> None:
+    base = ["dump", "--customers", "300", "--days", "200", "--anchor", "2026-02-01T00:00:00"]
+    counts = []
+    for churn in ("0", "3"):
+        out = tmp_path / f"store-{churn}.json"
+        args = [*base, "--out", str(out), "--set", f"churn_per_year={churn}"]
+        args += ["--set", "future_days=30"]
+        result = CliRunner().invoke(cli.app, args)
+        assert result.exit_code == 0, result.output
+        lifecycle = load_store(out).truth["lifecycle"]["persons"]
+        counts.append(sum(1 for entry in lifecycle.values() if entry["active_at_anchor"]))
+    assert counts[0] > counts[1]  # a higher churn leaves fewer people active at the anchor
+    for bad, said in (("nope=1", "churn_per_year"), ("churn_per_year=x", "needs a number")):
+        result = CliRunner().invoke(cli.app, [*base, "--out", str(tmp_path / "x"), "--set", bad])
+        assert result.exit_code == 2
+        assert said in " ".join(result.output.split())
+
+
 def test_serve_prints_its_url_and_token_and_answers(tmp_path: Path) -> None:
     out = tmp_path / "store.json"
     args = ["dump", "--out", str(out), "--customers", "10", "--days", "10"]

@@ -54,15 +54,67 @@ def _anchor(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+Knobs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="A generator knob as NAME=VALUE, repeatable (the lifecycle shares, gaps and "
+        "rates, e.g. --set churn_per_year=0.5; the README lists them).",
+    ),
+]
+# Set by their own options, not by --set.
+_OWN_OPTIONS = frozenset({"seed", "customers", "days", "sales", "anchor"})
+
+
+def _knobs(values: list[str] | None, config_type: type) -> dict[str, int | float]:
+    """``NAME=VALUE`` pairs as keyword arguments of the generator's numeric knobs."""
+    import dataclasses
+
+    numeric = {
+        field.name: field.type
+        for field in dataclasses.fields(config_type)
+        if field.name not in _OWN_OPTIONS and field.type in ("int", "float")
+    }
+    knobs: dict[str, int | float] = {}
+    for value in values or ():
+        name, sep, text = value.partition("=")
+        name = name.strip()
+        if not sep or name not in numeric:
+            raise typer.BadParameter(
+                f"{value!r} is not NAME=VALUE with NAME one of: {', '.join(sorted(numeric))}",
+                param_hint="--set",
+            )
+        try:
+            knobs[name] = int(text) if numeric[name] == "int" else float(text)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{name} needs a number ({numeric[name]}), not {text!r}", param_hint="--set"
+            ) from None
+    return knobs
+
+
 def _generated(
-    seed: int, customers: int, days: int, sales: int | None, anchor: str | None
+    seed: int,
+    customers: int,
+    days: int,
+    sales: int | None,
+    anchor: str | None,
+    knobs: list[str] | None = None,
 ) -> StoreData:
     # Imported here so the server side works while the generator is absent or broken.
     from greenloop.simulator.generator import GeneratorConfig, generate_store
 
-    config = GeneratorConfig(
-        seed=seed, customers=customers, days=days, sales=sales, anchor=_anchor(anchor)
-    )
+    try:
+        config = GeneratorConfig(
+            seed=seed,
+            customers=customers,
+            days=days,
+            sales=sales,
+            anchor=_anchor(anchor),
+            **_knobs(knobs, GeneratorConfig),  # type: ignore[arg-type]
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--set") from None
     return generate_store(config)
 
 
@@ -79,6 +131,7 @@ def serve(
     seed: Seed = 7,
     sales: Sales = None,
     anchor: Anchor = None,
+    knobs: Knobs = None,
     store: Annotated[
         Path | None,
         typer.Option(help="Serve this store file (from `dump`) instead of generating one."),
@@ -175,7 +228,7 @@ def serve(
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
-    data = load_store(store) if store else _generated(seed, customers, days, sales, anchor)
+    data = load_store(store) if store else _generated(seed, customers, days, sales, anchor, knobs)
     run_simulator(data, config, host=host, port=port, echo=typer.echo)
 
 
@@ -187,6 +240,7 @@ def dump(
     days: Days = 365,
     sales: Sales = None,
     anchor: Anchor = None,
+    knobs: Knobs = None,
     truth: Annotated[
         bool,
         typer.Option(
@@ -196,7 +250,7 @@ def dump(
     ] = True,
 ) -> None:
     """Write a generated store as JSON, the format `serve --store` reads."""
-    data = _generated(seed, customers, days, sales, anchor)
+    data = _generated(seed, customers, days, sales, anchor, knobs)
     if not truth:
         data.truth.pop("lifecycle", None)
     dump_store(data, out)
