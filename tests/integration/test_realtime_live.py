@@ -43,6 +43,24 @@ def test_the_stream_is_seeded_and_makes_every_kind_of_change() -> None:
     assert actions.most_common(1)[0][0] == "instore_sale"
 
 
+def test_known_customers_who_buy_are_those_the_truth_says_buy_next() -> None:
+    future = STORE.truth["lifecycle"]["persons"]
+    buyers = {
+        i for entry in future.values() if entry["purchases_90d"] for i in entry["customer_ids"]
+    }
+    sleepers = {
+        i for entry in future.values() if not entry["purchases_365d"] for i in entry["customer_ids"]
+    }
+    assert buyers  # the store has both, so the test can tell them apart
+    assert sleepers
+    only_sales = {action: 1.0 if action == "instore_sale" else 0.0 for action in ACTIONS}
+    changes = LiveStream(_context(), seed=3, weights=only_sales).run(200)
+    chosen = [c.customer_id for c in changes if c.customer_id]
+    assert len(chosen) > 150
+    assert not set(chosen) & sleepers  # nobody the truth says stopped buying comes in
+    assert sum(c in buyers for c in chosen) > 0.8 * len(chosen)  # mostly the next 90 days'
+
+
 def test_every_object_written_takes_the_next_version() -> None:
     ctx = _context()
     state = ctx.state

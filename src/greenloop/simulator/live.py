@@ -88,6 +88,7 @@ class LiveStream:
         if not self._actions:
             raise ValueError("every live action has weight 0")
         self.steps = 0
+        self._future = _future_buyers(ctx.state.truth)
 
     def run(self, steps: int) -> list[LiveChange]:
         return [self.step() for _ in range(steps)]
@@ -244,6 +245,15 @@ class LiveStream:
     # -- pieces --------------------------------------------------------------------------
 
     def _customer(self) -> Obj | None:
+        if self._future is not None:
+            # The generator's truth says who buys after the anchor and how often: those
+            # are the customers who walk in, so the stream agrees with the backtest's truth.
+            people, weights = self._future
+            for _ in range(20):
+                ids = self.rng.choices(people, cum_weights=weights)[0]
+                found = self._live_customer(ids[self.rng.randrange(len(ids))])
+                if found is not None:
+                    return found
         ids = self.shop.customers
         for _ in range(20):
             if not ids:
@@ -343,6 +353,23 @@ class LiveStream:
         rng = self.rng
         exchange = rng.choice(_EXCHANGES)
         return f"({rng.choice(AREA_CODES)}) {exchange}-{rng.randint(0, 9999):04d}"
+
+
+def _future_buyers(truth: Obj) -> tuple[list[list[str]], list[float]] | None:
+    """Each person who buys after the anchor (their customer ids), with cumulative weights
+    by how often they buy in the next 90 days; None when the store carries no such truth."""
+    persons = (truth.get("lifecycle") or {}).get("persons") or {}
+    people: list[list[str]] = []
+    weights: list[float] = []
+    total = 0.0
+    for entry in persons.values():
+        ids = entry.get("customer_ids") or []
+        often = entry.get("purchases_90d") or entry.get("purchases_365d", 0) / 4
+        if ids and often > 0:
+            total += often
+            people.append(list(ids))
+            weights.append(total)
+    return (people, weights) if people else None
 
 
 def _dec(value: Any) -> Decimal:
