@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -29,14 +29,14 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from greenloop.config import load_settings
+from greenloop.config import Settings, load_settings
 from greenloop.runtime.daily import run_daily
 from greenloop.services import analysis, ingest
 from greenloop.simulator.ecom_export import write_ecom_export
 from greenloop.store.engine import make_engine, migrate, normalise_url
 from greenloop.web.dashboard import hash_password
 from tests.conftest import DB_PARAMS, PG_URL, REPO, _with_search_path
-from tests.simulation import ANCHOR, TOKEN, running_simulator, small_store
+from tests.simulation import ANCHOR, TOKEN, Sim, running_simulator, small_store
 
 PASSWORD = "browser test passphrase"
 API_TOKEN = "browser-api-token-0123456789abcdef"
@@ -67,6 +67,7 @@ class Served:
     url: str
     database_url: str
     db: str  # "sqlite" or "postgresql", for the screenshot names
+    prepared: Any = None  # what serve_store's prepare answered
 
     def api(self, path: str, **params: Any) -> Any:
         response = httpx.get(
@@ -131,6 +132,20 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
+    yield from serve_store(request, tmp_path_factory)
+
+
+def serve_store(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    prepare: Callable[[Sim, Settings], Any] | None = None,
+    sections: dict[str, dict[str, Any]] | None = None,
+) -> Iterator[Served]:
+    """The ``served`` fixture's body, for a module that needs the store changed:
+    ``prepare`` runs between the first analyses and the daily run (which syncs and
+    analyses again), its answer kept as ``Served.prepared``; ``sections`` add to the
+    greenloop.toml."""
     if chromium_path() is None:
         pytest.skip("no Chromium found (apt-get install chromium, or run make test as root)")
     pytest.importorskip("playwright.sync_api")
@@ -165,6 +180,7 @@ def served(
                             "api_token": API_TOKEN,
                             "progress_api_key": PROGRESS_KEY,
                         },
+                        **(sections or {}),
                     }
                 ),
                 encoding="utf-8",
@@ -177,6 +193,7 @@ def served(
             ingest.run_sync(settings)
             for days in (60, 30):
                 analysis.analyze(settings, now=ANCHOR - timedelta(days=days))
+            prepared = prepare(sim, settings) if prepare is not None else None
             assert run_daily(settings, now=ANCHOR).run_id is not None
             log = tmp / "serve.log"
             with log.open("wb") as out:
@@ -197,7 +214,7 @@ def served(
             base = f"http://127.0.0.1:{port}"
             try:
                 _wait_healthy(base, process, log)
-                yield Served(base, url, request.param)
+                yield Served(base, url, request.param, prepared)
             finally:
                 process.terminate()
                 try:

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Match, Route
 
 from greenloop.analytics.backtest import last_backtest
 from greenloop.analytics.person import person_detail
-from greenloop.web.dashboard import actions, queries
+from greenloop.web.dashboard import actions, queries, review
 from greenloop.web.dashboard import queries_health as health
 from greenloop.web.dashboard.context import (
     EARLIEST,
@@ -246,6 +246,8 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
         route("/api/sync-health", sync_health),
         route("/api/push-runs", push_runs),
         route("/api/push-runs/{run_id:int}", push_run),
+        route("/api/suggestions", review.suggestions_api(dash)),
+        route("/api/suggestions/decide", review.decide_api(dash), ("POST",)),
         route("/api/progress/{customer_id}", progress, public=True),
     ]
 

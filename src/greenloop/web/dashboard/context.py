@@ -21,6 +21,7 @@ from greenloop.analytics.options import AnalyzeOptions
 from greenloop.config import Settings
 from greenloop.lightspeed.ratelimit import RateBudget
 from greenloop.services.analysis import analyze_options
+from greenloop.store.matches_repo import count_suggestions
 from greenloop.web.dashboard.auth import Auth, SessionGeneration
 from greenloop.web.dashboard.figures import HeavyFigures
 from greenloop.web.dashboard.logins import Logins
@@ -210,6 +211,10 @@ class Dashboard:
                 return fn(conn)
 
         return await run_in_threadpool(call)
+
+    async def suggestions_left(self) -> int:
+        """Identity match suggestions waiting for staff (the Review badge)."""
+        return await self.read(count_suggestions)
 
 
 def _money_filter(value: Any) -> str:

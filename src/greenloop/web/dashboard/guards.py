@@ -118,6 +118,8 @@ def render(
         csrf_token=session.csrf,
         logged_in=session.logged_in,
         path=local_path(request),
+        # Read by page_endpoint before the handler, for the navigation's Review badge.
+        suggestions_left=getattr(request.state, "suggestions_left", None),
         **context,
     )
     return HTMLResponse(html, status_code=status)
@@ -134,6 +136,8 @@ def page_endpoint(dash: Dashboard, handler: PageHandler, *, login: bool = True) 
         else:
             try:
                 form: dict[str, str] = {}
+                if session.logged_in:
+                    request.state.suggestions_left = await dash.suggestions_left()
                 if request.method == "POST":
                     form = await _read_form(request)
                     if not dash.auth.csrf_ok(session, form.get(CSRF_FIELD)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from greenloop.web.dashboard.queries import MAX_SEARCH_CHARS
+from greenloop.web.dashboard.review import ACTIONS, MAX_KEY_CHARS, MAX_LIMIT, MAX_NOTE_CHARS
 
 __all__ = ["openapi_document"]
 
@@ -341,6 +342,126 @@ _SCHEMAS: dict[str, Any] = {
     },
 }
 
+_TIER = _nullable("string")
+_SCHEMAS["SuggestionSide"] = {
+    "type": "object",
+    "description": "One member of a suggested pair: a profile (customer_id) or an eCom "
+    "buyer (orders), with the person it is in now. Only key when the member is gone.",
+    "required": ["key"],
+    "properties": {
+        "key": {"type": "string", "description": "customer:<id> or email:<address>"},
+        "kind": {"type": "string", "enum": ["profile", "ecom_buyer"]},
+        "name": _nullable("string"),
+        "email": _nullable("string"),
+        "phone": _nullable("string"),
+        "address": _nullable("string"),
+        "code": _nullable("string"),
+        "birth_date": _nullable("string"),
+        "customer_id": {"type": "string"},
+        "orders": {"type": "integer"},
+        "person": {
+            "type": "object",
+            "required": ["id", "tier"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": _nullable("string"),
+                "tier": _TIER,
+                "profiles": {"type": "integer"},
+                "lifetime_value": _MONEY,
+                "purchases": {"type": "integer"},
+                "last_purchase": _WHEN,
+                "ecom_purchases": {"type": "integer"},
+                "instore_purchases": {"type": "integer"},
+            },
+        },
+    },
+}
+_SCHEMAS["Suggestion"] = {
+    "type": "object",
+    "required": ["a", "b", "probability", "evidence", "skipped", "sides"],
+    "properties": {
+        "a": {"type": "string"},
+        "b": {"type": "string"},
+        "probability": {"type": "number", "minimum": 0, "maximum": 1},
+        "evidence": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "what agrees, then what does not",
+        },
+        "skipped": {"type": "boolean", "description": "skipped before: at the queue's end"},
+        "sides": {
+            "type": "array",
+            "items": _ref("SuggestionSide"),
+            "minItems": 2,
+            "maxItems": 2,
+        },
+        "tier_if_joined": _TIER,
+    },
+}
+_SCHEMAS["Suggestions"] = {
+    "type": "object",
+    "required": ["total", "offset", "limit", "suggestions"],
+    "properties": {
+        "total": {"type": "integer", "description": "suggestions waiting in all"},
+        "offset": {"type": "integer"},
+        "limit": {"type": "integer"},
+        "suggestions": {"type": "array", "items": _ref("Suggestion")},
+    },
+}
+_SCHEMAS["Decision"] = {
+    "type": "object",
+    "required": ["action", "a", "b", "tier", "tier_changes", "pushed", "push_note", "remaining"],
+    "properties": {
+        "action": {"type": "string", "enum": list(ACTIONS)},
+        "a": {"type": "string"},
+        "b": {"type": "string"},
+        "tier": {**_TIER, "description": "the joined person's tier (accept)"},
+        "tier_changes": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["person_id", "from", "to"],
+                "properties": {"person_id": {"type": "string"}, "from": _TIER, "to": _TIER},
+            },
+        },
+        "pushed": {"type": "boolean", "description": "the group change reached Lightspeed"},
+        "push_note": {
+            "type": "string",
+            "description": "why not, when it did not (the daily push moves them then)",
+        },
+        "remaining": {"type": "integer", "description": "suggestions still waiting"},
+    },
+}
+_MEMBER_KEY = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_CHARS}
+_DECIDE = {
+    "post": {
+        "summary": "Accept, reject or skip a suggestion",
+        "description": "Accept joins the pair into one person at once (tier history: "
+        '"profiles joined by staff") and pushes the group change; reject keeps them apart '
+        "for good; skip moves the pair to the end of the queue. 404 when the pair is not "
+        "waiting (decided already, or dropped by a newer analysis). With a session "
+        "cookie, send the X-CSRF-Token header.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["a", "b", "action"],
+                        "properties": {
+                            "a": _MEMBER_KEY,
+                            "b": _MEMBER_KEY,
+                            "action": {"type": "string", "enum": list(ACTIONS)},
+                            "note": {"type": "string", "maxLength": MAX_NOTE_CHARS},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {"200": _json(_ref("Decision")), "403": _ERRORS["400"], **_ERRORS},
+    }
+}
+
 _MOMENT = {
     "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]
 }
@@ -442,6 +563,23 @@ def openapi_document() -> dict[str, Any]:
             _json(_ref("PushRun")),
             [_path("run_id", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1})],
         ),
+        "/api/suggestions": _get(
+            "Identity match suggestions waiting for staff, best first (skipped ones last)",
+            _json(_ref("Suggestions")),
+            [
+                _query(
+                    "limit",
+                    "how many",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20},
+                ),
+                _query(
+                    "offset",
+                    "skip this many first",
+                    {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0},
+                ),
+            ],
+        ),
+        "/api/suggestions/decide": _DECIDE,
         "/api/progress/{customer_id}": {
             "get": {
                 "summary": "One customer's tier, progress to the next tier and what keeps it",

@@ -23,7 +23,7 @@ from greenloop.analytics.person import person_detail
 from greenloop.config import Settings
 from greenloop.errors import GreenLoopError
 from greenloop.lightspeed.ratelimit import RateBudget
-from greenloop.web.dashboard import actions, queries
+from greenloop.web.dashboard import actions, queries, review
 from greenloop.web.dashboard import queries_health as health
 from greenloop.web.dashboard.api import (
     api_routes,
@@ -264,6 +264,8 @@ def dashboard_routes(
         route("/program/preview", preview_page, "POST"),
         route("/sync", sync_page),
         route("/sync/push-runs/{run_id:int}", push_run_page),
+        route("/review", review.review_page(dash)),
+        route("/review/decide", review.decide_page(dash), "POST"),
         route("/login", login_form, login=False),
         route("/login", login, "POST", login=False),
         route("/logout", logout, "POST"),

@@ -87,3 +87,40 @@
     });
   });
 })();
+
+// Keyboard shortcuts: a key clicks the submit button whose data-key names it, in a form
+// marked data-shortcuts (the Review page's a / r / s). A key typed into a field is text,
+// and a key with a modifier is the browser's (Ctrl+R reloads, it must not reject).
+(function () {
+  function typing(node) {
+    return node instanceof HTMLElement && (node.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(node.tagName));
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.repeat || event.ctrlKey || event.metaKey || event.altKey || event.shiftKey) return;
+    if (typing(event.target)) return;
+    const form = document.querySelector("form[data-shortcuts]");
+    if (!form || form.dataset.sent) return;
+    const button = Array.from(form.querySelectorAll("button[data-key]")).find(function (b) { return b.dataset.key === event.key; });
+    if (!button) return;
+    event.preventDefault();
+    button.click();
+  });
+
+  // One decision per page: a second click or key while the first is on its way would
+  // be refused anyway (the pair is no longer waiting), so it is not sent.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-shortcuts")) return;
+    if (form.dataset.sent) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.sent = "1";
+  });
+
+  // A page restored from the back-forward cache may be decided on again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-shortcuts]").forEach(function (form) { delete form.dataset.sent; });
+  });
+})();
