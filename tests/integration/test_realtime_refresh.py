@@ -40,8 +40,10 @@ def test_an_edit_stored_by_a_push_refresh_is_recomputed(
         live = [c for c in sim.state.snapshot("customers") if c.get("email")]
         first, second, bystander = live[0], live[1], live[2]
         assert _person(engine, first["id"]) != _person(engine, second["id"])
-        # Staff give the second profile the first one's email; its webhook is lost.
-        sim.control("PUT", f"customers/{second['id']}", {"email": first["email"]})
+        # Staff give the second profile the first one's email and first name (a shared
+        # email alone, under two first names, is a household); its webhook is lost.
+        edit = {"email": first["email"], "first_name": first["first_name"]}
+        sim.control("PUT", f"customers/{second['id']}", edit)
         service = Service(settings)
         try:
             # Any real-time push refreshes customers by cursor, storing the edit...

@@ -75,7 +75,15 @@ def build_members(
         email = normalise_email(profile.email, rules)
         phones = tuple(p for p in (normalise_phone(x, rules) for x in profile.phones) if p)
         code = (profile.code or "").strip().lower() or None
-        members.append(Member(f"customer:{profile.id}", (email,) if email else (), phones, code))
+        members.append(
+            Member(
+                f"customer:{profile.id}",
+                (email,) if email else (),
+                phones,
+                code,
+                profile.first_name,
+            )
+        )
     by_email: dict[str, set[str]] = defaultdict(set)
     raw_of: dict[str, set[str]] = defaultdict(set)
     for raw, raw_phones in facts.order_contacts.items():
@@ -83,7 +91,10 @@ def build_members(
         if email:
             raw_of[email].add(raw)
             by_email[email].update(p for p in (normalise_phone(x, rules) for x in raw_phones) if p)
-    candidates = [Member(f"email:{e}", (e,), tuple(sorted(p))) for e, p in by_email.items()]
+    candidates = [
+        Member(f"email:{e}", (e,), tuple(sorted(p)), None, _order_first(facts, raw_of[e]))
+        for e, p in by_email.items()
+    ]
     rules_with_store = IdentityRules(
         **{
             **rules.__dict__,
@@ -109,6 +120,12 @@ def build_members(
             members.append(Member(f"order:{number}", (), (normalised,) if normalised else ()))
     index.members = members
     return index
+
+
+def _order_first(facts: Facts, raws: set[str]) -> str:
+    """The first name on an eCom buyer's orders ("" when they disagree or are missing)."""
+    names = {facts.order_names[r].split(" ", 1)[0] for r in raws if facts.order_names.get(r)}
+    return names.pop() if len(names) == 1 else ""
 
 
 def member_of(

@@ -43,6 +43,12 @@ class Profile:
     group_id: str | None
     created_at: datetime | None
     updated_at: datetime | None
+    # What probabilistic matching compares beside the exact keys.
+    first_name: str = ""
+    last_name: str = ""
+    street: str = ""
+    postcode: str = ""
+    birth_date: str = ""
 
 
 @dataclass
@@ -53,9 +59,14 @@ class Facts:
     order_contacts: dict[str, set[str]] = field(default_factory=dict)
     # Order number → (email, phone), for orders whose email turns out to be a placeholder.
     order_email: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # Raw eCom buyer email → the name on its latest order (for matching).
+    order_names: dict[str, str] = field(default_factory=dict)
     store_emails: list[str] = field(default_factory=list)
     manual_links: list[tuple[str, str]] = field(default_factory=list)
     manual_unlinks: list[tuple[str, str]] = field(default_factory=list)
+    # Pairs the last full analysis joined by a match score (a, b, reason): a one-person
+    # recompute cannot score the whole store, so it keeps these.
+    matched_links: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _display_name(row: object) -> str:
@@ -80,9 +91,12 @@ def _all_profiles(conn: Connection) -> dict[str, Profile]:
     rows = raw_rows(
         conn,
         "SELECT id, customer_code, name, first_name, last_name, email, phone, mobile, "
-        "enable_loyalty, deleted_at, customer_group_id, created_at, updated_at FROM customers",
+        "enable_loyalty, deleted_at, customer_group_id, created_at, updated_at, "
+        "physical_address_1, physical_postcode, date_of_birth FROM customers",
     )
-    for cid, code, name, first, last, email, phone, mobile, loyalty, deleted, group, c, u in rows:
+    for row in rows:
+        cid, code, name, first, last, email, phone, mobile, loyalty, deleted, group, c, u = row[:13]
+        street, postcode, born = row[13:]
         out[cid] = Profile(
             cid,
             code,
@@ -94,6 +108,11 @@ def _all_profiles(conn: Connection) -> dict[str, Profile]:
             group,
             None if c is None else moment(c),
             None if u is None else moment(u),
+            first or "",
+            last or "",
+            street or "",
+            postcode or "",
+            born or "",
         )
     return out
 
@@ -116,6 +135,9 @@ def _profiles(conn: Connection, ids: Collection[str] | None) -> dict[str, Profil
         c.customer_group_id,
         c.created_at,
         c.updated_at,
+        c.physical_address_1,
+        c.physical_postcode,
+        c.date_of_birth,
     )
     if ids is not None:
         query = query.where(c.id.in_(list(ids)))
@@ -132,6 +154,11 @@ def _profiles(conn: Connection, ids: Collection[str] | None) -> dict[str, Profil
             group_id=r.customer_group_id,
             created_at=r.created_at,
             updated_at=r.updated_at,
+            first_name=r.first_name or "",
+            last_name=r.last_name or "",
+            street=r.physical_address_1 or "",
+            postcode=r.physical_postcode or "",
+            birth_date=r.date_of_birth or "",
         )
     return out
 
@@ -140,6 +167,11 @@ def _overrides(conn: Connection, facts: Facts) -> None:
     o = t.identity_overrides.c
     for r in conn.execute(select(o.a, o.b, o.action)):
         (facts.manual_links if r.action == "link" else facts.manual_unlinks).append((r.a, r.b))
+    m = t.identity_matches.c
+    facts.matched_links = [
+        (r.a, r.b, r.reason)
+        for r in conn.execute(select(m.a, m.b, m.reason).where(m.kind == "auto").order_by(m.a, m.b))
+    ]
     facts.store_emails = [
         e for (e,) in conn.execute(select(t.outlets.c.email).where(t.outlets.c.email.is_not(None)))
     ]
@@ -151,6 +183,8 @@ def _contacts(facts: Facts, orders: Iterable[OrderFact]) -> list[OrderFact]:
         facts.order_contacts.setdefault(order.email, set())
         if order.phone:
             facts.order_contacts[order.email].add(order.phone)
+        if order.customer_name:
+            facts.order_names[order.email] = order.customer_name
         facts.order_email[order.order_number] = (order.email, order.phone)
         kept.append(order)
     return kept

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from greenloop.analytics.compute import MemberIndex, build_members, member_of
 from greenloop.analytics.facts import Facts
+from greenloop.analytics.matches import Matches, find_matches
 from greenloop.analytics.options import new_person_id
 from greenloop.domain.identity import (
     IdentityRules,
@@ -32,6 +33,8 @@ class People:
     links: list[Link]
     # member key → person id
     assignment: dict[str, str]
+    # Pairs a match score joined or suggests (a full analysis only).
+    matches: Matches | None = None
 
 
 def cluster_people(
@@ -41,23 +44,40 @@ def cluster_people(
     *,
     known: Placeholders | None = None,
     leave_out: Collection[str] = (),
+    match: bool = False,
 ) -> People:
     """Cluster the facts' members, reusing ``previous`` person ids (member key → id).
 
     ``known``: placeholders found by the last full run (a one-person recompute sees too
-    little to find them itself). ``leave_out``: member keys that belong elsewhere."""
+    little to find them itself). ``leave_out``: member keys that belong elsewhere.
+    ``match``: score pairs across the exact clusters (a full analysis); otherwise the
+    pairs the last full analysis joined (``facts.matched_links``) are kept."""
     index = build_members(facts, rules, known)
     if leave_out:
         index.members = [m for m in index.members if m.key not in leave_out]
-    clusters, links = cluster(
-        index.members,
-        rules,
-        manual_links=facts.manual_links,
-        manual_unlinks=facts.manual_unlinks,
-        placeholders=index.placeholders,
-    )
+
+    def clustered(matched: list[tuple[str, str, str]]) -> tuple[list[list[str]], list[Link]]:
+        return cluster(
+            index.members,
+            rules,
+            manual_links=facts.manual_links,
+            manual_unlinks=facts.manual_unlinks,
+            placeholders=index.placeholders,
+            matched_links=matched,
+        )
+
+    matches: Matches | None = None
+    if match:
+        clusters, links = clustered([])
+        matches = find_matches(facts, index, clusters, rules)
+        if matches.auto:
+            clusters, links = clustered(matches.links())
+    else:
+        clusters, links = clustered(facts.matched_links)
     assignment = stable_person_ids(clusters, previous, new_person_id)
-    return People(index, clusters, links, assignment)
+    if matches is not None:
+        matches.keep_apart(assignment)
+    return People(index, clusters, links, assignment, matches)
 
 
 def group_purchases(

@@ -41,6 +41,10 @@ class RecomputeResult:
     removed: list[str] = field(default_factory=list)
     tier_changes: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     seconds: float = 0.0
+    # Each recomputed person's tier (a what-if reads the answer from here).
+    tiers: dict[str, str | None] = field(default_factory=dict)
+    # Member key → person id after the recompute.
+    assignment: dict[str, str] = field(default_factory=dict)
 
 
 def _store_cycle(conn: Connection) -> Decimal:
@@ -88,16 +92,26 @@ def _neighbours(
 
 
 def recompute_customer(
-    engine: Engine, options: AnalyzeOptions, customer_ids: Collection[str], now: datetime
+    engine: Engine,
+    options: AnalyzeOptions,
+    customer_ids: Collection[str],
+    now: datetime,
+    *,
+    members: Collection[str] = (),
+    cause: str = "",
+    join: tuple[str, str] | None = None,
 ) -> RecomputeResult:
     """Re-cluster and recompute the persons of these profiles and their neighbours.
 
     One transaction, reading by index and writing only what changed: on PostgreSQL each
-    statement is a round trip, and those are most of the time here."""
+    statement is a round trip, and those are most of the time here. ``members``: more
+    member keys in scope (an eCom buyer's ``email:…``). ``cause`` is added to the reason
+    of every tier change written ("profiles joined by staff"). ``join``: a what-if, as if
+    these two members were linked; nothing is written and the result carries the tiers."""
     began = time.perf_counter()
-    with engine.begin() as conn:
+    with engine.connect() if join else engine.begin() as conn:
         known = repo.load_placeholders(conn)
-        seed_keys = {f"customer:{cid}" for cid in customer_ids}
+        seed_keys = {f"customer:{cid}" for cid in customer_ids} | set(members)
         seed_keys |= _neighbours(conn, customer_ids, options, known)
         members_now, values_now = repo.load_scope(conn, seed_keys)
         old_persons = set(members_now.values())
@@ -112,7 +126,10 @@ def recompute_customer(
             if kind == "raw_email"
         }
         orders = {k.removeprefix("order:") for k in members_now if k.startswith("order:")}
+        emails |= {k.removeprefix("email:") for k in seed_keys if k.startswith("email:")}
         facts = load_scoped(conn, options.counting, customers, emails, orders)
+        if join is not None:
+            facts.manual_links.append(join)
         previous = repo.load_person_states(conn, old_persons, predictions=True)
         locks = repo.load_locks(conn, old_persons)
         links_now = repo.load_links(conn, old_persons) if old_persons else {}
@@ -149,6 +166,13 @@ def recompute_customer(
         outcome.removed = sorted(old_persons - set(outcome.persons))
         history = [r.history for r in results if r.history is not None]
         outcome.tier_changes = [(h.person_id, h.from_tier, h.to_tier) for h in history]
+        outcome.tiers = {r.row["id"]: r.row["tier"] for r in results}
+        outcome.assignment = dict(assignment)
+        if join is not None:
+            return outcome
+        for entry in history:
+            if cause:
+                entry.reason = f"{entry.reason} ({cause})"
 
         started = datetime.now(now.tzinfo)
         changes = Counter(h.person_id for h in history)

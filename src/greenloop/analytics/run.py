@@ -14,7 +14,7 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine
 from greenloop.analytics import transfer
 from greenloop.analytics.compute import Context, MemberIndex, compute_person
 from greenloop.analytics.facts import Facts, load_people
+from greenloop.analytics.matches import Matches, match_reason
 from greenloop.analytics.options import AnalyzeOptions, history_row
 from greenloop.analytics.outcome import Computed, Entry, Outcome
 from greenloop.analytics.people import cluster_people
@@ -40,7 +41,7 @@ from greenloop.domain.risk import confirmed_by_model, risk_status, store_cycle_d
 from greenloop.domain.tiers import TierState
 from greenloop.process.collector import collector_paused
 from greenloop.store import analytics_repo as repo
-from greenloop.store import events_repo
+from greenloop.store import events_repo, matches_repo
 from greenloop.store.purchase_facts import load_payments, load_return_originals, stream_sale_rows
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class AnalyzeReport:
     store_cycle_days: Decimal
     predictions: dict[str, Any]
     seconds: float
+    # Probabilistic matching: pairs joined at once, suggestions waiting for staff.
+    matches: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -234,6 +237,7 @@ class Computation:
     unattributed: int
     store_cycle: Decimal
     predictions: dict[str, Any]
+    matches: Matches
 
 
 def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
@@ -248,13 +252,14 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         previous_members = repo.load_member_persons(conn)
         previous = repo.load_person_states(conn)
         locks = repo.load_locks(conn)
-        people = cluster_people(facts, options.identity, previous_members)
+        people = cluster_people(facts, options.identity, previous_members, match=True)
         index, clusters, links, assignment = (
             people.index,
             people.clusters,
             people.links,
             people.assignment,
         )
+        matches = people.matches or Matches()
         del previous_members, people
         entries, purchases, unattributed = _entries_by_person(
             conn, orders, index, assignment, options
@@ -314,6 +319,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         unattributed,
         cycle,
         predictions,
+        matches,
     )
 
 
@@ -355,6 +361,13 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             conn, assignment, index.members, links, assignment, now, index.raw_emails
         )
         repo.replace_placeholders(conn, index.placeholders, value_counts)
+        found = computed.matches
+        matches_repo.replace_matches(
+            conn,
+            [(p, match_reason(p)) for p in found.auto],
+            [(p, match_reason(p)) for p in found.suggested],
+            now,
+        )
         repo.upsert_persons(conn, changed_rows, changed_hashes)
         repo.delete_persons(conn, vanished)
         repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
@@ -377,6 +390,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             store_cycle_days=cycle,
             predictions=predictions,
             seconds=0.0,
+            matches=computed.matches.summary(),
         )
         report.seconds = round(time.perf_counter() - began, 3)
         repo.finish_run(
@@ -391,6 +405,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
                 "changes": report.changes,
                 "store_cycle_days": str(cycle),
                 "predictions": predictions,
+                "matches": computed.matches.summary(),
                 "seconds": report.seconds,
             },
         )

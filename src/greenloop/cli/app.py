@@ -19,6 +19,7 @@ from greenloop.cli.demo import register as register_demo
 from greenloop.cli.events import register as register_events
 from greenloop.cli.jobs import run_app
 from greenloop.cli.push import register as register_push
+from greenloop.cli.review import register as register_review
 from greenloop.cli.serve import register as register_serve
 from greenloop.cli.support import (
     ConfigOption,
@@ -42,6 +43,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(simulator_app, name="simulator")
+register_review()
 register_analytics(app)
 register_backtest(app)
 register_push()

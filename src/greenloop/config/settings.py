@@ -246,6 +246,13 @@ class IdentitySettings(_Section):
     placeholder_phones: tuple[str, ...] = ()
     # An email or phone on more profiles than this links nobody.
     max_profiles_per_value: int = Field(default=5, ge=1)
+    # Probabilistic matching beside the exact keys (README: Suggestions): pairs at or
+    # above auto_link_probability are joined at once (chosen for a precision of at least
+    # 0.999 on the generated store's truth), pairs at or above suggest_probability wait
+    # on the Review page for staff.
+    suggestions: bool = True
+    auto_link_probability: float = Field(default=0.9999, gt=0, le=1)
+    suggest_probability: float = Field(default=0.5, gt=0, le=1)
 
 
 class AnalyticsSettings(_Section):

@@ -87,6 +87,12 @@ default_region = "US"
 # placeholder_emails = ["info@mystore.example"]
 # placeholder_phones = ["(615) 555-0100"]
 max_profiles_per_value = 5
+# Beside exact keys, pairs scored as probably one person (names, email typos, phones,
+# addresses) are joined at once from this probability, and wait for staff on the
+# Review page (`greenloop customers suggestions`) from the second.
+suggestions = true
+auto_link_probability = 0.9999
+suggest_probability = 0.5
 
 [analytics]
 # What a purchase is worth toward tiers, and whether same-day purchases are one visit.

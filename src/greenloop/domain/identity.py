@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from greenloop.domain.matching import names_agree
+
 __all__ = [
     "IdentityRules",
     "Link",
@@ -60,6 +62,11 @@ class IdentityRules:
     # A value on more profiles than this is treated as a placeholder. Families share
     # phones; staff type the shop's number; five is where coincidence ends.
     max_profiles_per_value: int = 5
+    # Probabilistic matching (domain.matching) beside the exact keys: joined at once at
+    # or above the first probability, suggested to staff at or above the second.
+    suggestions: bool = True
+    auto_link_probability: float = 0.9999
+    suggest_probability: float = 0.5
 
 
 def normalise_email(raw: str | None, rules: IdentityRules = IdentityRules()) -> str | None:
@@ -137,6 +144,9 @@ class Member:
     emails: tuple[str, ...] = ()
     phones: tuple[str, ...] = ()
     code: str | None = None
+    # The first name as typed: two people sharing one email or phone (a household) are
+    # joined through it only when their first names agree (domain.matching.names_agree).
+    first: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,12 +212,15 @@ def cluster(
     manual_links: Iterable[tuple[str, str]] = (),
     manual_unlinks: Iterable[tuple[str, str]] = (),
     placeholders: Placeholders | None = None,
+    matched_links: Iterable[tuple[str, str, str]] = (),
 ) -> tuple[list[list[str]], list[Link]]:
     """Clusters of member keys, and the links that made them.
 
     Manual links are applied first; rule links follow in a fixed order (email, code,
-    phone). A link that would put a manually unlinked pair into one cluster is skipped,
-    so an unlink wins over any path of rule links.
+    phone), then ``matched_links`` (a, b, reason: pairs a match score joined). A link
+    that would put a manually unlinked pair into one cluster is skipped, so an unlink
+    wins over any path of rule links. An email or phone joins two members only when
+    their first names agree: a household sharing one phone is two people.
     """
     placeholders = placeholders or find_placeholders(members, rules)
     keys = [m.key for m in members]
@@ -250,11 +263,21 @@ def cluster(
         for phone in set(member.phones):
             if phone not in placeholders.phones:
                 by_value[2][1][phone].append(member.key)
+    first = {m.key: m.first for m in members}
     for kind, index in by_value:
         for value in sorted(index):
             holders = index[value]
-            for other in holders[1:]:
-                join(holders[0], other, f"{kind} {value}")
+            for at, other in enumerate(holders[1:], start=1):
+                if kind == "code":
+                    join(holders[0], other, f"{kind} {value}")
+                    continue
+                for earlier in holders[:at]:
+                    if names_agree(first[earlier], first[other]):
+                        join(earlier, other, f"{kind} {value}")
+                        break
+    for a, b, reason in matched_links:
+        if a in known and b in known:
+            join(a, b, reason)
     clusters: dict[str, list[str]] = defaultdict(list)
     for key in keys:
         clusters[uf.find(key)].append(key)

@@ -168,6 +168,7 @@ class OrderFact:
     phone: str | None = None
     tax: Decimal = ZERO
     shipping: Decimal = ZERO
+    customer_name: str | None = None
 
 
 Channel = Literal["ecom", "instore"]

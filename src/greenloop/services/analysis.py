@@ -24,6 +24,7 @@ from greenloop.domain.metrics import MetricRules
 from greenloop.errors import ConfigError
 from greenloop.services.ingest import counting_rules
 from greenloop.services.setup import open_engine
+from greenloop.store import matches_repo
 from greenloop.store.analytics_repo import person_scope
 
 __all__ = [
@@ -55,6 +56,9 @@ def analyze_options(settings: Settings) -> AnalyzeOptions:
             placeholder_emails=ident.placeholder_emails,
             placeholder_phones=ident.placeholder_phones,
             max_profiles_per_value=ident.max_profiles_per_value,
+            suggestions=ident.suggestions,
+            auto_link_probability=ident.auto_link_probability,
+            suggest_probability=min(ident.suggest_probability, ident.auto_link_probability),
         ),
         program=program_from_settings(settings),
         metrics=MetricRules(
@@ -156,8 +160,14 @@ def link_profiles(
         with engine.begin() as conn:
             set_override(conn, a, b, "unlink" if unlink else "link", now, note)
             keys = [member_key(conn, a), member_key(conn, b)]
+            # A decided pair leaves the review queue.
+            matches_repo.drop_pair(conn, *keys)
         customers = [k.removeprefix("customer:") for k in keys if k.startswith("customer:")]
-        return recompute_customer(engine, analyze_options(settings), customers, now)
+        others = [k for k in keys if not k.startswith("customer:")]
+        cause = "profiles kept apart by staff" if unlink else "profiles joined by staff"
+        return recompute_customer(
+            engine, analyze_options(settings), customers, now, members=others, cause=cause
+        )
     finally:
         engine.dispose()
 

@@ -144,6 +144,7 @@ def load_order_facts(
         o.phone,
         o.tax,
         o.shipping,
+        o.customer_name,
     ).order_by(o.placed_at)
     if where is not None:
         query = query.where(where)
@@ -159,6 +160,7 @@ def load_order_facts(
             phone=r.phone,
             tax=r.tax or Decimal(0),
             shipping=r.shipping or Decimal(0),
+            customer_name=r.customer_name,
         )
 
 

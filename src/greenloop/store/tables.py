@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -35,6 +36,7 @@ __all__ = [
     "ecom_orders",
     "group_overrides",
     "identity_links",
+    "identity_matches",
     "identity_members",
     "identity_overrides",
     "identity_values",
@@ -399,6 +401,25 @@ identity_links = Table(
     Column("b", String(200), nullable=False),
     Column("reason", Text, nullable=False),
     Index(None, "person_id"),
+)
+
+# Pairs of members the full analysis scored as probably one person: joined at once
+# ("auto", precise enough to trust) or waiting for staff ("suggested"). Replaced by every
+# full analysis; a decision moves the pair to identity_overrides.
+identity_matches = Table(
+    "identity_matches",
+    metadata,
+    Column("a", String(200), primary_key=True),
+    Column("b", String(200), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("computed_at", UtcDateTime, nullable=False),
+    Column("skipped_at", UtcDateTime),
+    Index(None, "kind", "probability"),
+    Index(None, "b"),
 )
 
 # Manual `customers link` / `unlink`: the latest word on a pair wins over every rule.

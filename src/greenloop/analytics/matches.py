@@ -1,0 +1,150 @@
+"""Probable matches beside the exact keys: pairs joined at once, and pairs for staff.
+
+The exact keys (email, phone, code) find most duplicates; what they miss is typed
+differently: an email with a typo, a second address, a nickname, a new surname. A full
+analysis scores candidate pairs of members across the exact clusters
+(:mod:`greenloop.domain.matching`, Fellegi–Sunter with weights estimated from the
+store's own data) and sorts them by probability:
+
+* at or above ``identity.auto_link_probability``, and only when the first names agree,
+  the pair is joined like an exact key (its reason says why);
+* at or above ``identity.suggest_probability`` it is a suggestion, one per pair of
+  persons (their best pair), waiting for staff;
+* a pair staff linked or unlinked is never scored again: their word is final.
+
+Placeholders are taken out of the records before scoring, so no suggestion rests on one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from greenloop.analytics.compute import MemberIndex
+from greenloop.analytics.facts import Facts
+from greenloop.domain.identity import IdentityRules
+from greenloop.domain.matching import MatchRecord, ScoredPair, names_agree, score_pairs
+
+__all__ = ["Matches", "find_matches", "match_reason", "match_records"]
+
+
+@dataclass
+class Matches:
+    auto: list[ScoredPair] = field(default_factory=list)
+    suggested: list[ScoredPair] = field(default_factory=list)
+    weights: dict[str, Any] | None = None
+    candidates: int = 0
+    seconds: float = 0.0
+
+    def links(self) -> list[tuple[str, str, str]]:
+        return [(p.a, p.b, match_reason(p)) for p in self.auto]
+
+    def keep_apart(self, assignment: Mapping[str, str]) -> None:
+        """Drop suggestions the joins made moot, and keep each pair of persons' best."""
+        seen: set[tuple[str, str]] = set()
+        kept: list[ScoredPair] = []
+        for pair in self.suggested:
+            left, right = assignment.get(pair.a), assignment.get(pair.b)
+            if left is None or right is None or left == right:
+                continue
+            persons = (min(left, right), max(left, right))
+            if persons in seen:
+                continue
+            seen.add(persons)
+            kept.append(pair)
+        self.suggested = kept
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "auto_links": len(self.auto),
+            "suggestions": len(self.suggested),
+            "candidate_pairs": self.candidates,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def match_reason(pair: ScoredPair) -> str:
+    words = "; ".join(pair.evidence[:3])
+    return f"match {pair.probability:.4f}: {words}" if words else f"match {pair.probability:.4f}"
+
+
+def _split(name: str) -> tuple[str, str]:
+    parts = name.split()
+    if not parts:
+        return "", ""
+    return parts[0], " ".join(parts[1:])
+
+
+def match_records(facts: Facts, index: MemberIndex) -> list[MatchRecord]:
+    """Profiles and eCom buyers as matching sees them, placeholders taken out."""
+    fake_emails, fake_phones = index.placeholders.emails, index.placeholders.phones
+    records: list[MatchRecord] = []
+    for member in index.members:
+        kind, _, ident = member.key.partition(":")
+        emails = tuple(e for e in member.emails if e not in fake_emails)
+        phones = tuple(p for p in member.phones if p not in fake_phones)
+        if kind == "customer":
+            profile = facts.profiles.get(ident)
+            if profile is None:
+                continue
+            first, last = profile.first_name, profile.last_name
+            if not first and not last and profile.name != "Unknown":
+                first, last = _split(profile.name)
+            records.append(
+                MatchRecord(
+                    member.key,
+                    first,
+                    last,
+                    emails,
+                    phones,
+                    profile.street,
+                    profile.postcode,
+                    profile.birth_date,
+                )
+            )
+        elif kind == "email":
+            names = {
+                facts.order_names[raw]
+                for raw in index.raw_emails.get(member.key, ())
+                if facts.order_names.get(raw)
+            }
+            first, last = _split(sorted(names)[0]) if len(names) == 1 else ("", "")
+            records.append(MatchRecord(member.key, first, last, emails, phones))
+        # order:<n> members are orders under a placeholder email: nothing to match on.
+    return records
+
+
+def _decided(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    return {(min(a, b), max(a, b)) for a, b in pairs}
+
+
+def find_matches(
+    facts: Facts,
+    index: MemberIndex,
+    clusters: Sequence[Sequence[str]],
+    rules: IdentityRules,
+) -> Matches:
+    """Score pairs across the exact clusters; see the module docstring."""
+    if not rules.suggestions:
+        return Matches()
+    began = time.perf_counter()
+    cluster_of = {key: at for at, members in enumerate(clusters) for key in members}
+    decided = _decided([*facts.manual_links, *facts.manual_unlinks])
+
+    def skip(a: str, b: str) -> bool:
+        return cluster_of.get(a) == cluster_of.get(b) or (a, b) in decided
+
+    records = match_records(facts, index)
+    by_key = {r.key: r for r in records}
+    scored, weights = score_pairs(records, skip=skip, min_probability=rules.suggest_probability)
+    matches = Matches(weights=weights.as_json(), candidates=len(scored))
+    for pair in scored:
+        agree = names_agree(by_key[pair.a].first, by_key[pair.b].first)
+        if pair.probability >= rules.auto_link_probability and agree:
+            matches.auto.append(pair)
+        else:
+            matches.suggested.append(pair)
+    matches.seconds = time.perf_counter() - began
+    return matches
