@@ -60,6 +60,9 @@ class MemberIndex:
     email_members: set[str] = field(default_factory=set)
     # Member key → the emails exactly as the orders wrote them (to find them by index).
     raw_emails: dict[str, set[str]] = field(default_factory=dict)
+    # (email member, customer member, reason): an eCom buyer joined to the profile its
+    # order's X-Series twin was sold to.
+    twin_links: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def build_members(
@@ -118,6 +121,15 @@ def build_members(
         if email is None or email in placeholders.emails:
             normalised = normalise_phone(phone, rules)
             members.append(Member(f"order:{number}", (), (normalised,) if normalised else ()))
+    for candidate in candidates:
+        if candidate.key not in index.raw_emails:
+            continue
+        for raw in sorted(index.raw_emails[candidate.key]):
+            for customer_id in sorted(facts.order_twins.get(raw, ())):
+                if customer_id in facts.profiles:
+                    index.twin_links.append(
+                        (candidate.key, f"customer:{customer_id}", f"eCom twin sale ({raw})")
+                    )
     index.members = members
     return index
 

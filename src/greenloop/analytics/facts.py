@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from greenloop.domain.purchases import (
     CountingRules,
@@ -61,6 +61,9 @@ class Facts:
     order_email: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     # Raw eCom buyer email → the name on its latest order (for matching).
     order_names: dict[str, str] = field(default_factory=dict)
+    # Raw eCom buyer email → the profiles its orders' X-Series twins were sold to: one
+    # purchase, so one buyer, whatever email the checkout was given (a guest checkout).
+    order_twins: dict[str, set[str]] = field(default_factory=dict)
     store_emails: list[str] = field(default_factory=list)
     manual_links: list[tuple[str, str]] = field(default_factory=list)
     manual_unlinks: list[tuple[str, str]] = field(default_factory=list)
@@ -190,12 +193,32 @@ def _contacts(facts: Facts, orders: Iterable[OrderFact]) -> list[OrderFact]:
     return kept
 
 
+def _twins(conn: Connection, facts: Facts, numbers: Collection[str] | None = None) -> None:
+    o, s = t.ecom_orders.c, t.sales.c
+    query = (
+        select(o.email, s.customer_id)
+        .select_from(t.ecom_orders.join(t.sales, s.source_id == o.order_number))
+        .where(
+            s.customer_id.is_not(None),
+            s.return_for.is_(None),
+            func.lower(s.source).like("ecw:%"),
+        )
+    )
+    if numbers is not None:
+        if not numbers:
+            return
+        query = query.where(o.order_number.in_(sorted(numbers)))
+    for email, customer_id in conn.execute(query):
+        facts.order_twins.setdefault(email, set()).add(customer_id)
+
+
 def load_people(conn: Connection) -> tuple[Facts, list[OrderFact]]:
     """Everything identity needs (profiles, eCom buyers, overrides), without the sales,
     and the eCom orders."""
     facts = Facts(profiles=_profiles(conn, None))
     _overrides(conn, facts)
     orders = _contacts(facts, load_order_facts(conn))
+    _twins(conn, facts)
     return facts, orders
 
 
@@ -239,6 +262,7 @@ def load_scoped(
     if twin_numbers:
         order_rows += list(load_order_facts(conn, where=o.order_number.in_(list(twin_numbers))))
     orders = _contacts(facts, order_rows)
+    _twins(conn, facts, [order.order_number for order in orders])
     keep_customers = set(customer_ids)
     keep_emails = set(emails)
     keep_orders = set(order_numbers)

@@ -63,7 +63,7 @@ def cluster_people(
             manual_links=facts.manual_links,
             manual_unlinks=facts.manual_unlinks,
             placeholders=index.placeholders,
-            matched_links=matched,
+            matched_links=[*index.twin_links, *matched],
         )
 
     matches: Matches | None = None
