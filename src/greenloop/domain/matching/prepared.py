@@ -1,0 +1,221 @@
+"""Records as integer columns: folded values interned once, so pairs compare as ids.
+
+``Prepared`` turns the records into id columns (names, street, postcode, emails, phones)
+plus the per-value facts blocking and comparison need (initials, Soundex codes, nickname
+pairs, email local parts and domains, anagram keys, name shares).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from greenloop.domain.matching.fields import FLOOR, FloatArray, IntArray
+from greenloop.domain.matching.levels import NOT_DIGIT, local_part, made_of_names
+from greenloop.domain.matching.records import MatchRecord, fold, fold_postcode, fold_street
+from greenloop.domain.nicknames import nickname_groups
+
+__all__ = ["Prepared", "Vocab"]
+
+
+class Vocab:
+    """Interned strings; id 0 is always "" so "missing" is a single comparison."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {"": 0}
+        self._values: list[str] = [""]
+        self._objects: npt.NDArray[np.object_] = np.array([""], object)
+        self._lengths: IntArray = np.zeros(1, np.int64)
+
+    def id(self, value: str) -> int:
+        return self.ids.setdefault(value, len(self.ids))
+
+    @property
+    def values(self) -> list[str]:
+        if len(self._values) != len(self.ids):
+            self._values = list(self.ids)  # dicts keep insertion order: index = id
+        return self._values
+
+    def column(self, raw: list[str], transform: Callable[[str], str] | None = None) -> IntArray:
+        """Ids of ``transform(value)`` per value, transforming each distinct value once."""
+        intern = self.ids.setdefault
+        ids = self.ids
+        if transform is None:
+            memo = {value: intern(value, len(ids)) for value in dict.fromkeys(raw)}
+        else:
+            memo = {
+                value: intern(transform(value), len(ids)) if value else 0
+                for value in dict.fromkeys(raw)
+            }
+        return np.array(list(map(memo.__getitem__, raw)), np.int64)
+
+    def lengths(self) -> IntArray:
+        """Length of each string, by id."""
+        if len(self._lengths) != len(self.ids):
+            self._lengths = np.array([len(v) for v in self.values], np.int64)
+        return self._lengths
+
+    def array(self, ids: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.object_]:
+        """The strings for an id column (an object array, which rapidfuzz reads directly)."""
+        if len(self._objects) != len(self.ids):
+            self._objects = np.array(self.values, object)
+        picked: npt.NDArray[np.object_] = self._objects[ids]
+        return picked
+
+
+_SOUNDEX_DIGITS = {
+    **dict.fromkeys("bfpv", "1"),
+    **dict.fromkeys("cgjkqsxz", "2"),
+    **dict.fromkeys("dt", "3"),
+    "l": "4",
+    **dict.fromkeys("mn", "5"),
+    "r": "6",
+}
+
+
+@lru_cache(maxsize=65536)
+def _soundex(name: str) -> str:
+    """American Soundex of a folded name ("smith", "smyth", "smtih" -> "s530").
+
+    Keeps the first letter and codes the consonants after it, so most one-letter typos
+    and spelling variants share a code while the code still splits a surname list into
+    thousands of small blocks (a last initial would give 26 huge ones).
+    """
+    letters = [c for c in name if "a" <= c <= "z"]
+    if not letters:
+        return ""
+    code, previous = letters[0], _SOUNDEX_DIGITS.get(letters[0], "")
+    for letter in letters[1:]:
+        if letter in "hw":  # h and w do not separate two equal codes
+            continue
+        digit = _SOUNDEX_DIGITS.get(letter, "")
+        if digit and digit != previous:
+            code += digit
+        previous = digit
+    return (code + "000")[:4]
+
+
+_HOUSE_NUMBER = re.compile(r"^\d+")
+
+
+def _house_number(street: str) -> str:
+    """The leading number of a folded street ("12" of "12 elm st"), or ""."""
+    found = _HOUSE_NUMBER.match(street)
+    return found.group(0) if found else ""
+
+
+def _sorted_letters(text: str) -> str:
+    return "".join(sorted(text))
+
+
+def _shares(ids: IntArray, size: int) -> FloatArray:
+    """Per name id, the share of named records carrying it (at least 1e-4)."""
+    counts = np.bincount(ids, minlength=size).astype(np.float64)
+    counts[0] = 0.0
+    shares: FloatArray = np.maximum(counts / max(counts.sum(), 1.0), FLOOR)
+    return shares
+
+
+class Prepared:
+    """Records as integer columns: folded values interned once, compared as ids."""
+
+    def __init__(self, records: Sequence[MatchRecord]) -> None:
+        n = len(records)
+        self.n = n
+        self.keys = [r.key for r in records]
+        self.first = Vocab()
+        self.last = Vocab()
+        self.initial = Vocab()
+        self.street = Vocab()
+        self.house = Vocab()
+        self.post = Vocab()
+        self.birth = Vocab()
+        self.email = Vocab()
+        self.phone = Vocab()
+        first_id = self.first.column([r.first for r in records], fold)
+        last_id = self.last.column([r.last for r in records], fold)
+        self.post_id = self.post.column([r.postcode for r in records], fold_postcode)
+        streets = [r.street for r in records]
+        self.street_id = self.street.column(streets, fold_street)
+        self.house_id = self.house.column(streets, lambda raw: _house_number(fold_street(raw)))
+        self.birth_id = self.birth.column([r.birth_date for r in records])
+        self.first_id, self.last_id = first_id, last_id
+
+        # Emails and phones: one flat column of value ids, record k's at off[k]:off[k+1].
+        email_lists = [
+            r.emails if len(r.emails) < 2 else tuple(dict.fromkeys(r.emails)) for r in records
+        ]
+        phone_lists = [
+            r.phones if len(r.phones) < 2 else tuple(dict.fromkeys(r.phones)) for r in records
+        ]
+        emails = [e for values in email_lists for e in values]
+        self.email_flat = self.email.column(emails)
+        self.email_off = np.r_[0, np.cumsum([len(v) for v in email_lists])].astype(np.int64)
+        self.phone_flat = self.phone.column([p for values in phone_lists for p in values])
+        self.phone_off = np.r_[0, np.cumsum([len(v) for v in phone_lists])].astype(np.int64)
+        owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.email_off))
+        firsts, lasts = self.first.values, self.last.values
+        self.email_named = np.array(
+            [
+                made_of_names(local_part(email), firsts[f], lasts[la])
+                for email, f, la in zip(
+                    emails, first_id[owner].tolist(), last_id[owner].tolist(), strict=True
+                )
+            ],
+            np.bool_,
+        )
+
+        # Per distinct first name: its initial and length (for the "initial" level).
+        names = self.first.values
+        self.first_initial = np.array([self.initial.id(v[:1]) for v in names], np.int64)
+        self.first_len = np.array([len(v) for v in names], np.int64)
+        soundex = Vocab()
+        self.last_soundex = np.array([soundex.id(_soundex(v)) for v in self.last.values], np.int64)
+        self.nickname_codes = self._nickname_codes()
+        self.first_share = _shares(first_id, len(names))
+        self.last_share = _shares(last_id, len(self.last.values))
+
+        # Per distinct email: local part, domain, and the anagram keys that survive a
+        # swapped pair of letters (gmial.com, anna.simth@).
+        self.local = Vocab()
+        self.domain = Vocab()
+        self.anagram = Vocab()
+        local_id, domain_id, local_sorted, domain_sorted = [], [], [], []
+        for email in self.email.values:
+            local, _, domain = email.rpartition("@")
+            local_id.append(self.local.id(local))
+            domain_id.append(self.domain.id(domain))
+            local_sorted.append(self.anagram.id(_sorted_letters(local)))
+            domain_sorted.append(self.anagram.id(_sorted_letters(domain)))
+        self.email_local = np.array(local_id, np.int64)
+        self.email_domain = np.array(domain_id, np.int64)
+        self.email_local_sorted = np.array(local_sorted, np.int64)
+        self.email_domain_sorted = np.array(domain_sorted, np.int64)
+        self.local_len = np.array([len(v) for v in self.local.values], np.int64)
+        digits = Vocab()
+        self.email_digits = np.array(
+            [digits.id(NOT_DIGIT.sub("", local_part(v))) for v in self.email.values], np.int64
+        )
+        self.tail = Vocab()
+        self.phone_tail = np.array([self.tail.id(v[-7:]) for v in self.phone.values], np.int64)
+
+    def _nickname_codes(self) -> IntArray:
+        """Codes ``lo * V + hi`` of every pair of distinct first names sharing a group."""
+        size = len(self.first.values)
+        members: dict[int, list[int]] = {}
+        for name, name_id in self.first.ids.items():
+            for group in nickname_groups(name):
+                members.setdefault(group, []).append(name_id)
+        codes = {
+            min(x, y) * size + max(x, y)
+            for ids in members.values()
+            for x in ids
+            for y in ids
+            if x != y
+        }
+        return np.array(sorted(codes), np.int64)
