@@ -567,7 +567,9 @@ def test_every_duplicate_kind_is_planted(store: StoreData) -> None:
     by_person: dict[str, list[Obj]] = defaultdict(list)
     for c in store.customers:
         by_person[truth["persons"][c["id"]]].append(c)
-    assert Counter(kinds.values()).keys() == {
+    # Identity noise (its own test file) adds kinds no exact key finds; these are the rest.
+    noise = store.truth["identity"]["kinds"]
+    assert Counter(k for cid, k in kinds.items() if cid not in noise).keys() == {
         "primary",
         "case_email",
         "phone_only",
@@ -598,17 +600,22 @@ def test_every_duplicate_kind_is_planted(store: StoreData) -> None:
             assert dup["email"].replace(".", "") in plain
 
 
-def test_merged_profiles_are_soft_deleted_with_their_old_sales(store: StoreData) -> None:
-    merged = store.truth["merged_into"]
-    deleted = {c["id"]: c for c in store.customers if c["deleted_at"]}
-    assert deleted
-    assert deleted.keys() == merged.keys()
-    with_sales = {s.get("customer_id") for s in store.sales}
-    assert deleted.keys() & with_sales
-    for sale in store.sales:
-        gone = deleted.get(sale.get("customer_id", ""))
-        if gone:
-            assert sale["sale_date"] < gone["deleted_at"]
+def test_merged_profiles_are_soft_deleted_with_their_old_sales(
+    store: StoreData, small_store: StoreData
+) -> None:
+    kept = 0
+    for data in (store, small_store):
+        merged = data.truth["merged_into"]
+        deleted = {c["id"]: c for c in data.customers if c["deleted_at"]}
+        assert deleted
+        assert deleted.keys() == merged.keys()
+        kept += len(deleted.keys() & {s.get("customer_id") for s in data.sales})
+        for sale in data.sales:
+            gone = deleted.get(sale.get("customer_id", ""))
+            if gone:
+                assert sale["sale_date"] < gone["deleted_at"]
+    # Only a few merged profiles ever had a sale (identity noise moves which), so look at both.
+    assert kept
 
 
 def test_phones_look_valid_and_vary_in_format(store: StoreData) -> None:

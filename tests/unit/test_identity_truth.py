@@ -25,7 +25,9 @@ def _pairs(groups: dict[object, list[str]]) -> set[frozenset[str]]:
 
 @pytest.mark.parametrize("seed", [7, 21, 99])
 def test_pairwise_precision_and_recall_against_generator_truth(seed: int) -> None:
-    store = generate_store(GeneratorConfig(seed=seed, customers=3000, anchor=ANCHOR))
+    # Exact keys only: the messy kinds identity noise plants are scored by their own benchmark.
+    config = GeneratorConfig(seed=seed, customers=3000, anchor=ANCHOR, identity_noise=0)
+    store = generate_store(config)
     rules = IdentityRules(placeholder_phones=(store.truth["store_phone"],))
     members = []
     for c in store.customers:

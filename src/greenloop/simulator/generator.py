@@ -33,6 +33,7 @@ from greenloop.simulator.generator_customers import finish_customers
 from greenloop.simulator.generator_ecom import EcomDesk
 from greenloop.simulator.generator_life import LifeParams
 from greenloop.simulator.generator_lives import Lives, future_truth, simulate_lives
+from greenloop.simulator.generator_noise import DUPLICATE_KINDS, IdentityNoise, NoiseRates
 from greenloop.simulator.generator_people import (
     NO_PHONE,
     PLACEHOLDER_EMAILS,
@@ -86,6 +87,35 @@ class GeneratorConfig:
     churn_per_year: float = 0.35  # hazard of stopping per year, once settled
     bad_experience: float = 0.05  # visits after which stopping is four times likelier
     comeback_share: float = 0.12  # of those who stop, share who return after a long gap
+    # Identity noise (generator_noise): duplicates and look-alikes no exact key sorts out.
+    # Per person, each a person's second profile; most duplicates above stay exact ones.
+    typo_email_rate: float = 0.008  # one typo in the email, usually no phone
+    second_email_rate: float = 0.006  # another real email (often work), same name and address
+    other_phone_rate: float = 0.006  # another phone, no email, same name and address
+    nickname_rate: float = 0.005  # Kate for Katherine, with the email, phone or address
+    married_name_rate: float = 0.004  # another last name, with the phone or address
+    name_case_rate: float = 0.005  # ANNA, anna, José/Jose, with the email or phone
+    # Per person, a new person beside an earlier one: two persons who look alike.
+    household_rate: float = 0.01  # shares an email or phone, usually the last name, address
+    namesake_rate: float = 0.003  # the same first and last name, nothing else shared
+    guest_checkout_rate: float = 0.02  # per eCom order: a one-off email of a known person
+    identity_noise: float = 1.0  # scales every rate above; 0 turns the noise off
+
+    @property
+    def noise_rates(self) -> NoiseRates:
+        """The identity noise rates in use, ``identity_noise`` applied."""
+        scale = self.identity_noise
+        return NoiseRates(
+            typo_email=self.typo_email_rate * scale,
+            second_email=self.second_email_rate * scale,
+            other_phone=self.other_phone_rate * scale,
+            nickname=self.nickname_rate * scale,
+            married_name=self.married_name_rate * scale,
+            name_case=self.name_case_rate * scale,
+            household=self.household_rate * scale,
+            namesake=self.namesake_rate * scale,
+            guest_checkout=self.guest_checkout_rate * scale,
+        )
 
     @property
     def life(self) -> LifeParams:
@@ -129,6 +159,25 @@ class GeneratorConfig:
                 raise ValueError(f"{name} must be > 0")
         if self.churn_per_year < 0:
             raise ValueError("churn_per_year must be >= 0")
+        self._check_noise()
+
+    def _check_noise(self) -> None:
+        if self.identity_noise < 0:
+            raise ValueError("identity_noise must be >= 0")
+        rates = self.noise_rates
+        for kind in (*DUPLICATE_KINDS, "household", "namesake", "guest_checkout"):
+            if not 0.0 <= getattr(self, f"{kind}_rate") <= 1.0:
+                raise ValueError(f"{kind}_rate must be between 0 and 1")
+        # One roll per person picks at most one kind of each group, so a group's scaled
+        # rates must fit in one.
+        groups = {
+            "the duplicate rates": [getattr(rates, k) for k in DUPLICATE_KINDS],
+            "household_rate + namesake_rate": [rates.household, rates.namesake],
+            "guest_checkout_rate": [rates.guest_checkout],
+        }
+        for name, values in groups.items():
+            if sum(values) > 1.0:
+                raise ValueError(f"identity_noise × {name} must add up to at most 1")
 
 
 @dataclass(frozen=True)
@@ -240,6 +289,8 @@ def _generate(config: GeneratorConfig) -> StoreData:
 
     setup = build_setup(rng, opened=opened, start=start, anchor=anchor)
     volumes = _volumes(config)
+    rates = config.noise_rates
+    noise = IdentityNoise(config.seed, rates) if rates.any() else None
     people = build_people(
         rng,
         customers=config.customers,
@@ -248,6 +299,7 @@ def _generate(config: GeneratorConfig) -> StoreData:
         anchor=anchor,
         opened=opened,
         store_phone=STORE_PHONE,
+        noise=noise,
     )
     calendar = _Calendar(rng, start, anchor)
     until = anchor + config.future_days * DAY
@@ -262,6 +314,7 @@ def _generate(config: GeneratorConfig) -> StoreData:
 
     factory = SaleFactory(rng, setup.shop, setup.catalog, anchor, year_start)
     desk = EcomDesk(rng, factory, setup.catalog, anchor=anchor, hint_start=hint_start)
+    desk.guest = noise.guest if noise is not None else None
     for ts, _seq, kind, person in events:
         if kind == _WALKIN:
             factory.instore(ts, None)
@@ -305,6 +358,9 @@ def _generate(config: GeneratorConfig) -> StoreData:
         "store_phone": STORE_PHONE,
         "tax_rate": setup.catalog.tax_rate,
     }
+    if noise is not None:
+        # Absent with the noise off, so that store is byte for byte the one before noise.
+        truth["identity"] = noise.truth()
     return StoreData(
         retailer=setup.retailer,
         outlets=setup.outlets,

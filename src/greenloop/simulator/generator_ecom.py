@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -83,6 +84,8 @@ class EcomDesk:
         self.ecom_person: dict[str, str] = {}
         self.pending: list[SaleRec] = []  # twins of lagging orders, not in X-Series yet
         self.synced: list[SaleRec] = []
+        # Identity noise: a guest checkout's (email, phone) for an order, or None.
+        self.guest: Callable[[str, Person, bool], tuple[str, str | None] | None] | None = None
 
     def order(self, ts: int, person: Person, sync_state: str) -> None:
         rng = self.rng
@@ -95,6 +98,13 @@ class EcomDesk:
         pickup = test or rng.random() < 0.55
         payment_status = self._payment_status(pickup, sync_state)
         offline = payment_status == "QUEUED" or test
+        email = (person.ecom_email or _fallback_email(person)).lower()
+        phone = f"+1{person.ecom_phone}" if person.ecom_phone else None
+        if self.guest is not None:
+            # Not the order the integration creates the buyer's profile from: it takes its
+            # email from the order.
+            creates = sync_state in ("synced", "lagging") and not person.ecom_ready
+            email, phone = self.guest(number, person, not (test or creates)) or (email, phone)
 
         profile: Profile | None = None
         if sync_state in ("synced", "lagging"):
@@ -146,9 +156,9 @@ class EcomDesk:
         self.orders.append(
             {
                 "order_number": number,
-                "email": (person.ecom_email or _fallback_email(person)).lower(),
+                "email": email,
                 "name": person.ecom_name,
-                "phone": f"+1{person.ecom_phone}" if person.ecom_phone else None,
+                "phone": phone,
                 "created_at": iso(order_ts),
                 "items": [
                     {

@@ -5,14 +5,19 @@ one profile, but the generator deliberately plants the duplicates a dedupe engin
 untangle: the same email typed in another letter case, a phone-only second profile, a
 second email behind the same phone, a profile the eCom integration created because the
 order email matched nothing (sometimes only a Gmail dot variant of a known address),
-and shared placeholder emails and phones on unrelated people.
+and shared placeholder emails and phones on unrelated people. The messier kinds no
+exact key finds (typos, nicknames, households, ...) come from generator_noise, through
+the hooks in ``IdentityHooks``.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import Protocol
 
 from greenloop.simulator.generator_base import DAY, HOUR, ZERO, code4, new_uuid
 from greenloop.simulator.generator_life import season
@@ -31,9 +36,11 @@ __all__ = [
     "NOT_SYNCED_YET",
     "NO_PHONE",
     "PLACEHOLDER_EMAILS",
+    "IdentityHooks",
     "People",
     "Person",
     "Profile",
+    "Relation",
     "build_people",
     "format_phone",
     "random_address",
@@ -163,6 +170,40 @@ class People:
     flagged: list[Person] = field(default_factory=list)
 
 
+@dataclass
+class Relation:
+    """The earlier person a new one is planted beside, and what they share."""
+
+    kind: str  # household | namesake
+    partner: Person
+    partner_primary: Profile
+    female: bool
+    email: str | None = None  # the shared email, if that is what the household shares
+    digits: str | None = None  # the shared phone, if that is what the household shares
+
+
+class IdentityHooks(Protocol):
+    """What identity noise (generator_noise) does while people are built; a protocol so
+    that this module need not import that one, which builds on it."""
+
+    def attach(self, builder: _Builder) -> None: ...
+
+    def relate(self, person: Person, female: bool) -> Relation | None: ...
+
+    def bind(
+        self, relation: Relation, primary: Profile, pos_email: str | None, digits: str | None
+    ) -> tuple[str | None, str | None]: ...
+
+    def after_person(
+        self,
+        person: Person,
+        primary: Profile,
+        real_email: str | None,
+        digits: str | None,
+        room: int,
+    ) -> int: ...
+
+
 def format_phone(digits: str, style: int) -> str:
     """The same ten digits the five ways cashiers and customers type them."""
     a, e, n = digits[:3], digits[3:6], digits[6:]
@@ -192,6 +233,17 @@ class _Builder:
         self.persons: list[Person] = []
         self.profiles: list[Profile] = []
         self.flag_budget = 0
+        self.noise: IdentityHooks | None = None
+
+    @contextmanager
+    def drawing_from(self, rng: random.Random) -> Iterator[None]:
+        """Make the helpers below draw from ``rng``: identity noise builds its profiles
+        with them but from its own stream, so turning it off leaves the store unchanged."""
+        main, self.rng = self.rng, rng
+        try:
+            yield
+        finally:
+            self.rng = main
 
     # -- identities ---------------------------------------------------------------------------
 
@@ -216,11 +268,12 @@ class _Builder:
         candidate = local
         # Gmail ignores dots, so reserve the dotless form too: two different people must never
         # collapse into one address under the Gmail rule.
-        while self._taken(candidate, domain):
+        while self.taken(candidate, domain):
             candidate = f"{local}{rng.randint(2, 999)}"
         return f"{candidate}@{domain}"
 
-    def _taken(self, local: str, domain: str) -> bool:
+    def taken(self, local: str, domain: str) -> bool:
+        """Whether the address is in use already; reserves it when it is not."""
         key = f"{local.replace('.', '')}@{domain}" if domain == "gmail.com" else f"{local}@{domain}"
         if key in self.emails:
             return True
@@ -244,10 +297,11 @@ class _Builder:
 
     # -- profiles -----------------------------------------------------------------------------
 
-    def profile(self, person: Person, kind: str) -> Profile:
-        code = f"{person.first}-{code4(self.rng)}"
+    def profile(self, person: Person, kind: str, first: str | None = None) -> Profile:
+        first = first or person.first  # the code starts with the name the cashier typed
+        code = f"{first}-{code4(self.rng)}"
         while code in self.codes:
-            code = f"{person.first}-{code4(self.rng)}"
+            code = f"{first}-{code4(self.rng)}"
         self.codes.add(code)
         prof = Profile(person, kind, new_uuid(self.rng), code)
         self.profiles.append(prof)
@@ -283,6 +337,9 @@ class _Builder:
         first = rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M)
         person = Person(f"P{len(self.persons) + 1:06d}", first, rng.choice(LAST_NAMES), role)
         self.persons.append(person)
+        relation = self.noise.relate(person, female) if self.noise is not None else None
+        if relation is not None:
+            female = relation.female
         person.home_outlet = 0 if rng.random() < 0.6 else 1
         person.weight = 0.0 if rng.random() < 0.15 else rng.lognormvariate(0.0, 0.9)
         person.spend = min(3.0, rng.lognormvariate(0.0, 0.4))
@@ -333,6 +390,8 @@ class _Builder:
             digits = digits or self.phone()
         if pos_email is not None and pos_email == real_email and rng.random() < 0.08:
             pos_email = _shout(pos_email, rng)
+        if relation is not None and self.noise is not None:
+            pos_email, digits = self.noise.bind(relation, primary, pos_email, digits)
         primary.email = pos_email
         if digits is not None:
             self.set_phone(primary, self.phone_value(digits))
@@ -341,6 +400,8 @@ class _Builder:
         room -= 1
         if role == "regular" and room > 0:
             room -= self.plant_duplicate(person, primary, real_email, digits)
+        if self.noise is not None:
+            room -= self.noise.after_person(person, primary, real_email, digits, room)
         self.plan_online(person, primary, real_email, room, digits)
         return person
 
@@ -363,6 +424,12 @@ class _Builder:
             self.set_phone(dup, self.phone_value(digits))
         else:
             return 0
+        self.settle_duplicate(person, primary, dup)
+        return 1
+
+    def settle_duplicate(self, person: Person, primary: Profile, dup: Profile) -> None:
+        """A second profile appears some time into the history; staff merge a quarter."""
+        rng = self.rng
         person.pos_profiles.append(dup)
         dup.enable_loyalty = rng.random() < 0.4
         span = self.anchor - self.start
@@ -372,7 +439,6 @@ class _Builder:
             # Staff merged it: the record is deleted, its older sales still point at it.
             dup.deleted_ts = rng.randint(dup.active_from + 2 * DAY, self.anchor - HOUR)
             dup.merged_into = primary.id
-        return 1
 
     def plan_online(
         self,
@@ -458,10 +524,15 @@ def build_people(
     anchor: int,
     opened: int,
     store_phone: str,
+    noise: IdentityHooks | None = None,
 ) -> People:
-    """Exactly ``customers`` profiles (eCom-created ones included) spread over people."""
+    """Exactly ``customers`` profiles (eCom-created and noise ones included) spread over
+    people."""
     builder = _Builder(rng, start, anchor, opened, store_phone)
     builder.flag_budget = flag_budget
+    builder.noise = noise
+    if noise is not None:
+        noise.attach(builder)
     share = max(1, customers // 25)
     per_placeholder = min(max(12, round(customers * 0.012)), share)
     roles = ["staff"] * min(5, max(1, customers // 400))
