@@ -102,6 +102,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--show", action="store_true", help="list every scored pair first")
+    parser.add_argument("--auto-link-probability", type=float, help="instead of the setting")
+    parser.add_argument("--suggest-probability", type=float, help="instead of the setting")
     args = parser.parse_args()
 
     began = time.perf_counter()
@@ -113,7 +115,17 @@ def main() -> None:
         settings = load_settings(
             None,
             env={},
-            overrides={"database": {"url": f"sqlite:///{tmp}/identity.db"}},
+            overrides={
+                "database": {"url": f"sqlite:///{tmp}/identity.db"},
+                "identity": {
+                    name: value
+                    for name, value in (
+                        ("auto_link_probability", args.auto_link_probability),
+                        ("suggest_probability", args.suggest_probability),
+                    )
+                    if value is not None
+                },
+            },
         )
         fresh = make_engine(settings.database_url())
         migrate(fresh)
@@ -202,7 +214,34 @@ def main() -> None:
             kinds = store.truth.get("identity", {}).get("kinds", {})
             why = [kinds.get(k.removeprefix("customer:"), "") for k in (r.a, r.b)]
             print(f"{r.kind:9} {r.probability:.4f} {'OK ' if right else 'NO '} {why} {r.evidence}")
+    if args.show:
+        _show_missed(store, true_pairs - reviewed_pairs, reviewed)
     print(json.dumps(result, indent=1))
+
+
+def _show_missed(store: Any, missed: set[tuple[str, str]], held: Mapping[str, str]) -> None:
+    """Each true link still apart after review, with what the generator planted there."""
+    identity = store.truth.get("identity", {})
+    kinds = identity.get("kinds", {})
+    guests = {
+        normalise_email(o["email"])
+        for o in store.ecom_orders
+        if o["order_number"] in set(identity.get("guest_orders", ()))
+    }
+
+    def kind(key: str) -> str:
+        if key.startswith("email:"):
+            return "guest checkout" if key.removeprefix("email:") in guests else "eCom buyer"
+        return kinds.get(key.removeprefix("customer:"), "profile")
+
+    # Counted once per pair of persons GreenLoop kept apart, by what each member is.
+    apart: dict[tuple[str, str], tuple[str, str]] = {}
+    for a, b in sorted(missed):
+        persons = (min(held[a], held[b]), max(held[a], held[b]))
+        left, right = sorted((kind(a), kind(b)))
+        apart.setdefault(persons, (left, right))
+    for (left, right), count in Counter(apart.values()).most_common():
+        print(f"missed    {count:5} {left} / {right}")
 
 
 if __name__ == "__main__":

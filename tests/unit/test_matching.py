@@ -29,6 +29,7 @@ from greenloop.domain.matching import (
     names_agree,
     score_pairs,
 )
+from greenloop.domain.matching.levels import made_of_names
 from greenloop.domain.nicknames import NICKNAME_GROUPS, nickname_of
 
 T = TypeVar("T")
@@ -321,6 +322,12 @@ def test_emails_that_only_spell_the_names_are_no_evidence() -> None:
     assert _levels(ANNA, anna_at_yahoo)["email"] == 0
     numbered = replace(ANNA, key="x", emails=("anna.smith2@gmail.com",))
     assert _levels(ANNA, numbered)["email"] == 0
+    initial = replace(ANNA, key="x", emails=("anna.s.smith@gmail.com",))
+    assert _levels(ANNA, initial)["email"] == 0  # a middle initial is no evidence either
+    assert made_of_names("as.smith", "anna", "smith")
+    assert not made_of_names("anna.sm.smith", "anna", "smith")
+    underscore = replace(ANNA, key="x", emails=("anna_smith@gmail.com",))
+    assert _levels(ANNA, underscore)["email"] == 0  # a namesake at the same provider
     typo = replace(ANNA, key="x", emails=("anna.smith@gmial.com",))
     assert _levels(ANNA, typo)["email"] == 3  # a typo is still a typo
     words = evidence(ANNA, anna_at_yahoo, compare(ANNA, anna_at_yahoo))
@@ -339,8 +346,14 @@ def test_name_levels() -> None:
     assert _levels(_record("a", first="A."), ANNA)["first"] == 2
     assert _levels(bob, ANNA)["first"] == 1
     assert _levels(_record("a"), ANNA)["first"] == 0
-    married = replace(ANNA, last="Jones")
-    assert _levels(ANNA, married)["last"] == 1
+    moved = replace(ANNA, last="Jones", street="3 Oak Lane", postcode="37205")
+    assert _levels(ANNA, moved)["last"] == 1
+    # A new surname at the same address is no evidence against (a marriage).
+    married = replace(ANNA, key="x", last="Jones", emails=(), phones=(), birth_date="")
+    assert _levels(ANNA, married)["last"] == 0
+    words = evidence(ANNA, married, compare(ANNA, married))
+    assert words[-1] == "last names Smith / Jones: a new surname? (same first name and address)"
+    assert _levels(replace(married, first="Bob"), ANNA)["last"] == 1  # a household
     assert _levels(ANNA, replace(ANNA, last="Smithe"))["last"] == 2
 
 

@@ -6,8 +6,11 @@ analysis scores candidate pairs of members across the exact clusters
 (:mod:`greenloop.domain.matching`, Fellegi–Sunter with weights estimated from the
 store's own data) and sorts them by probability:
 
-* at or above ``identity.auto_link_probability``, and only when the first names agree,
-  the pair is joined like an exact key (its reason says why);
+* a pair whose first names disagree ("Anna" / "Bob" on one address) is a household,
+  two people: it is neither joined nor suggested;
+* at or above ``identity.auto_link_probability`` the pair is joined like an exact key
+  (its reason says why), unless it rests on a new surname at the same address: a
+  marriage is staff's call;
 * at or above ``identity.suggest_probability`` it is a suggestion, one per pair of
   persons (their best pair), waiting for staff;
 * a pair staff linked or unlinked is never scored again: their word is final.
@@ -25,7 +28,14 @@ from typing import Any
 from greenloop.analytics.compute import MemberIndex
 from greenloop.analytics.facts import Facts
 from greenloop.domain.identity import IdentityRules
-from greenloop.domain.matching import MatchRecord, ScoredPair, names_agree, score_pairs
+from greenloop.domain.matching import (
+    LAST,
+    MatchRecord,
+    ScoredPair,
+    names_agree,
+    new_last_name,
+    score_pairs,
+)
 
 __all__ = ["Matches", "find_matches", "match_reason", "match_records"]
 
@@ -120,6 +130,11 @@ def _decided(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     return {(min(a, b), max(a, b)) for a, b in pairs}
 
 
+def _new_surname(pair: ScoredPair, by_key: Mapping[str, MatchRecord]) -> bool:
+    """Did the scoring set a changed surname aside (``matching.levels.new_surname``)?"""
+    return pair.levels[LAST] == 0 and new_last_name(by_key[pair.a], by_key[pair.b])
+
+
 def find_matches(
     facts: Facts,
     index: MemberIndex,
@@ -141,8 +156,9 @@ def find_matches(
     scored, weights = score_pairs(records, skip=skip, min_probability=rules.suggest_probability)
     matches = Matches(weights=weights.as_json(), candidates=len(scored))
     for pair in scored:
-        agree = names_agree(by_key[pair.a].first, by_key[pair.b].first)
-        if pair.probability >= rules.auto_link_probability and agree:
+        if not names_agree(by_key[pair.a].first, by_key[pair.b].first):
+            continue  # a household: two people, however much else they share
+        if pair.probability >= rules.auto_link_probability and not _new_surname(pair, by_key):
             matches.auto.append(pair)
         else:
             matches.suggested.append(pair)

@@ -251,8 +251,8 @@ class IdentitySettings(_Section):
     # 0.999 on the generated store's truth), pairs at or above suggest_probability wait
     # on the Review page for staff.
     suggestions: bool = True
-    auto_link_probability: float = Field(default=0.9999, gt=0, le=1)
-    suggest_probability: float = Field(default=0.5, gt=0, le=1)
+    auto_link_probability: float = Field(default=0.995, gt=0, le=1)
+    suggest_probability: float = Field(default=0.9, gt=0, le=1)
 
 
 class AnalyticsSettings(_Section):

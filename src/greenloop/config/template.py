@@ -91,8 +91,8 @@ max_profiles_per_value = 5
 # addresses) are joined at once from this probability, and wait for staff on the
 # Review page (`greenloop customers suggestions`) from the second.
 suggestions = true
-auto_link_probability = 0.9999
-suggest_probability = 0.5
+auto_link_probability = 0.995
+suggest_probability = 0.9
 
 [analytics]
 # What a purchase is worth toward tiers, and whether same-day purchases are one visit.

@@ -41,8 +41,8 @@ Pure: rapidfuzz and numpy are computation libraries; nothing does I/O.
 
 from greenloop.domain.matching.blocking import candidate_pairs
 from greenloop.domain.matching.estimate import estimate_weights
-from greenloop.domain.matching.evidence import evidence
-from greenloop.domain.matching.fields import FIELDS, LEVEL_NAMES
+from greenloop.domain.matching.evidence import evidence, new_last_name
+from greenloop.domain.matching.fields import FIELDS, LAST, LEVEL_NAMES
 from greenloop.domain.matching.levels import compare, names_agree
 from greenloop.domain.matching.records import MatchRecord, fold
 from greenloop.domain.matching.scoring import ScoredPair, score_pairs
@@ -51,6 +51,7 @@ from greenloop.domain.matching.weights import DEFAULT_WEIGHTS, Weights
 __all__ = [
     "DEFAULT_WEIGHTS",
     "FIELDS",
+    "LAST",
     "LEVEL_NAMES",
     "MatchRecord",
     "ScoredPair",
@@ -61,5 +62,6 @@ __all__ = [
     "evidence",
     "fold",
     "names_agree",
+    "new_last_name",
     "score_pairs",
 ]

@@ -161,7 +161,10 @@ def compare_columns(prep: Prepared, i: IntArray, j: IntArray) -> LevelArray:
         same_digits = prep.email_digits[a_ids] == prep.email_digits[b_ids]
         named = prep.email_named[at_a[rest]] & prep.email_named[at_b[rest]]
         close = typo | (local_a == local_b)
-        levels = np.where(named, np.where((edits <= 1) & same_digits, 3, 0), np.where(close, 3, 1))
+        letter_typo = (
+            (edits <= 1) & same_digits & (prep.email_bare[a_ids] != prep.email_bare[b_ids])
+        )
+        levels = np.where(named, np.where(letter_typo, 3, 0), np.where(close, 3, 1))
         unsure = np.flatnonzero(~named & ~close)  # similar local parts, or different
         similar = _similar(
             prep.local.array(local_a[unsure]), prep.local.array(local_b[unsure]), LOCAL_SIMILAR
@@ -192,4 +195,6 @@ def compare_columns(prep: Prepared, i: IntArray, j: IntArray) -> LevelArray:
     birth = np.where(birth_a == birth_b, 2, 1)
     birth[(birth_a == 0) | (birth_b == 0)] = 0
     out[:, BIRTH] = birth
+    married = (out[:, LAST] == 1) & (out[:, FIRST] >= 4) & (out[:, ADDRESS] == 3)
+    out[married, LAST] = 0  # levels.new_surname
     return out

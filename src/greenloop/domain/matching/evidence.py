@@ -8,10 +8,16 @@ from rapidfuzz.distance import DamerauLevenshtein
 
 from greenloop.domain.matching.fields import ADDRESS, EMAIL, FIRST, LAST, PHONE
 from greenloop.domain.matching.levels import email_comparer, phone_level
-from greenloop.domain.matching.records import MatchRecord
+from greenloop.domain.matching.records import MatchRecord, fold
 from greenloop.domain.matching.weights import DEFAULT_WEIGHTS, Weights
 
-__all__ = ["evidence"]
+__all__ = ["evidence", "new_last_name"]
+
+
+def new_last_name(a: MatchRecord, b: MatchRecord) -> bool:
+    """Both records have a last name and they differ (level 0 then means a new surname)."""
+    last_a, last_b = fold(a.last), fold(b.last)
+    return bool(last_a and last_b) and last_a != last_b
 
 
 def _typed(text: str) -> str:
@@ -103,6 +109,9 @@ def evidence(
         fields = [f for f in fields if f not in (FIRST, LAST)]
     for f in fields:
         items.append((float(table[f, levels[f]]), _field_words(a, b, f, levels[f])))
+    if levels[LAST] == 0 and new_last_name(a, b):
+        shown = f"{_typed(a.last)} / {_typed(b.last)}"
+        items.append((0.0, f"last names {shown}: a new surname? (same first name and address)"))
     if levels[EMAIL] == 0 and a.emails and b.emails:
         shown = f"{a.emails[0]} / {b.emails[0]}"
         items.append((0.0, f"emails only spell the names, no evidence: {shown}"))

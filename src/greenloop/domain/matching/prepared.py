@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from greenloop.domain.matching.fields import FLOOR, FloatArray, IntArray
-from greenloop.domain.matching.levels import NOT_DIGIT, local_part, made_of_names
+from greenloop.domain.matching.levels import NOT_DIGIT, bare_address, local_part, made_of_names
 from greenloop.domain.matching.records import MatchRecord, fold, fold_postcode, fold_street
 from greenloop.domain.nicknames import nickname_groups
 
@@ -201,6 +201,8 @@ class Prepared:
         self.email_digits = np.array(
             [digits.id(NOT_DIGIT.sub("", local_part(v))) for v in self.email.values], np.int64
         )
+        bare = Vocab()
+        self.email_bare = np.array([bare.id(bare_address(v)) for v in self.email.values], np.int64)
         self.tail = Vocab()
         self.phone_tail = np.array([self.tail.id(v[-7:]) for v in self.phone.values], np.int64)
 
