@@ -166,7 +166,12 @@ def main() -> None:
     keys = [k for k in written if k in owner]
     true_pairs = _pairs(_groups({k: owner[k] for k in keys}))
     auto = {k: written[k] for k in keys}
-    accepted = [(a, b) for a, b in suggestions if owner.get(a) and owner.get(a) == owner.get(b)]
+
+    def right(pair: tuple[str, str]) -> bool:
+        return owner.get(pair[0]) is not None and owner.get(pair[0]) == owner.get(pair[1])
+
+    accepted = [pair for pair in suggestions if right(pair)]
+    joined = [(r.a, r.b) for r in scored if r.kind == "auto"]
     reviewed = _union(auto, [(a, b) for a, b in accepted if a in auto and b in auto])
     exact_pairs = _pairs(_groups({k: exact[k] for k in keys if k in exact}))
     auto_pairs = _pairs(_groups(auto))
@@ -189,6 +194,11 @@ def main() -> None:
         },
         "exact_keys": _score(exact_pairs, true_pairs),
         "auto_links": _score(auto_pairs, true_pairs),
+        # The pairs joined by score alone (not by an exact key): the threshold's own precision.
+        "joined_by_score": {
+            "pairs": len(joined),
+            "precision": round(sum(map(right, joined)) / len(joined), 5) if joined else 1.0,
+        },
         "with_suggestions": _score(reviewed_pairs, true_pairs),
         "suggestions": len(suggestions),
         "suggestions_per_profile": round(len(suggestions) / profiles, 5) if profiles else 0,
@@ -210,10 +220,10 @@ def main() -> None:
     }
     if args.show:
         for r in sorted(scored, key=lambda r: -r.probability):
-            right = owner.get(r.a) is not None and owner.get(r.a) == owner.get(r.b)
             kinds = store.truth.get("identity", {}).get("kinds", {})
             why = [kinds.get(k.removeprefix("customer:"), "") for k in (r.a, r.b)]
-            print(f"{r.kind:9} {r.probability:.4f} {'OK ' if right else 'NO '} {why} {r.evidence}")
+            verdict = "OK " if right((r.a, r.b)) else "NO "
+            print(f"{r.kind:9} {r.probability:.4f} {verdict} {why} {r.evidence}")
     if args.show:
         _show_missed(store, true_pairs - reviewed_pairs, reviewed)
     print(json.dumps(result, indent=1))
