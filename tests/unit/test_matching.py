@@ -293,7 +293,7 @@ def _levels(a: MatchRecord, b: MatchRecord) -> dict[str, int]:
         ("anna.smth@gmail.com", 3),  # dropped letter
         ("anna.smith@gmal.com", 3),
         ("anna.smith@yahoo.com", 3),  # same local part, another domain
-        ("annasmith80@yahoo.com", 2),  # similar local parts
+        ("annasmith80@yahoo.com", 0),  # alike, but Anna's own is her name: no evidence
         ("bob.jones@gmail.com", 1),
     ],
 )
@@ -301,6 +301,26 @@ def test_email_levels(email: str, level: int) -> None:
     other = _record("email:x", emails=(email,))
     assert _levels(ANNA, other)["email"] == level
     assert _levels(other, ANNA)["email"] == level
+
+
+@pytest.mark.parametrize(
+    ("name", "left", "right", "level"),
+    [
+        # Neither local part is its owner's names: alike local parts are evidence.
+        ("Ann Lee", "greenthumb.grows@gmail.com", "greenthumbgrows77@yahoo.com", 2),
+        # One is: a namesake's address resembles a mistyped one as much as his own would.
+        ("Jorge Navarro", "jorge.navarro@gmail.com", "orgenavarro@example.com", 0),
+        ("Erin Brooks", "erinbrooks@example.org", "eri.brooks@gmail.com", 0),
+    ],
+)
+def test_alike_email_names_count_only_when_not_made_of_names(
+    name: str, left: str, right: str, level: int
+) -> None:
+    first, last = name.split()
+    a = _record("customer:1", first=first, last=last, emails=(left,))
+    b = _record("customer:2", first=first, last=last, emails=(right,))
+    assert _levels(a, b)["email"] == level
+    assert _levels(b, a)["email"] == level
 
 
 def test_second_email_with_the_same_local_part_counts() -> None:

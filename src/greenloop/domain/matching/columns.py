@@ -159,7 +159,8 @@ def compare_columns(prep: Prepared, i: IntArray, j: IntArray) -> LevelArray:
         shorter = np.minimum(prep.local_len[local_a], prep.local_len[local_b])
         typo = (edits <= 1) | ((edits == 2) & (shorter >= TWO_TYPOS_MIN_LOCAL))
         same_digits = prep.email_digits[a_ids] == prep.email_digits[b_ids]
-        named = prep.email_named[at_a[rest]] & prep.email_named[at_b[rest]]
+        named_a, named_b = prep.email_named[at_a[rest]], prep.email_named[at_b[rest]]
+        named = named_a & named_b
         close = typo | (local_a == local_b)
         letter_typo = (
             (edits <= 1) & same_digits & (prep.email_bare[a_ids] != prep.email_bare[b_ids])
@@ -169,7 +170,8 @@ def compare_columns(prep: Prepared, i: IntArray, j: IntArray) -> LevelArray:
         similar = _similar(
             prep.local.array(local_a[unsure]), prep.local.array(local_b[unsure]), LOCAL_SIMILAR
         )
-        levels[unsure[similar]] = 2
+        # Alike local parts where one is made of names: the names again (levels._email_level).
+        levels[unsure[similar]] = np.where((named_a | named_b)[unsure[similar]], 0, 2)
         rows[rest] = levels
     out[:, EMAIL] = _best_per_pair(combos, rows)
 
