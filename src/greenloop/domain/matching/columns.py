@@ -126,8 +126,25 @@ def _best_per_pair(combos: IntArray, row_levels: LevelArray) -> LevelArray:
     return levels
 
 
+# Pairs compared per slice: the intermediate columns (value combinations, the strings
+# handed to rapidfuzz) take about 200 bytes a pair, so a store whose blocking yields
+# millions of candidates stays within tens of megabytes instead of growing by hundreds.
+_SLICE = 200_000
+
+
 def compare_columns(prep: Prepared, i: IntArray, j: IntArray) -> LevelArray:
     """``compare`` for many pairs at once: an array of shape (pairs, fields)."""
+    if len(i) <= _SLICE:
+        return _compare_slice(prep, i, j)
+    return np.concatenate(
+        [
+            _compare_slice(prep, i[at : at + _SLICE], j[at : at + _SLICE])
+            for at in range(0, len(i), _SLICE)
+        ]
+    )
+
+
+def _compare_slice(prep: Prepared, i: IntArray, j: IntArray) -> LevelArray:
     out = np.zeros((len(i), len(FIELDS)), np.int8)
     if len(i) == 0:
         return out
