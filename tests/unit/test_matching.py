@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
+import numpy as np
 import pytest
 
 from greenloop.domain.matching import (
@@ -29,6 +30,7 @@ from greenloop.domain.matching import (
     names_agree,
     score_pairs,
 )
+from greenloop.domain.matching.blocking import _within_budget
 from greenloop.domain.matching.levels import made_of_names
 from greenloop.domain.nicknames import NICKNAME_GROUPS, nickname_of
 
@@ -458,6 +460,28 @@ def test_blocking_skips_blocks_bigger_than_the_limit() -> None:
     assert candidate_pairs(crowd, max_block=20) == []
     assert candidate_pairs([]) == []
     assert candidate_pairs(crowd[:1]) == []
+
+
+def test_blocking_keeps_the_smallest_blocks_of_a_kind_within_its_pair_budget() -> None:
+    # 60 surnames shared by 50 people each (73,500 pairs by surname + initial) are over
+    # the 50,000-pair floor of the budget for 3,050 records; ten rare surnames are not.
+    common = [
+        _record(f"c{k}", first=f"P{k % 50:02d}x", last=f"Common{k // 50}") for k in range(3000)
+    ]
+    rare = [_record(f"r{k}", first=f"Q{k % 5}y", last=f"Rare{k // 5}") for k in range(50)]
+    everyone = common + rare
+    at = {r.key: n for n, r in enumerate(everyone)}
+    pairs = set(candidate_pairs(everyone))
+    assert all((at[f"r{k}"], at[f"r{k + 1}"]) in pairs for k in range(0, 50, 5))
+    assert not [(i, j) for i, j in pairs if j < len(common)]  # every common block dropped
+
+
+def test_pair_budget_keeps_whole_sizes() -> None:
+    sizes = np.array([10, 2, 3, 2, 10], np.int64)  # 45, 1, 3, 1, 45 pairs
+    assert _within_budget(sizes, 100) == 10
+    assert _within_budget(sizes, 50) == 3  # one block of ten fits, but not both: neither
+    assert _within_budget(sizes, 4) == 2
+    assert _within_budget(sizes, 0) == 0
 
 
 def test_blocking_finds_most_true_duplicates() -> None:

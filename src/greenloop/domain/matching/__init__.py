@@ -23,7 +23,9 @@ and surname, phone and address shared together count as one household, not three
 coincidences.
 
 Blocking keeps it near-linear: only pairs sharing a blocking key (``BLOCKING_KEYS``) are
-compared, and a key held by more than ``max_block`` records is skipped as no evidence.
+compared, a key held by more than ``max_block`` records is skipped as no evidence, and
+each kind of key yields at most about ``PAIRS_PER_RECORD`` pairs a record (the smallest
+blocks first).
 Comparison runs column-wise on interned ids with rapidfuzz's C scorers over whole arrays,
 so 200,000 records score in seconds; ``compare`` is the plain per-pair reference the fast
 path is tested against.
