@@ -20,6 +20,7 @@ import pytest
 from scipy import optimize
 
 from greenloop.domain import predictions as pred
+from greenloop.domain.prediction_models import choose_model, fit_model
 from greenloop.domain.predictions import (
     BgNbdParams,
     CustomerSummary,
@@ -458,3 +459,18 @@ def test_predict_combines_the_two_models() -> None:
     assert discounted["regular"].predicted_value_12m > regular.predicted_value_12m * D("0.9")
     undiscounted = predict(PUBLISHED, PUBLISHED_SPEND, people, monthly_discount_rate=0.0)
     assert undiscounted == out
+
+
+def test_a_large_store_chooses_its_model_on_an_even_sample_and_fits_it_on_everyone(
+    summaries: dict[str, CustomerSummary],
+) -> None:
+    days = {k: s.days for k, s in summaries.items() if s.days}
+    assert len(days) > 1000
+    whole = choose_model(summaries, days)
+    sampled = choose_model(summaries, days, max_people=1000)
+    assert "each of 1,000 people's (an even sample)" in sampled.reason
+    assert "(an even sample)" not in whole.reason
+    # The model is fitted on everyone, not on the sample.
+    x, tx, age = columns(summaries)
+    everyone = fit_model(sampled.model.name, x, tx, age)
+    assert sampled.model.params == pytest.approx(everyone.params)

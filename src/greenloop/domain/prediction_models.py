@@ -348,6 +348,7 @@ def choose_model(
     candidates: Sequence[str] = MODEL_NAMES,
     holdout_days: int | None = None,
     min_people: int = 200,
+    max_people: int = 20_000,
 ) -> ModelChoice:
     """Pick the model for this store by a backtest on its own history, then fit it on all.
 
@@ -355,7 +356,10 @@ def choose_model(
     people whose history is at hand (it may be fewer than ``summaries``). The holdout is
     the last ``holdout_days`` (default: a quarter of the history, 28 to 90 days).
     A candidate that cannot be fitted (a parameter at its bound) is reported and left
-    out; NBD, which has no dropout to run away, is the last resort.
+    out; NBD, which has no dropout to run away, is the last resort. The backtest takes
+    at most ``max_people`` people, evenly spread over ``days`` (the mean errors of four
+    models on 20,000 people already differ far beyond their noise; fitting all four on
+    200,000 was most of the fit's time); the chosen model is fitted on everyone.
     """
     people = list(summaries.values())
     if not people:
@@ -367,7 +371,11 @@ def choose_model(
     cutoff = end - timedelta(days=span)
     calibration: list[CustomerSummary] = []
     actual: list[int] = []
-    for key, person_days in days.items():
+    chosen = list(days.items())
+    sampled = " (an even sample)" if len(chosen) > max_people else ""
+    if len(chosen) > max_people:
+        chosen = [chosen[k] for k in np.linspace(0, len(chosen) - 1, max_people).astype(int)]
+    for key, person_days in chosen:
         before = sorted({d for d in person_days if d <= cutoff})
         if not before or key not in summaries:
             continue
@@ -401,7 +409,8 @@ def choose_model(
             winner = ranked[0][1]
             runner = f", ahead of {ranked[1][1]} ({ranked[1][0]:.4f})" if len(ranked) > 1 else ""
             reason = (
-                f"{winner} predicted each of {len(calibration):,} people's purchase days in the "
+                f"{winner} predicted each of {len(calibration):,} people's{sampled} purchase "
+                f"days in the "
                 f"last {span} days best (mean absolute error {ranked[0][0]:.4f}{runner})"
             )
     else:
