@@ -11,20 +11,52 @@ statement. The SQL is the portable subset both SQLite (≥ 3.24) and PostgreSQL 
 canonical text of a ``Decimal`` and ``UtcDateTime`` columns ISO-8601 UTC text with
 microseconds, exactly what their processors produce on SQLite; PostgreSQL casts such
 text to ``NUMERIC`` and ``timestamptz`` losslessly.
+
+On PostgreSQL, :func:`bulk_insert` and :func:`bulk_upsert` send a batch of
+:data:`COPY_MIN_ROWS` rows or more with ``COPY`` (the same processed values, dumped by
+psycopg as text): an insert straight into its table, an upsert into a temporary staging
+table first and then one ``INSERT … SELECT … ON CONFLICT DO UPDATE`` with the same
+``WHERE`` guard, in the caller's transaction. A 1,000-sale page spent most of its
+database time in per-row round trips of ``executemany``; ``COPY`` streams them.
+:func:`copy_counts` tells how many rows went that way (the sync benchmark prints it).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
 
-__all__ = ["bulk_insert", "bulk_upsert", "insert_stored", "placeholders"]
+__all__ = [
+    "COPY_MIN_ROWS",
+    "bulk_insert",
+    "bulk_upsert",
+    "copy_counts",
+    "insert_stored",
+    "placeholders",
+]
 
 Processor = Callable[[Any], Any] | None
+
+# Below this many rows a batch goes by ``executemany``: a webhook's one sale would pay
+# more for a temporary table than ``COPY`` saves it.
+COPY_MIN_ROWS = 64
+
+# Rows sent by ``COPY`` in this process, per table (read by benchmarks/sync.py).
+_copied: Counter[str] = Counter()
+
+
+def copy_counts() -> dict[str, int]:
+    """Rows :func:`bulk_insert` and :func:`bulk_upsert` sent by ``COPY``, per table."""
+    return dict(_copied)
+
+
+def _use_copy(conn: Connection, rows: Sequence[Any]) -> bool:
+    return conn.dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS
 
 
 @cache
@@ -70,6 +102,14 @@ def bulk_insert(
         return
     dialect = conn.dialect
     params = _tuples(rows, _processors(table, columns, dialect))
+    if _use_copy(conn, params):
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            _copy_rows(cursor, table.name, columns, params)
+        finally:
+            cursor.close()
+        _copied[table.name] += len(params)
+        return
     conn.exec_driver_sql(_insert_sql(table, columns, dialect), params)
 
 
@@ -83,7 +123,8 @@ def bulk_upsert(
 ) -> int:
     """Insert or update by primary key; with ``version_guard`` an older row never wins.
 
-    Returns how many rows were inserted or updated (a guarded-off row counts none).
+    Returns how many rows were inserted or updated (a guarded-off row counts none; on
+    the ``COPY`` path a key given twice counts once).
     """
     if not rows:
         return 0
@@ -91,11 +132,72 @@ def bulk_upsert(
     keys = [c.name for c in table.primary_key.columns]
     sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
-    sql = f"{_insert_sql(table, columns, dialect)} {conflict}"
     if version_guard:
-        sql += f" WHERE {table.name}.version < excluded.version"
-    result = conn.exec_driver_sql(sql, _tuples(rows, _processors(table, columns, dialect)))
+        conflict += f" WHERE {table.name}.version < excluded.version"
+    params = _tuples(rows, _processors(table, columns, dialect))
+    if _use_copy(conn, params):
+        return _copy_upsert(conn, table, columns, params, keys, conflict, version_guard)
+    result = conn.exec_driver_sql(f"{_insert_sql(table, columns, dialect)} {conflict}", params)
     return int(result.rowcount)
+
+
+def _copy_rows(cursor: Any, target: str, columns: Sequence[str], rows: Sequence[Any]) -> None:
+    with cursor.copy(f"COPY {target} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _as_executemany_would(
+    rows: list[tuple[Any, ...]], key: list[int], version: int | None
+) -> list[tuple[Any, ...]]:
+    """One row per key, the one ``executemany`` would leave: with a version, the first
+    row of the highest version (an equal one does not pass the guard); else the last.
+    One ``INSERT … SELECT`` may not update a row twice."""
+    kept: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for row in rows:
+        k = tuple(row[i] for i in key)
+        old = kept.get(k) if version is not None else None
+        if old is not None and row[version] <= old[version]:  # type: ignore[index]
+            continue
+        kept[k] = row
+    return list(kept.values()) if len(kept) < len(rows) else rows
+
+
+def _copy_upsert(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    keys: list[str],
+    conflict: str,
+    version_guard: bool,
+) -> int:
+    """PostgreSQL: ``COPY`` into a staging table (``ON COMMIT DROP``, emptied after each
+    use), then one upsert from it in key order (writers lock rows in one order)."""
+    rows = _as_executemany_would(
+        rows,
+        [columns.index(k) for k in keys],
+        columns.index("version") if version_guard else None,
+    )
+    names = ", ".join(columns)
+    staged = f"{table.name}_upsert_staged"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staged} "
+            f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        _copy_rows(cursor, staged, columns, rows)
+        cursor.execute(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {staged} "  # noqa: S608
+            f"ORDER BY {', '.join(keys)} {conflict}"
+        )
+        written = int(cursor.rowcount)
+        cursor.execute(f"TRUNCATE {staged}")
+    finally:
+        cursor.close()
+    _copied[table.name] += len(rows)
+    return written
 
 
 def insert_stored(
