@@ -176,6 +176,76 @@ class CellChecker:
             self._report.warn(f"{self._report.file}:{line}: {name}: {note}")
         return utc
 
+    # Quiet checks for the columnar path (:mod:`greenloop.ecom.column_checks`): the same
+    # tests as above, giving ``(stored text, ok)`` and reporting nothing. A cell that is
+    # not ok, or that the methods above would warn about, sends its order to the row
+    # path, which reports it.
+
+    def quiet_money(self, text: str) -> tuple[str | None, bool]:
+        """:meth:`money` without reporting."""
+        try:
+            parsed = parse_money(text)
+        except ValueError:
+            return None, False
+        if parsed is not None and abs(parsed) > self.limits.max_order_total:
+            return None, False
+        return (None if parsed is None else str(parsed)), True
+
+    def quiet_total(self, text: str) -> tuple[str | None, bool]:
+        """:meth:`total` without reporting."""
+        value, ok = self.quiet_money(text)
+        if not ok or value is None or Decimal(value) < 0:
+            return None, False
+        return value, True
+
+    def quiet_price(self, text: str) -> tuple[str | None, bool]:
+        """:meth:`price` without reporting."""
+        value, ok = self.quiet_money(text)
+        if not ok:
+            return None, False
+        return ("0" if value is None or Decimal(value) == 0 else value), True
+
+    def quiet_item_total(self, text: str) -> tuple[str | None, bool]:
+        """An item's total; an empty one is not ok here (the row path computes it)."""
+        value, ok = self.quiet_money(text)
+        return value, ok and value is not None
+
+    def quiet_quantity(self, text: str) -> tuple[str | None, bool]:
+        """:meth:`quantity` without reporting."""
+        try:
+            quantity = parse_money(text)
+        except ValueError:
+            return None, False
+        if quantity is None:
+            quantity = Decimal(1)
+        if quantity < 0 or quantity > self.limits.max_quantity:
+            return None, False
+        return str(quantity), True
+
+    @property
+    def zone_name(self) -> str:
+        """The store's IANA zone."""
+        return self._clock.zone.key
+
+    def time_bounds(self, name: str) -> tuple[str, str]:
+        """The earliest and latest UTC text a time of column ``name`` may have."""
+        return self._earliest, self._latest_pickup if name == "pickup_time" else self._latest
+
+    def quiet_time(self, text: str, name: str) -> tuple[str | None, bool]:
+        """:meth:`time` of the stripped ``text`` without reporting; a time with a DST
+        note is not ok (the row path warns about it). ``timestamp`` is required."""
+        text = text.strip()
+        if not text:
+            return None, name != "timestamp"
+        try:
+            utc, note = self._clock.utc_text(text)
+        except ValueError:
+            return None, False
+        latest = self._latest_pickup if name == "pickup_time" else self._latest
+        if note or utc < self._earliest or utc > latest:
+            return None, False
+        return utc, True
+
     def _reject_bad_cell(self, line: int, column: str, exc: ValueError) -> None:
         if isinstance(exc, BadCell):
             self._reject(line, column, exc.message, exc.hint)

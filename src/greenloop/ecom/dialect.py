@@ -134,11 +134,17 @@ class HashingStream(io.RawIOBase):
     are always read before the row is parsed, so the flag is up in time.
     """
 
-    def __init__(self, path: Path, *, hashing: bool = True) -> None:
+    def __init__(self, path: Path, *, hashing: bool = True, scan_lines: bool = False) -> None:
+        """``scan_lines`` also watches for what the columnar reader cannot number as
+        the ``csv`` module does: ``saw_odd_lines`` turns true at a blank line or a lone
+        carriage return (or an empty line inside a quoted cell: the row path reads it)."""
         super().__init__()
         self._raw = path.open("rb", buffering=0)
         self._digest = hashlib.sha256() if hashing else None
         self.saw_nul = False
+        self._scan_lines = scan_lines
+        self.saw_odd_lines = False
+        self._tail = b""
 
     def readable(self) -> bool:
         return True
@@ -150,9 +156,26 @@ class HashingStream(io.RawIOBase):
             if self._digest is not None:
                 self._digest.update(view)
             # A copy and a memchr: several times faster than a regex over the view.
-            if not self.saw_nul and b"\0" in view.tobytes():
+            data = view.tobytes()
+            if not self.saw_nul and b"\0" in data:
                 self.saw_nul = True
+            if self._scan_lines and not self.saw_odd_lines:
+                self._scan(data)
+        elif self._scan_lines and self._tail.endswith(b"\r"):
+            self._scan(b"\n")  # a carriage return ending the file ends its last line
         return count or 0
+
+    def _scan(self, data: bytes) -> None:
+        text = self._tail + data
+        self._tail = text[-2:]
+        if b"\n\n" in text or b"\n\r\n" in text or b"\r\r" in text:
+            self.saw_odd_lines = True
+            return
+        if b"\r" in text:
+            # A carriage return at the end is judged with the next bytes.
+            body = text[:-1] if text.endswith(b"\r") else text
+            if body.count(b"\r") != body.count(b"\r\n"):
+                self.saw_odd_lines = True
 
     def close(self) -> None:
         self._raw.close()

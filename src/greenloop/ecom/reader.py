@@ -21,10 +21,13 @@ is carried as that ``Decimal``'s canonical text, times as fixed-width ISO-8601 U
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from greenloop.ecom.cells import CellChecker
+from greenloop.ecom.column_checks import BlockChecker
+from greenloop.ecom.columnar import ColumnarRows, reads_columns
 from greenloop.ecom.orders import OrderBuilder
 from greenloop.ecom.records import (
     ITEM_RECORD,
@@ -69,9 +72,12 @@ class ExportReader:
         encoding: str | None = None,
         hash_file: bool = True,
         limits: ValueLimits | None = None,
+        columnar: bool = True,
     ) -> None:
         """``encoding`` forces one; its undecodable bytes then refuse their orders
-        (without it, a file that stops being UTF-8 raises :class:`NotUtf8`)."""
+        (without it, a file that stops being UTF-8 raises :class:`NotUtf8`).
+        ``columnar`` reads a UTF-8 file by columns (:mod:`greenloop.ecom.columnar`);
+        off, every row goes the row path (the two give the same orders and reports)."""
         self.path = Path(path)
         self.name = display_name or str(path)
         self.limits = limits = limits or ValueLimits()
@@ -85,6 +91,8 @@ class ExportReader:
         self.day_first = day_first
         self.ambiguous = ambiguous
         self.encoding = encoding
+        self.columnar = columnar
+        self.rows_by_columns = 0  # rows the columnar reader gave, before any row path
         self.hash_file = hash_file  # off when someone else computes the file's SHA-256
         self.report = ReadReport(file=self.name)
         clock = StoreClock(self.zone, day_first=day_first, ambiguous=ambiguous)
@@ -106,7 +114,32 @@ class ExportReader:
                 self.path, self.report, encoding=self.encoding, hash_file=self.hash_file
             ) as rows:
                 build = OrderBuilder(rows, self._cells, self.report).build
-                for number, group, lines in rows.groups(in_memory):
+                groups = None
+                if self.columnar and not in_memory and reads_columns(rows.dialect):
+                    header = rows.header
+                    columnar = ColumnarRows(
+                        self.path,
+                        rows.dialect,
+                        width=len(header.names),
+                        key=header.ix["order_number"],
+                        checker=BlockChecker(
+                            header.ix, header.col, self._cells, excel_like=rows.excel_like
+                        ),
+                        build=build,
+                        hash_file=self.hash_file,
+                    )
+                    try:
+                        for given in columnar.records():
+                            count += 1
+                            yield given
+                    finally:
+                        self.report.rows = self.rows_by_columns = columnar.rows
+                    if columnar.resume_at is None:
+                        self.report.dialect = replace(rows.dialect, sha256=columnar.sha256)
+                        return
+                    # The row path carries on where the columnar reader had to stop.
+                    groups = rows.groups(False, skip=columnar.resume_at, finished=columnar.finished)
+                for number, group, lines in groups or rows.groups(in_memory):
                     record = build(number, group, lines)
                     if record is not None:
                         count += 1

@@ -116,14 +116,20 @@ class ExportRows:
     ) -> None:
         self._stream.close()
 
-    def groups(self, in_memory: bool) -> Iterator[Group]:
+    def groups(
+        self, in_memory: bool, *, skip: int = 0, finished: set[str] | None = None
+    ) -> Iterator[Group]:
         """Each order's rows and first line numbers, in file order; blank lines skipped.
-        Counts the rows into the report; at the end, records the file's SHA-256."""
+        Counts the rows into the report; at the end, records the file's SHA-256.
+
+        ``skip`` rows were given already (by the columnar reader, which stopped there),
+        and ``finished`` holds their order numbers.
+        """
         reader = self._csv
         # One cell past the header's width stays empty: missing columns point at it.
         width = len(self.header.names) + 1
         number_at = self.header.ix["order_number"]
-        finished: set[str] = set()
+        finished = set() if finished is None else finished
         by_number: dict[str, tuple[list[list[str]], list[int]]] = {}
         current: str | None = None
         rows: list[list[str]] = []
@@ -137,6 +143,8 @@ class ExportRows:
                 if not any(cells) or (len(cells) == 1 and not cells[0].strip()):
                     continue  # blank line
                 rows_read += 1
+                if rows_read <= skip:
+                    continue
                 if len(cells) < width:
                     cells.extend([""] * (width - len(cells)))
                 number = cells[number_at].strip()

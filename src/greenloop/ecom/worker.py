@@ -1,17 +1,18 @@
 """Reading an export in a second process, so that parsing and database writes overlap.
 
-A large import has two halves of similar cost: reading and checking the CSV, and
-writing the rows. Threads would take turns on the GIL, so the reading half runs in a
-child process (``python -P -m greenloop.ecom.worker``) that sends batches of checked
-records down a pipe while the parent stages and writes the previous ones. The child is
-a fresh interpreter that imports only the reader: it starts in a fraction of a second,
-holds little memory, and is safe to start from a process that has threads (unlike
-``fork``).
+A large import has two halves: reading and checking the CSV, and writing the rows.
+Threads would take turns on the GIL, so the reading half runs in a child process
+(``python -P -m greenloop.ecom.worker``) that reads the file by columns
+(:mod:`greenloop.ecom.columnar`), stages its orders into storage rows
+(:mod:`greenloop.ecom.staging`: content hashes, snapshot times) and sends them down a
+pipe while the parent writes the previous batch; since the columnar reader, writing is
+the busier half, so the child does all the rest. The child is a fresh interpreter that
+imports only the reader and pyarrow: it starts in well under a second, and
+is safe to start from a process that has threads (unlike ``fork``).
 
 Messages are ``marshal`` data (tuples, lists, strings, integers, ``None``: all a record
 holds) behind an 8-byte length. Both ends run the same interpreter, so the format
-matches, and it encodes about twice as fast as ``pickle``, which matters in the child:
-reading is the busier half.
+matches, and it encodes about twice as fast as ``pickle``.
 
 Both ways of staging a file look the same to the importer: iterate the batches, then
 read ``report``. Problems come out as the same exceptions either way: ``ReadAgain``
@@ -35,7 +36,7 @@ from typing import IO, Any, Protocol
 
 from greenloop.ecom.dialect import Dialect
 from greenloop.ecom.report import NotContiguous, NotUtf8, ReadReport
-from greenloop.ecom.staging import Batch, StageJob, Stager, read_records, stage
+from greenloop.ecom.staging import Batch, StageJob, stage
 from greenloop.errors import ConfigError, GreenLoopError, ImportRowError, InputFileError
 
 __all__ = ["CHILD_MIN_BYTES", "StagedFile", "main", "stage_file"]
@@ -118,7 +119,6 @@ class _ChildStage:
         job = replace(job, hash_file=False)
         self._job = job
         self._digest = _FileDigest(job.path)
-        self._stager = Stager(str(job.path), job.now)
         self._finished = False
         self.report = ReadReport(file=str(job.path))
         env = dict(os.environ)
@@ -147,8 +147,8 @@ class _ChildStage:
                     f"reading {self._job.path} failed: the worker process ended (exit {code})"
                 )
             kind = message[0]
-            if kind == "records":
-                yield self._stager.rows(message[1])
+            if kind == "rows":
+                yield Batch(message[1], message[2])
                 self._digest.advance()
             elif kind == "done":
                 self._fill_report(message[1])
@@ -230,8 +230,8 @@ def _report_payload(report: ReadReport) -> dict[str, Any]:
 def _run(job: StageJob, out: IO[bytes]) -> None:
     reader = job.reader()
     try:
-        for records in read_records(reader, job):
-            _send(out, ("records", records))
+        for batch in stage(reader, job):
+            _send(out, ("rows", batch.orders, batch.items))
             out.flush()
         _send(out, ("done", _report_payload(reader.report)))
     except NotContiguous as exc:

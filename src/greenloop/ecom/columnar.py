@@ -1,0 +1,225 @@
+"""Reading an export by columns: pyarrow's CSV reader in the dialect the sniffer found.
+
+:class:`ColumnarRows` streams the file in blocks with ``pyarrow.csv.open_csv`` (every
+column read as text, nothing guessed), groups each block's rows into orders, checks
+whole columns at once (:mod:`greenloop.ecom.column_checks`) and gives the same records
+the row path gives. An order the checks mark (a bad or odd value, a disagreement, a
+cell a spreadsheet damaged) is built by the row path's
+:class:`~greenloop.ecom.orders.OrderBuilder` from its cells, so what is refused or
+warned about is reported exactly as before, by ``file:line: column``.
+
+Line numbers are counted as the ``csv`` module counts them: a row spans one line plus
+the line breaks inside its quoted cells. Whatever the columnar reader cannot number or
+read the way the ``csv`` module does stops it, and the row path takes over at the first
+order not yet given (:attr:`ColumnarRows.resume_at`): a blank line (pyarrow skips it
+without a trace), a lone carriage return, a NUL byte, a row with another number of cells
+than the header, bytes that are not UTF-8.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.csv as pcsv  # type: ignore[import-untyped]
+
+from greenloop.ecom.column_checks import BlockChecker, stripped
+from greenloop.ecom.dialect import Dialect, HashingStream
+from greenloop.ecom.records import ItemRecord, OrderRecord
+from greenloop.ecom.report import NotContiguous
+
+__all__ = ["BLOCK_BYTES", "ColumnarRows", "reads_columns"]
+
+# Bytes per block: about 20,000 rows of the real export's width.
+BLOCK_BYTES = 4 << 20
+Record = tuple[OrderRecord, int, list[ItemRecord]]
+_NEWLINE = re.compile(b"\n")
+Build = Callable[[str, list[list[str]], list[int]], Record | None]
+
+
+def reads_columns(dialect: Dialect) -> bool:
+    """Whether the columnar reader can read this dialect (UTF-8, with or without BOM)."""
+    return dialect.encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig", "utf8")
+
+
+class ColumnarRows:
+    """One columnar pass over ``path``, whose header has ``width`` cells and the order
+    number in column ``key``."""
+
+    def __init__(
+        self,
+        path: Path,
+        dialect: Dialect,
+        *,
+        width: int,
+        key: int,
+        checker: BlockChecker,
+        build: Build,
+        hash_file: bool,
+    ) -> None:
+        self._path = path
+        self._dialect = dialect
+        self._width = width
+        self._key = key
+        self._checker = checker
+        self._build = build
+        self._hash_file = hash_file
+        self.rows = 0  # rows of the orders given so far
+        self.finished: set[str] = set()  # their order numbers
+        self.resume_at: int | None = None  # rows the row path skips, when it must take over
+        self.sha256 = ""
+        self._reader: Any = None
+
+    def records(self) -> Iterator[Record]:
+        """Valid orders in file order. When it stops early, :attr:`resume_at` says how
+        many rows the row path must skip to carry on."""
+        stream = HashingStream(self._path, hashing=self._hash_file, scan_lines=True)
+        try:
+            yield from self._read(stream)
+        finally:
+            if self._reader is not None:
+                self._reader.close()  # before the stream: it may be reading ahead
+            stream.close()
+
+    def _read(self, stream: HashingStream) -> Iterator[Record]:
+        names = [f"c{index}" for index in range(self._width)]
+        try:
+            reader = self._reader = pcsv.open_csv(
+                stream,
+                read_options=pcsv.ReadOptions(
+                    column_names=names, block_size=BLOCK_BYTES, use_threads=False
+                ),
+                parse_options=pcsv.ParseOptions(
+                    delimiter=self._dialect.separator,
+                    quote_char='"',
+                    double_quote=True,
+                    escape_char=False,
+                    newlines_in_values=True,
+                    ignore_empty_lines=True,
+                ),
+                convert_options=pcsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    check_utf8=True,
+                ),
+            )
+        except (pa.ArrowException, OSError):
+            self.resume_at = 0
+            return
+        next_line = 1
+        carry: Any = None  # the rows of the last order of a block, which may go on
+        header = True
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError):
+                self.resume_at = self.rows
+                return
+            if stream.saw_nul or stream.saw_odd_lines:
+                self.resume_at = self.rows
+                return
+            batch, next_line = self._numbered(batch, next_line)
+            if header:
+                batch, header = batch.slice(1), False
+            batch = _without_empty_rows(batch)
+            if carry is not None:
+                batch = pa.concat_batches([carry, batch])
+            carry = None
+            if batch.num_rows == 0:
+                continue
+            keys, starts = _orders(batch, self._key)
+            last = starts.pop()
+            carry = batch.slice(last)
+            if starts:
+                yield from self._orders(batch.slice(0, last), keys.slice(0, last), starts)
+        if stream.saw_nul or stream.saw_odd_lines:
+            self.resume_at = self.rows
+            return
+        if carry is not None:
+            keys, starts = _orders(carry, self._key)
+            yield from self._orders(carry, keys, starts)
+        self.sha256 = stream.hexdigest()
+
+    def _numbered(self, batch: Any, next_line: int) -> tuple[Any, int]:
+        """The batch with two more columns: the line each row starts on, and the row's
+        size in bytes (never less than its characters)."""
+        spans = pa.repeat(1, batch.num_rows).cast(pa.int64())
+        size = pa.repeat(0, batch.num_rows).cast(pa.int64())
+        for index in range(batch.num_columns):
+            column = batch.column(index)
+            size = pc.add(size, pc.binary_length(column))
+            data = column.buffers()[2]
+            # Most columns never hold a line break: one memchr over the column's bytes.
+            if data is not None and _NEWLINE.search(memoryview(data)):
+                spans = pc.add(spans, pc.count_substring(column, "\n"))
+        ends = pc.add(pc.cumulative_sum(spans), next_line)
+        starts = pc.subtract(ends, spans)
+        total = pc.sum(spans).as_py() or 0
+        batch = batch.append_column("line", starts).append_column("size", size)
+        return batch, next_line + total
+
+    def _orders(self, batch: Any, keys: Any, starts: list[int]) -> Iterator[Record]:
+        numbers = keys.take(pa.array(starts, type=pa.int64())).to_pylist()
+        finished = self.finished
+        stop = len(numbers)
+        if not finished.isdisjoint(numbers) or len(set(numbers)) < len(numbers):
+            seen = set(finished)
+            for position, number in enumerate(numbers):
+                if number and number in seen:
+                    stop = position
+                    break
+                seen.add(number)
+        lines = batch.column("line").to_pylist()
+        size = batch.column("size")
+        cells = batch.drop_columns(["line", "size"])
+        checked = self._checker.check(cells, keys, starts, size)
+        ends = [*starts[1:], batch.num_rows]
+        orders = list(zip(*checked.order_columns, strict=True))
+        items = list(zip(*checked.item_columns, strict=True))
+        for position in range(stop):
+            start, end = starts[position], ends[position]
+            number = numbers[position]
+            if position in checked.slow:
+                record = self._build(number, _python_rows(cells, start, end), lines[start:end])
+            else:
+                record = orders[position], lines[start], items[start:end]
+            finished.add(number)
+            self.rows += end - start
+            if record is not None:
+                yield record
+        if stop < len(numbers):
+            self.rows += 1  # the row path had read the first row of that order
+            raise NotContiguous(numbers[stop])
+
+
+def _python_rows(batch: Any, start: int, end: int) -> list[list[str]]:
+    """An order's rows as the row path holds them: one cell past the header, empty."""
+    part = batch.slice(start, end - start)
+    columns = [part.column(index).to_pylist() for index in range(part.num_columns)]
+    return [[*row, ""] for row in zip(*columns, strict=True)]
+
+
+def _orders(batch: Any, key: int) -> tuple[Any, list[int]]:
+    """The stripped order numbers (column ``key``), and the first row of each run of
+    equal ones."""
+    keys = stripped(batch.column(key))
+    starts = [0]
+    if batch.num_rows > 1:
+        changed = pc.not_equal(keys.slice(1), keys.slice(0, batch.num_rows - 1))
+        starts += pc.add(pc.indices_nonzero(changed), 1).to_pylist()
+    return keys, starts
+
+
+def _without_empty_rows(batch: Any) -> Any:
+    """Rows whose every cell is empty are skipped, as the row path skips them."""
+    empty = pc.equal(batch.column("size"), 0)
+    if not pc.any(empty).as_py():
+        return batch
+    return batch.filter(pc.invert(empty))
