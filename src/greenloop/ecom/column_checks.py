@@ -48,7 +48,6 @@ _EXPORT_TIME = (
     r"[0-9]{4} (0[1-9]|1[0-2]):[0-5][0-9] (AM|PM)$"
 )
 _EXPORT_DAY = r"^[A-Za-z]{3} (?P<day>[0-9]{1,2}),"
-_UTC_TEXT = "%Y-%m-%dT%H:%M:%S+00:00"  # with microseconds: the unit is us
 
 Convert = Callable[[str], tuple[str | None, bool]]
 
@@ -71,6 +70,14 @@ def stripped(column: Any) -> Any:
 
 def _or_none(column: Any) -> Any:
     return pc.if_else(pc.equal(column, ""), _NULL, column)
+
+
+def _utc_text(moments: Any) -> Any:
+    """``2026-01-06T02:08:00.000000+00:00``: the store clock's UTC text (microseconds,
+    as Arrow writes a ``us`` timestamp), several times faster than ``strftime``."""
+    naive = pc.cast(pc.cast(moments, pa.timestamp("us", "UTC")), pa.timestamp("us"))
+    text = pc.utf8_replace_slice(pc.cast(naive, pa.string()), 10, 11, "T")
+    return pc.binary_join_element_wise(text, "+00:00", "")
 
 
 def _all(masks: list[Any]) -> Any:
@@ -254,7 +261,7 @@ class BlockChecker:
         )
         late = pc.assume_timezone(local, timezone=zone, ambiguous="latest", nonexistent="latest")
         day = pc.cast(pc.struct_field(pc.extract_regex(text, _EXPORT_DAY), [0]), pa.int64())
-        utc = pc.strftime(pc.cast(early, pa.timestamp("us", "UTC")), format=_UTC_TEXT)
+        utc = _utc_text(early)
         earliest, latest = cells.time_bounds(name)
         checks = [
             fast,

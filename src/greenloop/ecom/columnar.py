@@ -91,7 +91,7 @@ class ColumnarRows:
             reader = self._reader = pcsv.open_csv(
                 stream,
                 read_options=pcsv.ReadOptions(
-                    column_names=names, block_size=BLOCK_BYTES, use_threads=False
+                    column_names=names, block_size=BLOCK_BYTES, use_threads=True
                 ),
                 parse_options=pcsv.ParseOptions(
                     delimiter=self._dialect.separator,
