@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from itertools import groupby, repeat
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
@@ -196,62 +198,50 @@ def _sync_identity(
     raw_emails: Mapping[str, Iterable[str]],
 ) -> None:
     """The whole identity, written as its differences from the stored one (most runs
-    change a handful of rows out of hundreds of thousands)."""
+    change a handful of rows out of hundreds of thousands).
+
+    Every table is read in the writing transaction (what a recompute wrote meanwhile
+    counts) as plain tuples. Identity values are compared per member through a digest
+    (the sum of its rows' hashes), and only the members whose digests differ are read
+    again row by row, so an unchanged identity costs one read of each table.
+    """
     m, v, lk = t.identity_members, t.identity_values, t.identity_links
     mark = placeholders(conn, 1)
-    # Read in the writing transaction: what a recompute wrote meanwhile counts.
-    previous = load_member_persons(conn)
-    gone = [(key,) for key in previous if key not in assignments]
-    if gone:
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
         # Names come from our own schema, never from input.
-        conn.exec_driver_sql(f"DELETE FROM {m.name} WHERE member_key = {mark}", gone)  # noqa: S608
-    moved = [(k, pid) for k, pid in assignments.items() if previous.get(k) != pid]
-    del previous
-    bulk_upsert(conn, m, _MEMBER_COLUMNS, _member_rows(moved, now), version_guard=False)
+        cursor.execute(f"SELECT member_key, person_id FROM {m.name}")  # noqa: S608
+        previous = dict(cursor.fetchall())
+        gone = [(key,) for key in previous if key not in assignments]
+        if gone:
+            cursor.executemany(f"DELETE FROM {m.name} WHERE member_key = {mark}", gone)  # noqa: S608
+        moved = [(k, pid) for k, pid in assignments.items() if previous.get(k) != pid]
+        del previous
+        bulk_upsert(conn, m, _MEMBER_COLUMNS, _member_rows(moved, now), version_guard=False)
 
-    values = member_values(members, assignments, raw_emails)
-    stale: list[tuple[str, str, str]] = []
-    added: list[tuple[str, str, str]] = []
-    seen: set[str] = set()
-    vc = v.c
-    stored = conn.execute(
-        select(vc.member_key, vc.kind, vc.value).order_by(vc.member_key, vc.kind, vc.value)
-    )
-    for key, group in _grouped(stored):
-        seen.add(key)
-        old = {(kind, value) for _key, kind, value in group}
-        new = values.get(key, set())
-        stale.extend((key, kind, value) for kind, value in old - new)
-        added.extend((key, kind, value) for kind, value in new - old)
-    added.extend(
-        (key, kind, value)
-        for key, found in values.items()
-        if key not in seen
-        for kind, value in found
-    )
-    if stale:
-        where = f"member_key = {mark} AND kind = {mark} AND value = {mark}"
-        conn.exec_driver_sql(f"DELETE FROM {v.name} WHERE {where}", stale)  # noqa: S608
-    bulk_insert(conn, v, ("member_key", "kind", "value"), sorted(added))
+        added, stale = _values_diff(cursor, mark, members, assignments, raw_emails)
+        if stale:
+            where = f"member_key = {mark} AND kind = {mark} AND value = {mark}"
+            cursor.executemany(f"DELETE FROM {v.name} WHERE {where}", stale)  # noqa: S608
+        bulk_insert(conn, v, ("member_key", "kind", "value"), sorted(added))
 
-    # A person's links are shown in the order they were made, so a person whose links
-    # changed gets all of them rewritten in that order.
-    wanted: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for link in links:
-        wanted[link_person[link.a]].append((link.a, link.b, link.reason))
-    lc = lk.c
-    stored_links = conn.execute(
-        select(lc.person_id, lc.a, lc.b, lc.reason).order_by(lc.person_id, lc.id)
-    )
-    unchanged: set[str] = set()
-    rewrite: list[str] = []
-    for pid, group in _grouped(stored_links):
-        if wanted.get(pid) == [(a, b, reason) for _pid, a, b, reason in group]:
-            unchanged.add(pid)
-        else:
-            rewrite.append(pid)
+        # A person's links are shown in the order they were made, so a person whose
+        # links changed gets all of them rewritten in that order.
+        wanted: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        for link in links:
+            wanted[link_person[link.a]].append((link.a, link.b, link.reason))
+        cursor.execute(f"SELECT person_id, a, b, reason FROM {lk.name} ORDER BY person_id, id")  # noqa: S608
+        unchanged: set[str] = set()
+        rewrite: list[str] = []
+        for pid, group in groupby(cursor.fetchall(), key=itemgetter(0)):
+            if wanted.get(pid) == [(a, b, reason) for _pid, a, b, reason in group]:
+                unchanged.add(pid)
+            else:
+                rewrite.append(pid)
+    finally:
+        cursor.close()
     for chunk in _chunks(rewrite):
-        conn.execute(delete(lk).where(lc.person_id.in_(chunk)))
+        conn.execute(delete(lk).where(lk.c.person_id.in_(chunk)))
     bulk_insert(
         conn,
         lk,
@@ -264,20 +254,89 @@ def _sync_identity(
     )
 
 
-def _grouped(rows: Iterable[Sequence[Any]]) -> Iterable[tuple[str, list[Sequence[Any]]]]:
-    """Rows ordered by their first column, in runs of the same first column."""
-    key: str | None = None
-    group: list[Sequence[Any]] = []
-    for row in rows:
-        if row[0] != key:
-            if group:
-                assert key is not None
-                yield key, group
-            key, group = row[0], []
-        group.append(row)
-    if group:
-        assert key is not None
-        yield key, group
+Row = tuple[str, str, str]
+
+
+def _value_rows(
+    members: Sequence[Member],
+    assignments: Mapping[str, str],
+    raw_emails: Mapping[str, Iterable[str]],
+) -> set[Row]:
+    """:func:`member_values` as (member key, kind, value) rows."""
+    rows = {(m.key, "email", e) for m in members for e in m.emails}
+    rows.update((m.key, "phone", p) for m in members for p in m.phones)
+    rows.update((m.key, "code", m.code) for m in members if m.code)
+    rows.update(
+        (k, "raw_email", r) for k, raws in raw_emails.items() if k in assignments for r in raws
+    )
+    return rows
+
+
+_first = itemgetter(0)
+
+
+def _digests(
+    members: Sequence[Member],
+    assignments: Mapping[str, str],
+    raw_emails: Mapping[str, Iterable[str]],
+) -> dict[str, int]:
+    """Member key → the sum of its rows' hashes, as :func:`_value_rows` would give them:
+    equal sums, equal rows (this process's string hashes; a collision of two such sums
+    is not a practical concern). A value listed twice counts twice here and once in the
+    table: that member is then only compared row by row."""
+    sums: dict[str, int] = {}
+    for m in members:
+        key = m.key
+        total = sum(map(hash, zip(repeat(key), repeat("email"), m.emails)))
+        total += sum(map(hash, zip(repeat(key), repeat("phone"), m.phones)))
+        if m.code:
+            total += hash((key, "code", m.code))
+        if total:
+            sums[key] = sums.get(key, 0) + total
+    for key, raws in raw_emails.items():
+        if key in assignments:
+            sums[key] = sums.get(key, 0) + sum(
+                map(hash, zip(repeat(key), repeat("raw_email"), raws))
+            )
+    return sums
+
+
+def _values_diff(
+    cursor: Any,
+    mark: str,
+    members: Sequence[Member],
+    assignments: Mapping[str, str],
+    raw_emails: Mapping[str, Iterable[str]],
+) -> tuple[list[Row], list[Row]]:
+    """(rows to add, rows to delete) of ``identity_values``."""
+    table = t.identity_values.name
+    # Names come from our own schema, never from input.
+    cursor.execute(f"SELECT member_key, kind, value FROM {table} ORDER BY member_key")  # noqa: S608
+    stored: dict[str, int] = defaultdict(int)
+    while batch := cursor.fetchmany(_BATCH):
+        for key, rows in groupby(batch, key=_first):
+            stored[key] += sum(map(hash, rows))
+    ours = _digests(members, assignments, raw_emails)
+    if stored == ours:
+        return [], []
+    wanted = _value_rows(members, assignments, raw_emails)
+    differ = {k for k, digest in ours.items() if stored.get(k, digest + 1) != digest}
+    differ.update(k for k in stored if k not in ours)
+    added = [row for row in wanted if row[0] in differ]
+    # Only the differing members' stored rows are read again, in chunks.
+    reread = sorted(k for k in differ if k in stored)
+    have: set[Row] = set()
+    for chunk in _chunks(reread):
+        marks = ", ".join([mark] * len(chunk))
+        cursor.execute(
+            f"SELECT member_key, kind, value FROM {table} WHERE member_key IN ({marks})",  # noqa: S608
+            chunk,
+        )
+        have.update(tuple(row) for row in cursor.fetchall())
+    return [row for row in added if row not in have], sorted(have - wanted)
+
+
+_BATCH = 20_000
 
 
 def replace_placeholders(
