@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -220,6 +221,7 @@ def main() -> None:
         "load_seconds": round(loaded, 1),
         "identity_seconds": round(identity_seconds, 2),
         "analyze_seconds": round(analyze_seconds, 2),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
         "targets": {
             "auto_link_precision": 0.999,
             "recall_with_suggestions": 0.98,
