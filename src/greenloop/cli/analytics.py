@@ -17,7 +17,6 @@ from greenloop.cli.support import (
     translate_errors,
 )
 from greenloop.errors import ConfigError
-from greenloop.services import analysis
 
 __all__ = ["register"]
 
@@ -71,6 +70,8 @@ def analyze_command(
     their reasons, and today's tier counts to the snapshots. With --as-of it is a
     what-if as of that date and writes nothing. Example: greenloop analyze --json
     """
+    from greenloop.services import analysis
+
     settings = settings_from(config)
     moment = parse_moment(as_of, "--as-of")
     if moment is not None and now:
@@ -131,6 +132,8 @@ def show_command(
 
     Example: greenloop customers show "(615) 238-4410" --json
     """
+    from greenloop.services import analysis
+
     detail = analysis.show_customer(
         settings_from(config), query, as_of=parse_moment(as_of, "--as-of")
     )
@@ -198,6 +201,8 @@ def at_risk_command(
 ) -> None:
     """Persons past their purchase cycle, unlikely to be active, or about to drop a tier,
     most valuable first. Example: greenloop customers at-risk --limit 20"""
+    from greenloop.services import analysis
+
     rows = analysis.customers_at_risk(settings_from(config), limit=limit or None)
     if as_json:
         print_json({"count": len(rows), "customers": rows})
@@ -214,6 +219,8 @@ def at_risk_command(
 @translate_errors
 def placeholders_command(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Emails and phones treated as placeholders (they link nobody), and why."""
+    from greenloop.services import analysis
+
     rows = analysis.list_placeholders(settings_from(config))
     if as_json:
         print_json({"count": len(rows), "placeholders": rows})
@@ -226,6 +233,8 @@ def placeholders_command(config: ConfigOption = None, as_json: JsonOption = Fals
 
 
 def _override(a: str, b: str, config: Any, as_json: bool, note: str, unlink: bool) -> None:
+    from greenloop.services import analysis
+
     result = analysis.link_profiles(settings_from(config), a, b, unlink=unlink, note=note)
     if as_json:
         print_json(
@@ -287,6 +296,8 @@ def preview_command(
 
     Example: greenloop tiers preview --program new-program.toml
     """
+    from greenloop.services import analysis
+
     preview = analysis.preview_tiers(settings_from(config), program)
     if as_json:
         print_json(preview.as_json())
@@ -312,6 +323,8 @@ def lock_command(
 
     Example: greenloop tiers lock jane@example.com Bloom --until 2027-01-31 --note "VIP event"
     """
+    from greenloop.services import analysis
+
     moment = parse_moment(until, "--until")
     assert moment is not None
     wanted = None if tier.lower() == "none" else tier
@@ -332,6 +345,8 @@ def export_master_command(
     as_json: JsonOption = False,
 ) -> None:
     """customer_analytics_master.csv: the retailer's 22 columns, then GreenLoop's."""
+    from greenloop.services import analysis
+
     rows = analysis.export_master(settings_from(config), out)
     if as_json:
         print_json({"file": str(out), "rows": rows})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -30,9 +30,10 @@ from greenloop.cli.support import (
     translate_errors,
 )
 from greenloop.cli.webhooks import register as register_realtime
-from greenloop.services import ingest, setup
 from greenloop.simulator.cli import app as simulator_app
-from greenloop.sync.pull import ResourceResult
+
+if TYPE_CHECKING:
+    from greenloop.sync.pull import ResourceResult
 
 __all__ = ["app", "main"]
 
@@ -53,6 +54,17 @@ register_events(app)
 register_demo(app)
 register_serve(app)
 
+# An explicit False for --help of the top level and of each group when it is not given:
+# Typer coerces a flag missing from the command line (None) with a pydantic TypeAdapter,
+# which would import pydantic for `greenloop customers --help` and every other group's
+# help. click's default_map gives the flag its value before that.
+app.info.context_settings = {
+    "default_map": {
+        "help": False,
+        **{group.name: {"help": False} for group in app.registered_groups if group.name},
+    }
+}
+
 
 @app.command()
 @translate_errors
@@ -68,6 +80,8 @@ def init(
 
     Example: greenloop init --domain-prefix mystore
     """
+    from greenloop.services import setup
+
     result = setup.init_project(
         config,
         domain_prefix=domain_prefix,
@@ -113,6 +127,8 @@ def sync_command(
     waits (--wait), then exits 3 with "another sync is running since …".
     Example: greenloop sync --json
     """
+    from greenloop.services import ingest
+
     settings = settings_from(config, verbose)
 
     def progress(name: str, result: ResourceResult) -> None:
@@ -147,6 +163,8 @@ def import_ecom_command(
     Broken rows are reported as file:line: column: problem, and their orders skipped;
     the exit code is 1 when anything was rejected. Example: greenloop import-ecom orders.csv
     """
+    from greenloop.services import ingest
+
     settings = settings_from(config)
     result = ingest.import_ecom(settings, files, dry_run=dry_run)
     payload = result.to_json()
@@ -176,6 +194,8 @@ def reconcile_command(config: ConfigOption = None, as_json: JsonOption = False) 
     missing from the exports, stale 'X-series Order ID' hints, amount and time mismatches,
     and the sync lag. Example: greenloop reconcile --json
     """
+    from greenloop.services import ingest
+
     report = ingest.reconcile_ecom(settings_from(config))
     if as_json:
         print_json(report.to_json())

@@ -15,7 +15,6 @@ from greenloop.cli.support import (
     settings_from,
     translate_errors,
 )
-from greenloop.services import analysis
 
 __all__ = ["register"]
 
@@ -62,6 +61,8 @@ def backtest_command(
 
     Example: greenloop backtest --as-of 2026-06-01 --json
     """
+    from greenloop.services import analysis
+
     moment = parse_moment(as_of, "--as-of")
     assert moment is not None  # the option is required
     result = analysis.backtest(settings_from(config), moment, horizon_days=horizon_days)

@@ -9,7 +9,6 @@ import typer
 
 from greenloop.cli.support import JsonOption, print_json, translate_errors
 from greenloop.errors import InputFileError
-from greenloop.web.dashboard.auth import hash_password
 
 __all__ = ["dashboard_app"]
 
@@ -31,6 +30,8 @@ def hash_password_command(
     greenloop.toml, or export GREENLOOP_DASHBOARD__ADMIN_PASSWORD_HASH.
     Example: greenloop dashboard hash-password
     """
+    from greenloop.web.dashboard.auth import hash_password
+
     if stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -14,7 +14,6 @@ from greenloop.cli.support import (
     settings_from,
     translate_errors,
 )
-from greenloop.services import events as event_service
 
 __all__ = ["events_app", "register"]
 
@@ -43,6 +42,8 @@ def list_command(
 
     Example: greenloop events list --status parked
     """
+    from greenloop.services import events as event_service
+
     settings = settings_from(config)
     rows = event_service.list_events(settings, status=status, limit=limit)
     if as_json:
@@ -68,6 +69,8 @@ def send_command(
 
     Example: greenloop events send --json
     """
+    from greenloop.services import events as event_service
+
     report = event_service.send_events(settings_from(config, verbose))
     if as_json:
         print_json(report.as_json())
@@ -85,6 +88,8 @@ def retry_command(config: ConfigOption = None, as_json: JsonOption = False) -> N
 
     Example: greenloop events retry
     """
+    from greenloop.services import events as event_service
+
     count = event_service.retry_parked(settings_from(config))
     if as_json:
         print_json({"requeued": count})

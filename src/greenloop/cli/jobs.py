@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,7 +16,9 @@ from greenloop.cli.support import (
     settings_from,
     translate_errors,
 )
-from greenloop.runtime.daily import DailyReport, run_daily
+
+if TYPE_CHECKING:
+    from greenloop.runtime.daily import DailyReport
 
 __all__ = ["print_daily", "run_app"]
 
@@ -43,6 +45,8 @@ def daily_command(
     export is moved to rejected/ with a reason file and the run goes on).
     Example cron line: 0 2 * * * greenloop run daily --config /etc/greenloop/greenloop.toml
     """
+    from greenloop.runtime.daily import run_daily
+
     moment: datetime | None = parse_moment(now)
     report = run_daily(settings_from(config, verbose), now=moment)
     if as_json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,9 +16,10 @@ from greenloop.cli.support import (
     settings_from,
     translate_errors,
 )
-from greenloop.push.apply import PushReport
-from greenloop.push.verify import VerifyReport
-from greenloop.services import push as push_service
+
+if TYPE_CHECKING:
+    from greenloop.push.apply import PushReport
+    from greenloop.push.verify import VerifyReport
 
 __all__ = ["print_push", "print_verify", "register"]
 
@@ -52,6 +53,8 @@ def push_command(
     GreenLoop manages (Staff, Wholesale and other groups are never touched), in batches
     within the rate limit. Every run is logged. Example: greenloop tiers push --dry-run
     """
+    from greenloop.services import push as push_service
+
     settings = settings_from(config, verbose)
     report, path = push_service.run_push(settings, dry_run=dry_run, limit=limit, log_file=log_file)
     if as_json:
@@ -75,6 +78,8 @@ def verify_command(
     Lists each customer out of place with a guess at why (moved by staff, merged, deleted,
     pending push); the exit code is 1 when anything mismatches.
     """
+    from greenloop.services import push as push_service
+
     report = push_service.run_verify(settings_from(config, verbose))
     if as_json:
         print_json(report.as_json())

@@ -14,7 +14,6 @@ from greenloop.cli.support import (
     settings_from,
     translate_errors,
 )
-from greenloop.services import review
 
 __all__ = ["register"]
 
@@ -40,6 +39,8 @@ def suggestions_command(
 
     Example: greenloop customers suggestions --limit 5
     """
+    from greenloop.services import review
+
     queue = review.review_queue(settings_from(config), limit=limit, offset=offset)
     if as_json:
         print_json(queue)

@@ -10,8 +10,6 @@ import typer
 
 from greenloop.cli.dashboard import dashboard_app
 from greenloop.cli.support import ConfigOption, VerboseOption, settings_from, translate_errors
-from greenloop.runtime.service import Service
-from greenloop.web.dashboard.logins import proxy_options
 
 __all__ = ["register"]
 
@@ -41,6 +39,9 @@ def serve_command(
     queue. Example: greenloop serve --port 8080
     """
     import uvicorn  # only the long-running process needs the server
+
+    from greenloop.runtime.service import Service
+    from greenloop.web.dashboard.logins import proxy_options
 
     settings = settings_from(config, verbose)
     service = Service(settings)

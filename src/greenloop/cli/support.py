@@ -1,4 +1,9 @@
-"""What every command shares: the common options, settings loading, error translation."""
+"""What every command shares: the common options, settings loading, error translation.
+
+Imports only Typer and the exception tree at module level: ``greenloop --help`` loads
+this module, so settings (pydantic), logging and the database error rules (SQLAlchemy)
+are imported when a command first needs them.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,14 @@ import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from greenloop.config import Settings, load_settings
 from greenloop.errors import FatalError, GreenLoopError, RetryableError
-from greenloop.logs import configure_logging, redact
-from greenloop.store.db_errors import is_db_error, store_error_from
+
+if TYPE_CHECKING:
+    from greenloop.config import Settings
 
 __all__ = [
     "EXIT_MEANINGS",
@@ -39,6 +44,9 @@ R = TypeVar("R")
 
 
 def settings_from(config: Path | None, verbose: bool = False) -> Settings:
+    from greenloop.config import load_settings
+    from greenloop.logs import configure_logging
+
     settings = load_settings(config)
     configure_logging("DEBUG" if verbose else settings.log_level, settings.secrets())
     return settings
@@ -64,7 +72,11 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except GreenLoopError as exc:
             _fail(exc, as_json=kwargs.get("as_json") is True)
+        except (typer.Exit, typer.Abort):
+            raise  # a command's own exit code: no database error to tell
         except Exception as exc:
+            from greenloop.store.db_errors import is_db_error, store_error_from
+
             if not is_db_error(exc):
                 raise
             _fail(store_error_from(exc), as_json=kwargs.get("as_json") is True)
@@ -73,6 +85,8 @@ def translate_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def _fail(exc: GreenLoopError, *, as_json: bool) -> NoReturn:
+    from greenloop.logs import redact
+
     line = redact(exc.one_line())
     typer.echo(f"error: {line}", err=True)
     if as_json:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,9 +14,9 @@ from greenloop.cli.support import (
     settings_from,
     translate_errors,
 )
-from greenloop.runtime.worker import process_inbox
-from greenloop.services import webhooks as webhook_service
-from greenloop.services.webhooks import Subscription
+
+if TYPE_CHECKING:
+    from greenloop.services.webhooks import Subscription
 
 __all__ = ["register", "webhooks_app"]
 
@@ -64,6 +64,8 @@ def register_command(
     a random token is made and stored in the database for `serve` (never printed).
     Example: greenloop webhooks register --url https://greenloop.example.com/webhooks/lightspeed
     """
+    from greenloop.services import webhooks as webhook_service
+
     settings = settings_from(config, verbose)
     done = webhook_service.register(settings, url, types=types, rotate_token=rotate_token)
     if as_json:
@@ -88,6 +90,8 @@ def list_command(config: ConfigOption = None, as_json: JsonOption = False) -> No
 
     Example: greenloop webhooks list --json
     """
+    from greenloop.services import webhooks as webhook_service
+
     _print_hooks(webhook_service.list_webhooks(settings_from(config)), as_json)
 
 
@@ -102,6 +106,8 @@ def delete_command(
 
     Example: greenloop webhooks delete 0af7b240-ab83-11e7-eddc-51c4f5d2e1a8
     """
+    from greenloop.services import webhooks as webhook_service
+
     _print_hooks([webhook_service.delete_webhook(settings_from(config), webhook_id)], as_json)
 
 
@@ -115,6 +121,8 @@ def process_command(
     Each sale or customer is re-read from the API, stored if newer, and its person
     recomputed. Example: greenloop webhooks process --json
     """
+    from greenloop.runtime.worker import process_inbox
+
     report = process_inbox(settings_from(config, verbose))
     if as_json:
         print_json(report.as_json())
@@ -135,6 +143,8 @@ def inbox_command(config: ConfigOption = None, as_json: JsonOption = False) -> N
 
     Example: greenloop webhooks inbox
     """
+    from greenloop.services import webhooks as webhook_service
+
     status = webhook_service.inbox_status(settings_from(config))
     if as_json:
         print_json(status)
@@ -163,6 +173,8 @@ def retry_command(
 
     Example: greenloop webhooks retry 41 42
     """
+    from greenloop.services import webhooks as webhook_service
+
     count = webhook_service.requeue_parked(settings_from(config), ids or None)
     if as_json:
         print_json({"requeued": count})

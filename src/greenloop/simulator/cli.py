@@ -14,7 +14,6 @@ import typer
 
 from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.model import StoreData, dump_store, load_store
-from greenloop.simulator.server import run_simulator
 from greenloop.simulator.webhook_knobs import WebhookKnobs
 from greenloop.simulator.webhook_payloads import SIGNATURE_ENCODINGS
 
@@ -228,6 +227,10 @@ def serve(
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
+    # The server stack (uvicorn, starlette, httpx) is imported only to serve: `greenloop
+    # --help` loads this module.
+    from greenloop.simulator.server import run_simulator
+
     data = load_store(store) if store else _generated(seed, customers, days, sales, anchor, knobs)
     run_simulator(data, config, host=host, port=port, echo=typer.echo)
 
