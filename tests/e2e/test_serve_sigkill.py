@@ -42,7 +42,15 @@ def test_sigkill_while_deliveries_arrive_loses_nothing_and_doubles_nothing(
     with running_simulator(STORE, rate_limit=1_000_000) as sim:
         assert sim.ctx is not None
         out = {"output_dir": str(tmp_path / "out")}
-        settings = settings_for(sim.url, db_url, webhooks={"secret": SECRET}, jobs=out)
+        # Probable matches are scored by the full analyze only (realtime recomputes keep
+        # the joins it made): with weights learnt again from a store that grew during the
+        # stream, a pair near the threshold can join at the final analyze and make the
+        # two differ for a reason that is not this test's subject. Scoring stays off here;
+        # test_realtime_chaos runs the same comparison with it on.
+        no_scoring = {"suggestions": False}
+        settings = settings_for(
+            sim.url, db_url, webhooks={"secret": SECRET}, jobs=out, identity=no_scoring
+        )
         ingest.run_sync(settings)
         analysis.analyze(settings)
         assert push_service.run_push(settings)[0].ok
@@ -53,6 +61,7 @@ def test_sigkill_while_deliveries_arrive_loses_nothing_and_doubles_nothing(
             GREENLOOP_WEBHOOK_SECRET=SECRET,
             # A claim older than this belongs to a dead worker and goes back to the queue.
             GREENLOOP_WEBHOOKS__CLAIM_TIMEOUT_SECONDS="3",
+            GREENLOOP_IDENTITY__SUGGESTIONS="false",
         )
         serve = ServeProcess(free_port(), env, tmp_path)
         sender = sim.ctx.webhooks
