@@ -76,16 +76,15 @@ def placeholders(conn: Connection, count: int) -> str:
 def _tuples(
     rows: Sequence[Sequence[Any]], processors: tuple[Processor, ...]
 ) -> list[tuple[Any, ...]]:
+    """The rows with each column's processor applied, column by column (``map`` over a
+    column costs about half of a Python loop over every row's values)."""
     active = [(i, p) for i, p in enumerate(processors) if p is not None]
     if not active:
         return [tuple(row) for row in rows]
-    out = []
-    for row in rows:
-        values = list(row)
-        for i, process in active:
-            values[i] = process(values[i])
-        out.append(tuple(values))
-    return out
+    columns: list[Any] = list(zip(*rows, strict=True))
+    for i, process in active:
+        columns[i] = map(process, columns[i])
+    return list(zip(*columns, strict=True))
 
 
 def _insert_sql(table: Table, columns: Sequence[str], dialect: Dialect) -> str:
