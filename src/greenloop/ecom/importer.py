@@ -177,12 +177,14 @@ def import_exports(
     clock: Callable[[], datetime] | None = None,
     parallel: bool | None = None,
     limits: ValueLimits | None = None,
+    columnar: bool = True,
 ) -> ImportResult:
     """Import each file in its own transaction (rolled back when ``dry_run``).
 
     ``parallel`` reads in a child process while writing (``None``: for large files).
     ``limits`` refuses orders with values no store produces; order times may be at most
-    ``limits.max_future`` after now.
+    ``limits.max_future`` after now. ``columnar`` reads UTF-8 files by columns
+    (:mod:`greenloop.ecom.columnar`); off, every file goes the row path.
     """
     now = (clock or (lambda: datetime.now(UTC)))()
     limits = limits or ValueLimits()
@@ -199,6 +201,7 @@ def import_exports(
             now=now,
             parallel=parallel,
             limits=limits,
+            columnar=columnar,
         )
 
 
@@ -220,6 +223,7 @@ def _import_all(
     now: datetime,
     parallel: bool | None,
     limits: ValueLimits,
+    columnar: bool,
 ) -> ImportResult:
     result = ImportResult(dry_run=dry_run)
     for path in paths:
@@ -231,6 +235,7 @@ def _import_all(
             day_first=day_first,
             ambiguous=ambiguous,
             now=now.astimezone(UTC).isoformat(timespec="microseconds"),
+            columnar=columnar,
         )
         while True:
             file_result = FileResult(file=str(path))
