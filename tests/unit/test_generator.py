@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -740,12 +739,10 @@ def test_small_and_odd_configs_still_work(kwargs: Obj) -> None:
 
 @pytest.mark.slow
 def test_large_store() -> None:
-    started = time.perf_counter()
+    # Its speed is the benchmarks' to measure, not a test's (the machine is shared).
     store = generate_store(GeneratorConfig(customers=40_000, sales=200_000, anchor=ANCHOR))
-    elapsed = time.perf_counter() - started
     assert len(store.sales) == 200_000
     assert abs(len(store.customers) - 40_000) <= 800
-    assert elapsed < 60, elapsed
     updated = [s["updated_at"] for s in store.sales]
     assert updated == sorted(updated)
     ids = {s["id"] for s in store.sales}
