@@ -337,3 +337,27 @@ def test_the_limits_come_from_the_settings(engine: Engine, tmp_path: Path) -> No
     result = import_exports(engine, [path], timezone=TZ, limits=ingest.ecom_limits(late)).to_json()
     assert [r["column"] for r in result["rejected"]] == ["timestamp"]
     assert "ecom.earliest_order_date" in result["rejected"][0]["message"]
+
+
+def test_the_columnar_reader_is_a_setting_and_stores_the_same_orders(
+    engine: Engine, tmp_path: Path
+) -> None:
+    assert Settings().ecom.columnar_reader is False
+    settings = Settings.model_validate(
+        {"database": {"url": str(engine.url)}, "ecom": {"columnar_reader": True}}
+    )
+    result = ingest.import_ecom(settings, [SAMPLE]).to_json()
+    assert result["orders_new"] == 2
+    by_columns = _orders(engine)
+    with engine.begin() as conn:
+        conn.execute(t.ecom_order_items.delete())
+        conn.execute(t.ecom_orders.delete())
+    import_exports(engine, [SAMPLE], timezone=TZ, columnar=False)
+    by_rows = _orders(engine)
+    differ = {
+        name
+        for number, order in by_rows.items()
+        for name, value in order.items()
+        if by_columns[number].get(name) != value
+    }
+    assert differ == {"imported_at", "first_imported_at"}  # when, not what

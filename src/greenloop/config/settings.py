@@ -189,6 +189,10 @@ class EcomSettings(_Section):
     max_quantity: Decimal = Field(default=Decimal("10000"), gt=0, allow_inf_nan=False)
     earliest_order_date: date = date(2000, 1, 1)
     max_future_days: float = Field(default=1.0, ge=0, le=3650)
+    # Read UTF-8 exports by columns (pyarrow) instead of row by row. Same orders, same
+    # messages; off by default while writing, not reading, bounds the import and the
+    # columnar reader costs more memory (README: eCom).
+    columnar_reader: bool = False
 
 
 class WebhookSettings(_Section):

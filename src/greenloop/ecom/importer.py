@@ -177,7 +177,7 @@ def import_exports(
     clock: Callable[[], datetime] | None = None,
     parallel: bool | None = None,
     limits: ValueLimits | None = None,
-    columnar: bool = True,
+    columnar: bool = False,
 ) -> ImportResult:
     """Import each file in its own transaction (rolled back when ``dry_run``).
 

@@ -26,8 +26,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from greenloop.ecom.cells import CellChecker
-from greenloop.ecom.column_checks import BlockChecker
-from greenloop.ecom.columnar import ColumnarRows, reads_columns
 from greenloop.ecom.orders import OrderBuilder
 from greenloop.ecom.records import (
     ITEM_RECORD,
@@ -72,7 +70,7 @@ class ExportReader:
         encoding: str | None = None,
         hash_file: bool = True,
         limits: ValueLimits | None = None,
-        columnar: bool = True,
+        columnar: bool = False,
     ) -> None:
         """``encoding`` forces one; its undecodable bytes then refuse their orders
         (without it, a file that stops being UTF-8 raises :class:`NotUtf8`).
@@ -115,6 +113,10 @@ class ExportReader:
             ) as rows:
                 build = OrderBuilder(rows, self._cells, self.report).build
                 groups = None
+                if self.columnar and not in_memory:
+                    # pyarrow loads only when asked for (about 0.4 s at every start).
+                    from greenloop.ecom.column_checks import BlockChecker
+                    from greenloop.ecom.columnar import ColumnarRows, reads_columns
                 if self.columnar and not in_memory and reads_columns(rows.dialect):
                     header = rows.header
                     columnar = ColumnarRows(

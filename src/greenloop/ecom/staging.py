@@ -66,7 +66,7 @@ class StageJob:
     encoding: str | None = None
     in_memory: bool = False
     hash_file: bool = True
-    columnar: bool = True  # read by columns when the file allows (greenloop.ecom.columnar)
+    columnar: bool = False  # read by columns when the file allows (greenloop.ecom.columnar)
     batch_orders: int = field(default_factory=lambda: BATCH_ORDERS)
     # ValueLimits as text (Decimal and datetime do not cross the worker's pipe).
     max_order_total: str = str(_DEFAULT_LIMITS.max_order_total)

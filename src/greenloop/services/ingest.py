@@ -82,6 +82,7 @@ def import_ecom(
             ambiguous=settings.ecom.ambiguous_time,
             dry_run=dry_run,
             limits=ecom_limits(settings),
+            columnar=settings.ecom.columnar_reader,
         )
     finally:
         engine.dispose()
