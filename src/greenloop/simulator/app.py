@@ -1,4 +1,5 @@
-"""The simulator's ASGI application: X-Series API 2.0 (and 0.9 webhooks) plus ``/_sim/``.
+"""The simulator's ASGI application: X-Series API 2.0 (and 0.9 webhooks), the OAuth
+authorization server (``/connect``, ``/api/1.0/token``) plus ``/_sim/``.
 
 Build it with :func:`create_app`; nothing is created at import time.
 """
@@ -15,16 +16,19 @@ from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.context import RequestLog, SimContext
 from greenloop.simulator.faults import Faults, FaultSettings
 from greenloop.simulator.gate import ApiRoute, guarded
+from greenloop.simulator.oauth import OAuthServer
 from greenloop.simulator.ratelimit import RateLimiter, documented_limit
 from greenloop.simulator.responses import ApiError
 from greenloop.simulator.routes_api import read_routes
 from greenloop.simulator.routes_control import control_routes
 from greenloop.simulator.routes_customers import customer_routes
+from greenloop.simulator.routes_oauth import oauth_routes
 from greenloop.simulator.routes_webhooks import webhook_routes
+from greenloop.simulator.scopes import scope_for
 from greenloop.simulator.state import SimState
 from greenloop.simulator.webhook_sender import WebhookSender
 
-__all__ = ["SimulatorConfig", "app_for", "create_app", "create_context"]
+__all__ = ["SimulatorConfig", "api_routes", "app_for", "create_app", "create_context"]
 
 _ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -58,13 +62,22 @@ def create_context(
         ),
         seed=config.fault_seed,
     )
+    oauth = OAuthServer(config.oauth(), clock=clock.time)
+    webhooks = WebhookSender(
+        state,
+        config.webhooks,
+        seed=config.fault_seed,
+        clock=clock.time,
+        subscription_secret=oauth.webhook_secret,
+    )
     return SimContext(
         state=state,
         config=config,
         clock=clock,
         limiter=limiter,
         faults=faults,
-        webhooks=WebhookSender(state, config.webhooks, seed=config.fault_seed, clock=clock.time),
+        webhooks=webhooks,
+        oauth=oauth,
         log=log or RequestLog(),
     )
 
@@ -79,15 +92,24 @@ def create_app(
 def app_for(ctx: SimContext) -> Starlette:
     """The app over an existing context, for callers that keep a handle on its parts
     (the rate limiter, the faults, the request log)."""
-    api: list[ApiRoute] = [*read_routes(ctx), *customer_routes(ctx), *webhook_routes(ctx)]
+    # Every API route needs a scope from simulator/scopes.py (KeyError if one has none).
     routes: list[BaseRoute] = [
-        Route(path, guarded(ctx, handler), methods=[method]) for method, path, handler in api
+        Route(path, guarded(ctx, handler, scope_for(method, path)), methods=[method])
+        for method, path, handler in api_routes(ctx)
     ]
+    # The authorize page, the token endpoint (before the catch-all below) and their
+    # control routes.
+    routes.extend(oauth_routes(ctx))
     # Last among the /api routes: anything unmatched still gets auth, rate-limit
     # headers and a JSON error body, like the rest of the API.
     routes.append(Route("/api/{rest:path}", guarded(ctx, _unknown), methods=_ANY_METHOD))
     routes.extend(control_routes(ctx))
     return Starlette(routes=routes)
+
+
+def api_routes(ctx: SimContext) -> list[ApiRoute]:
+    """Every Lightspeed API route the simulator serves, as (method, path, handler)."""
+    return [*read_routes(ctx), *customer_routes(ctx), *webhook_routes(ctx)]
 
 
 async def _unknown(request: Request) -> Response:

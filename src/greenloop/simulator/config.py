@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from greenloop.simulator.oauth import (
+    DEFAULT_ACCESS_SECONDS,
+    DEFAULT_REFRESH_SECONDS,
+    OAuthSettings,
+)
 from greenloop.simulator.webhook_knobs import WebhookKnobs
 
 __all__ = ["EMPTY_VERSION_STYLES", "EmptyVersionStyle", "SimulatorConfig"]
@@ -50,6 +55,17 @@ class SimulatorConfig:
     fault_seed: int = 0
     # Signing, retries and the drop/duplicate/delay/reorder knobs of webhook delivery.
     webhooks: WebhookKnobs = field(default_factory=WebhookKnobs)
+    # The OAuth app (simulator/oauth.py): empty client id and secret mean OAuth is off;
+    # when set, OAuth tokens work beside the personal ``token``, which keeps every scope.
+    oauth_client_id: str = ""
+    oauth_client_secret: str = field(default="", repr=False)
+    # Empty: any http(s) redirect URI is allowed.
+    oauth_redirect_uris: tuple[str, ...] = ()
+    access_token_seconds: int = DEFAULT_ACCESS_SECONDS
+    refresh_token_seconds: int = DEFAULT_REFRESH_SECONDS
+    # False: strict rotation. True: the old refresh token works until the new pair is
+    # first used ([INF] reading of the changelog, see simulator/oauth.py).
+    oauth_refresh_grace: bool = False
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -72,3 +88,15 @@ class SimulatorConfig:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.latency_ms < 0 or self.timeout_seconds < 0:
             raise ValueError("latency_ms and timeout_seconds cannot be negative")
+        self.oauth()  # raises ValueError for bad OAuth settings
+
+    def oauth(self) -> OAuthSettings:
+        """The OAuth app and token lifetimes this simulator starts with."""
+        return OAuthSettings(
+            client_id=self.oauth_client_id,
+            client_secret=self.oauth_client_secret,
+            redirect_uris=tuple(self.oauth_redirect_uris),
+            access_token_seconds=self.access_token_seconds,
+            refresh_token_seconds=self.refresh_token_seconds,
+            refresh_grace=self.oauth_refresh_grace,
+        )

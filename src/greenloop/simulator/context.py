@@ -10,6 +10,7 @@ from typing import Any
 from greenloop.simulator.clock import Clock
 from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.faults import Faults
+from greenloop.simulator.oauth import OAuthServer
 from greenloop.simulator.ratelimit import RateLimiter
 from greenloop.simulator.state import SimState
 from greenloop.simulator.webhook_sender import WebhookSender
@@ -46,4 +47,6 @@ class SimContext:
     faults: Faults
     # Listens from the start but sends only once started (or stepped by a test).
     webhooks: WebhookSender
+    # The OAuth authorization server: codes, tokens, the app's webhook subscriptions.
+    oauth: OAuthServer
     log: RequestLog = field(default_factory=RequestLog)

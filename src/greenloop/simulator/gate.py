@@ -1,8 +1,13 @@
 """What every ``/api`` request passes through before and after its handler.
 
-In order: bearer-token check (401), rate limit (429), injected faults (delay, 500,
-broken body), the handler itself, then the rate-limit headers and a request-log
-entry. The control API under ``/_sim/`` does not pass through here.
+In order: bearer-token check (401: the personal token, or a live OAuth access
+token), scope check (403 naming the missing scope; simulator/scopes.py), rate limit
+(429; one bucket for the personal token, one per OAuth app), injected faults (delay,
+500, broken body), the handler itself, then the rate-limit headers and a request-log
+entry. The control API under ``/_sim/`` and the OAuth token endpoint do not pass
+through here.
+
+Refused requests (401, 403, 429) spend no budget [INF].
 """
 
 from __future__ import annotations
@@ -17,10 +22,14 @@ from starlette.responses import Response
 
 from greenloop.simulator.context import SimContext
 from greenloop.simulator.faults import FaultPlan
+from greenloop.simulator.oauth import Caller, personal_caller
 from greenloop.simulator.ratelimit import RateDecision
 from greenloop.simulator.responses import JSON_TYPE, ApiError
+from greenloop.simulator.scopes import Need, required_scope
 
-__all__ = ["ApiRoute", "Endpoint", "guarded"]
+__all__ = ["ApiRoute", "Endpoint", "caller_of", "guarded"]
+
+_CALLER = "greenloop.simulator.caller"
 
 _log = logging.getLogger(__name__)
 
@@ -30,12 +39,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 ApiRoute = tuple[str, str, Endpoint]
 
 
-def guarded(ctx: SimContext, endpoint: Endpoint) -> Endpoint:
-    """Wrap an API handler with auth, rate limit, faults, headers and logging."""
+def guarded(ctx: SimContext, endpoint: Endpoint, need: Need | None = None) -> Endpoint:
+    """Wrap an API handler with auth, scope check (``need``; None: no scope needed),
+    rate limit, faults, headers and logging."""
 
     async def run(request: Request) -> Response:
         arrived = ctx.clock.now()
-        decision, response, plan = await _answer(ctx, endpoint, request)
+        decision, response, plan = await _answer(ctx, endpoint, request, need)
         for name, value in decision.headers().items():
             response.headers[name] = value
         ctx.log.record(
@@ -57,15 +67,39 @@ def guarded(ctx: SimContext, endpoint: Endpoint) -> Endpoint:
     return run
 
 
-async def _answer(
-    ctx: SimContext, endpoint: Endpoint, request: Request
-) -> tuple[RateDecision, Response, FaultPlan | None]:
+def caller_of(request: Request) -> Caller:
+    """Who sent a request that passed the gate (the personal token or an OAuth app)."""
+    caller = request.scope.get(_CALLER)
+    if not isinstance(caller, Caller):
+        raise RuntimeError("caller_of() needs a request that passed the gate")
+    return caller
+
+
+def _caller(ctx: SimContext, request: Request) -> Caller | None:
     token = _bearer_token(request)
-    if token is None or not hmac.compare_digest(token.encode(), ctx.config.token.encode()):
+    if token is None:
+        return None
+    personal = ctx.config.token
+    if hmac.compare_digest(token.encode(), personal.encode()):
+        return personal_caller(personal)
+    return ctx.oauth.authenticate(token)
+
+
+async def _answer(
+    ctx: SimContext, endpoint: Endpoint, request: Request, need: Need | None
+) -> tuple[RateDecision, Response, FaultPlan | None]:
+    caller = _caller(ctx, request)
+    if caller is None:
         # [INF] A refused token spends nothing; the headers show the real token's budget.
         decision = ctx.limiter.peek(ctx.config.token)
         return decision, ApiError(401, "Access token is not valid").response(), None
-    decision = ctx.limiter.check(token)
+    request.scope[_CALLER] = caller
+    scope = required_scope(need, request.query_params) if need is not None else None
+    if scope is not None and not caller.allows(scope):
+        decision = ctx.limiter.peek(caller.bucket)
+        error = ApiError(403, "permission denied", f"missing scope: {scope}")
+        return decision, error.response(), None
+    decision = ctx.limiter.check(caller.bucket)
     if not decision.allowed:
         error = ApiError(
             429,

@@ -8,6 +8,11 @@ required, ``url`` at least 3 characters, ``type`` one of seven values; create an
 201 ``{"data": Webhook}``, a second subscription with the same type and URL answers
 409, delete answers 200. 0.9: ``POST /api/webhooks`` takes a form field ``data``
 holding that JSON [3P]; its response shapes are not documented [INF].
+
+A subscription created with an OAuth access token (either API) is the app's: its
+deliveries are signed with the app's client secret (reference §8, "webhooks sent to
+OAuth-authorised applications are signed"). Which subscriptions are an app's is kept
+by the OAuth server, not in the subscription, whose shape stays the spec's.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from greenloop.simulator.context import SimContext
-from greenloop.simulator.gate import ApiRoute, Endpoint
+from greenloop.simulator.gate import ApiRoute, Endpoint, caller_of
 from greenloop.simulator.model import dumps, loads
 from greenloop.simulator.responses import (
     ApiError,
@@ -83,12 +88,23 @@ def _check_unique(ctx: SimContext, fields: dict[str, Any], own_id: str | None = 
             raise ApiError(409, _DUPLICATE)
 
 
-def _insert(ctx: SimContext, fields: dict[str, Any]) -> Obj:
+def _insert(ctx: SimContext, request: Request, fields: dict[str, Any]) -> Obj:
     state = ctx.state
+    app = caller_of(request).client_id
     with state.lock:
         _check_unique(ctx, fields)
         hook = {"id": state.new_id(), "retailer_id": state.retailer().get("id"), **fields}
+        if app is not None:
+            # Under the state's lock, so no change is delivered unsigned in between.
+            ctx.oauth.own_webhook(hook["id"], app)
         return state.insert("webhooks", hook)
+
+
+def _remove(ctx: SimContext, hook_id: str) -> Obj | None:
+    removed = ctx.state.remove("webhooks", hook_id)
+    if removed is not None:
+        ctx.oauth.forget_webhook(hook_id)
+    return removed
 
 
 def _list(ctx: SimContext) -> Endpoint:
@@ -100,7 +116,7 @@ def _list(ctx: SimContext) -> Endpoint:
 
 def _create(ctx: SimContext) -> Endpoint:
     async def handle(request: Request) -> Response:
-        hook = _insert(ctx, _fields(await json_body(request)))
+        hook = _insert(ctx, request, _fields(await json_body(request)))
         return data_response(dumps(hook), status=201)
 
     return handle
@@ -133,7 +149,7 @@ def _update(ctx: SimContext) -> Endpoint:
 
 def _delete(ctx: SimContext) -> Endpoint:
     async def handle(request: Request) -> Response:
-        removed = ctx.state.remove("webhooks", request.path_params["object_id"])
+        removed = _remove(ctx, request.path_params["object_id"])
         if removed is None:
             raise not_found("webhook")
         # [INF] The spec gives DELETE a 200 without a documented body; echo what went.
@@ -160,7 +176,7 @@ def _legacy_create(ctx: SimContext) -> Endpoint:
             body = loads(raw[0])
         except ValueError:
             raise ApiError(400, "the form field 'data' must hold JSON") from None
-        hook = _insert(ctx, _fields(body, lenient_active=True))
+        hook = _insert(ctx, request, _fields(body, lenient_active=True))
         return raw_json(dumps(hook))
 
     return handle
@@ -168,7 +184,7 @@ def _legacy_create(ctx: SimContext) -> Endpoint:
 
 def _legacy_delete(ctx: SimContext) -> Endpoint:
     async def handle(request: Request) -> Response:
-        if ctx.state.remove("webhooks", request.path_params["object_id"]) is None:
+        if _remove(ctx, request.path_params["object_id"]) is None:
             raise not_found("webhook")
         return json_response({"status": "success"})
 

@@ -59,7 +59,9 @@ class Change:
     kind: str
     obj: Obj
     customer: Obj | None
-    urls: list[str]
+    # Each active subscription's URL and the key its deliveries are signed with (an
+    # OAuth app's client secret; None: the sender's own ``secret`` knob, if any).
+    targets: list[tuple[str, str | None]]
 
 
 @dataclass

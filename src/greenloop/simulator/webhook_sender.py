@@ -63,8 +63,12 @@ class WebhookSender:
         clock: Callable[[], float] = time.time,
         client: httpx.Client | None = None,
         log_size: int = 100_000,
+        subscription_secret: Callable[[str], str | None] | None = None,
     ) -> None:
         self._state = state
+        # The signing key of a subscription by id (an OAuth app's client secret), or
+        # None to fall back to the ``secret`` knob. Called under the state's lock.
+        self._subscription_secret = subscription_secret or _no_secret
         self._knobs = knobs or WebhookKnobs()
         self._rng = random.Random(seed)
         self._clock = clock
@@ -249,18 +253,18 @@ class WebhookSender:
         hook_type = WEBHOOK_OF_KIND.get(kind)
         if hook_type is None:
             return
-        urls = [
-            str(h["url"])
+        targets = [
+            (str(h["url"]), self._subscription_secret(str(h["id"])))
             for h in self._state.snapshot("webhooks")
             if h.get("active") is True and h.get("type") == hook_type
         ]
-        if not urls:
+        if not targets:
             return
         customer = None
         if kind == "sales" and obj.get("customer_id"):
             customer = self._state.view("customers", str(obj["customer_id"]))
         with self._cond:
-            self._changes.append(Change(kind, obj, customer, urls))
+            self._changes.append(Change(kind, obj, customer, targets))
             self._cond.notify_all()
 
     def _prepare(self, now: float, *, force: bool) -> None:
@@ -274,13 +278,16 @@ class WebhookSender:
                 payload_10(change.kind, obj, customer=change.customer),
                 domain_prefix=self._domain_prefix,
             )
-            headers = {"Content-Type": _CONTENT_TYPE}
-            if knobs.secret:
-                headers["X-Signature"] = signature_header(
-                    knobs.secret, body, knobs.signature_encoding
-                )
             version = obj.get("version")
-            for url in change.urls:
+            for url, app_secret in change.targets:
+                # An OAuth app's subscription is signed with its client secret; the
+                # others only when the ``secret`` knob is set (as before OAuth).
+                secret = app_secret or knobs.secret
+                headers = {"Content-Type": _CONTENT_TYPE}
+                if secret:
+                    headers["X-Signature"] = signature_header(
+                        secret, body, knobs.signature_encoding
+                    )
                 self._stats.deliveries += 1
                 delivery = Delivery(
                     self._seq,
@@ -403,3 +410,7 @@ class WebhookSender:
             count = min(self._logged - logged, len(self._log))
             entries = list(self._log)[len(self._log) - count :] if count else []
         return [a for a in entries if a.attempt]
+
+
+def _no_secret(hook_id: str) -> str | None:
+    return None
