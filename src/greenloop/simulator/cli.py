@@ -14,6 +14,7 @@ import typer
 
 from greenloop.simulator.config import SimulatorConfig
 from greenloop.simulator.model import StoreData, dump_store, load_store
+from greenloop.simulator.oauth import DEFAULT_ACCESS_SECONDS, DEFAULT_REFRESH_SECONDS
 from greenloop.simulator.webhook_knobs import WebhookKnobs
 from greenloop.simulator.webhook_payloads import SIGNATURE_ENCODINGS
 
@@ -189,6 +190,34 @@ def serve(
     webhook_timeout: Annotated[
         float, typer.Option(help="Seconds the receiver has to answer a delivery.")
     ] = 5.0,
+    oauth_client_id: Annotated[
+        str,
+        typer.Option(help="Register an OAuth app with this client_id (default: OAuth off)."),
+    ] = "",
+    oauth_client_secret: Annotated[
+        str,
+        typer.Option(
+            envvar="GREENLOOP_SIM_OAUTH_CLIENT_SECRET",
+            help="The OAuth app's client_secret (needed with --oauth-client-id).",
+        ),
+    ] = "",
+    oauth_redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(help="An allowed redirect URI, repeatable (default: any http(s) URI)."),
+    ] = None,
+    access_token_seconds: Annotated[
+        int, typer.Option(help="Lifetime of an OAuth access token.")
+    ] = DEFAULT_ACCESS_SECONDS,
+    refresh_token_seconds: Annotated[
+        int, typer.Option(help="Lifetime of an OAuth refresh token.")
+    ] = DEFAULT_REFRESH_SECONDS,
+    oauth_refresh_grace: Annotated[
+        bool,
+        typer.Option(
+            help="Keep an old refresh token working until the new pair is first used "
+            "(default: refused as soon as a new one is issued)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the simulator until Ctrl-C, printing its base URL and bearer token.
 
@@ -224,6 +253,12 @@ def serve(
             fault_seed=fault_seed,
             max_group_batch=max_group_batch,
             webhooks=webhooks,
+            oauth_client_id=oauth_client_id,
+            oauth_client_secret=oauth_client_secret,
+            oauth_redirect_uris=tuple(oauth_redirect_uri or ()),
+            access_token_seconds=access_token_seconds,
+            refresh_token_seconds=refresh_token_seconds,
+            oauth_refresh_grace=oauth_refresh_grace,
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None

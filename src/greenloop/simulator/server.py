@@ -150,6 +150,12 @@ def run_simulator(
     def announce(url: str) -> None:
         echo(f"Lightspeed X-Series simulator at {url}/api/2.0 (control API at {url}/_sim)")
         echo(f"Bearer token: {config.token}")
+        if config.oauth_client_id:
+            # The client id is public; the secret is the caller's and never printed.
+            echo(
+                f"OAuth app {config.oauth_client_id}: authorize at {url}/connect, "
+                f"tokens at {url}/api/1.0/token"
+            )
 
     ctx.webhooks.start()
     try:
