@@ -657,6 +657,7 @@ def test_the_personal_token_keeps_every_scope_and_its_own_rate_bucket(sim: OAuth
     app_left = [int(r.headers["X-RateLimit-Remaining"]) for r in (app_first, app_second)]
     # Both connections of the one app share its bucket; the personal token's is apart.
     assert app_left[1] == app_left[0] - 1
+    assert sim.figures()["rate_limit"]["remaining"] == app_left[1]
     assert int(sim.h.get("/retailer").headers["X-RateLimit-Remaining"]) == personal - 1
     created = sim.h.api("POST", "/customers", json={"first_name": "P", "last_name": "T"})
     assert created.status_code == 201

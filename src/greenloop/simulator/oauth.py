@@ -50,6 +50,7 @@ __all__ = [
     "OAuthServer",
     "OAuthSettings",
     "TokenSet",
+    "bucket_of",
     "personal_caller",
 ]
 

@@ -17,7 +17,8 @@ Control routes, like the rest of ``/_sim/`` (no token, no rate limit, not logged
 - ``POST /_sim/oauth/revoke``: the retailer removes the add-on; every code, access
   and refresh token of the connection stops working.
 - ``POST /_sim/oauth/expire_access``: every live access token expires now.
-- ``GET /_sim/oauth/state``: counts (never a token or secret) and the settings.
+- ``GET /_sim/oauth/state``: counts (never a token or secret), the settings and the
+  app's API rate-limit bucket.
 - ``POST /_sim/oauth/settings``: ``{access_token_seconds?, refresh_token_seconds?,
   refresh_grace?}`` for tokens issued from now on.
 """
@@ -35,7 +36,12 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from greenloop.simulator.context import SimContext
-from greenloop.simulator.oauth import AuthorizePageError, AuthorizeRequest, OAuthError
+from greenloop.simulator.oauth import (
+    AuthorizePageError,
+    AuthorizeRequest,
+    OAuthError,
+    bucket_of,
+)
 from greenloop.simulator.ratelimit import RateDecision, RateLimiter
 from greenloop.simulator.responses import ApiError, json_body, json_response
 from greenloop.simulator.scopes import SCOPE_WORDS
@@ -253,7 +259,13 @@ def _expire_access(ctx: SimContext) -> Handler:
 
 def _state(ctx: SimContext) -> Handler:
     async def handle(request: Request) -> Response:
-        return json_response(ctx.oauth.figures())
+        figures = ctx.oauth.figures()
+        settings = ctx.oauth.settings
+        if settings.enabled:
+            # The app's API budget (one bucket for all its connections), spending nothing.
+            decision = ctx.limiter.peek(bucket_of(settings.client_id))
+            figures["rate_limit"] = {"limit": decision.limit, "remaining": decision.remaining}
+        return json_response(figures)
 
     return handle
 
