@@ -66,9 +66,9 @@ def analyze_command(
 ) -> None:
     """Recompute identities, metrics, tiers and risk for everyone.
 
-    Only persons whose figures changed are written; tier changes go to the history with
-    their reasons, and today's tier counts to the snapshots. With --as-of it is a
-    what-if as of that date and writes nothing. Example: greenloop analyze --json
+    Only persons whose figures changed are written; tier changes go to the history with their reasons, and today's tier counts to the snapshots. With --as-of it is a what-if as of that date and writes nothing.
+
+    Example: greenloop analyze --json
     """
     from greenloop.services import analysis
 
@@ -127,8 +127,7 @@ def show_command(
         typer.Option("--as-of", help="Replay the tier at this past date from the stored facts."),
     ] = None,
 ) -> None:
-    """One person: profiles and why they are linked, purchases from both channels, metrics,
-    tier and why, what reaches the next tier or keeps this one, history, predictions.
+    """One person: profiles and why they are linked, purchases from both channels, metrics, tier and why, what reaches the next tier or keeps this one, history, predictions.
 
     Example: greenloop customers show "(615) 238-4410" --json
     """
@@ -199,8 +198,9 @@ def at_risk_command(
     as_json: JsonOption = False,
     limit: Annotated[int, typer.Option("--limit", help="At most this many (0: all).")] = 0,
 ) -> None:
-    """Persons past their purchase cycle, unlikely to be active, or about to drop a tier,
-    most valuable first. Example: greenloop customers at-risk --limit 20"""
+    """Persons past their purchase cycle, unlikely to be active, or about to drop a tier, most valuable first.
+
+    Example: greenloop customers at-risk --limit 20"""
     from greenloop.services import analysis
 
     rows = analysis.customers_at_risk(settings_from(config), limit=limit or None)

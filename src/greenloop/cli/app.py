@@ -122,9 +122,8 @@ def sync_command(
 ) -> None:
     """Pull outlets, registers, users, customer groups, customers and sales from X-Series.
 
-    Incremental by each resource's version cursor; each page commits with its cursor, so
-    an interrupted sync resumes where it stopped. One sync runs at a time: a second one
-    waits (--wait), then exits 3 with "another sync is running since …".
+    Incremental by each resource's version cursor; each page commits with its cursor, so an interrupted sync resumes where it stopped. One sync runs at a time: a second one waits (--wait), then exits 3 with "another sync is running since …".
+
     Example: greenloop sync --json
     """
     from greenloop.services import ingest
@@ -159,9 +158,9 @@ def import_ecom_command(
 ) -> None:
     """Import eCom (E-Series) order exports; each file is one transaction.
 
-    Re-importing a file changes nothing; a newer export updates statuses and items.
-    Broken rows are reported as file:line: column: problem, and their orders skipped;
-    the exit code is 1 when anything was rejected. Example: greenloop import-ecom orders.csv
+    Re-importing a file changes nothing; a newer export updates statuses and items. Broken rows are reported as file:line: column: problem, and their orders skipped; the exit code is 1 when anything was rejected.
+
+    Example: greenloop import-ecom orders.csv
     """
     from greenloop.services import ingest
 
@@ -190,9 +189,9 @@ def import_ecom_command(
 def reconcile_command(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Compare eCom orders with their X-Series sales (matched by order number = source_id).
 
-    Lists orders not yet in X-Series (with age and a likely reason), X-Series eCom sales
-    missing from the exports, stale 'X-series Order ID' hints, amount and time mismatches,
-    and the sync lag. Example: greenloop reconcile --json
+    Lists orders not yet in X-Series (with age and a likely reason), X-Series eCom sales missing from the exports, stale 'X-series Order ID' hints, amount and time mismatches, and the sync lag.
+
+    Example: greenloop reconcile --json
     """
     from greenloop.services import ingest
 

@@ -54,10 +54,7 @@ def backtest_command(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Would the predictions and the at-risk list have been right? Computes everything as
-    of --as-of (nothing written), then scores it against the purchases after it: AUC,
-    calibration, predicted vs actual purchases and value, the at-risk list beside a
-    recency-only list. The result is kept for the dashboard's at-risk page.
+    """Would the predictions and the at-risk list have been right? Computes everything as of --as-of (nothing written), then scores it against the purchases after it: AUC, calibration, predicted vs actual purchases and value, the at-risk list beside a recency-only list. The result is kept for the dashboard's at-risk page.
 
     Example: greenloop backtest --as-of 2026-06-01 --json
     """

@@ -78,8 +78,7 @@ def demo_command(
         bool, typer.Option("--no-serve", help="Run the pipeline once and exit (for CI).")
     ] = False,
 ) -> None:
-    """Run GreenLoop end to end against a generated store in the simulator, then serve
-    the dashboard while live sales stream in (tiers and charts change as you watch).
+    """Run GreenLoop end to end against a generated store in the simulator, then serve the dashboard while live sales stream in (tiers and charts change as you watch).
 
     Example: greenloop demo --no-serve
     """

@@ -38,11 +38,8 @@ def daily_command(
 ) -> None:
     """sync → eCom inbox import → analyze → push → verify → master CSV, as one job.
 
-    Writes customer_analytics_master.csv and tier_sync_log.json to jobs.output_dir. Two
-    runs never overlap. Exit code 0 when every step succeeded, 1 when a step reported
-    problems (refused eCom rows, moves that did not take), 2 when a step failed (the
-    steps after it are skipped and say why, except after the eCom import: an unreadable
-    export is moved to rejected/ with a reason file and the run goes on).
+    Writes customer_analytics_master.csv and tier_sync_log.json to jobs.output_dir. Two runs never overlap. Exit code 0 when every step succeeded, 1 when a step reported problems (refused eCom rows, moves that did not take), 2 when a step failed (the steps after it are skipped and say why, except after the eCom import: an unreadable export is moved to rejected/ with a reason file and the run goes on).
+
     Example cron line: 0 2 * * * greenloop run daily --config /etc/greenloop/greenloop.toml
     """
     from greenloop.runtime.daily import run_daily

@@ -49,9 +49,9 @@ def push_command(
 ) -> None:
     """Move changed customers into their tier's customer group in Lightspeed.
 
-    Only customers whose group differs from their tier's are moved, only out of groups
-    GreenLoop manages (Staff, Wholesale and other groups are never touched), in batches
-    within the rate limit. Every run is logged. Example: greenloop tiers push --dry-run
+    Only customers whose group differs from their tier's are moved, only out of groups GreenLoop manages (Staff, Wholesale and other groups are never touched), in batches within the rate limit. Every run is logged.
+
+    Example: greenloop tiers push --dry-run
     """
     from greenloop.services import push as push_service
 
@@ -75,8 +75,7 @@ def verify_command(
 ) -> None:
     """Compare the groups customers are in (read from Lightspeed) with their tiers.
 
-    Lists each customer out of place with a guess at why (moved by staff, merged, deleted,
-    pending push); the exit code is 1 when anything mismatches.
+    Lists each customer out of place with a guess at why (moved by staff, merged, deleted, pending push); the exit code is 1 when anything mismatches.
     """
     from greenloop.services import push as push_service
 

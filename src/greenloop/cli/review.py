@@ -31,11 +31,7 @@ def suggestions_command(
     limit: Annotated[int, typer.Option(min=1, help="How many suggestions to list.")] = 20,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
 ) -> None:
-    """Pairs of profiles or eCom buyers that are probably one person, best first, with
-    the evidence for and against. Accept one with `greenloop customers link A B`,
-    reject it with `greenloop customers unlink A B`: either decision is final, and a
-    rejected pair is never suggested again. The dashboard's Review page shows the same
-    queue with the tiers now and if joined.
+    """Pairs of profiles or eCom buyers that are probably one person, best first, with the evidence for and against. Accept one with `greenloop customers link A B`, reject it with `greenloop customers unlink A B`: either decision is final, and a rejected pair is never suggested again. The dashboard's Review page shows the same queue with the tiers now and if joined.
 
     Example: greenloop customers suggestions --limit 5
     """

@@ -32,11 +32,11 @@ def serve_command(
     config: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Webhook receiver + inbox worker + reconciliation poll + daily job + /metrics
-    + the dashboard under / and its JSON API under /api/.
+    """Webhook receiver + inbox worker + reconciliation poll + daily job + /metrics + the dashboard under / and its JSON API under /api/.
 
-    SIGTERM or Ctrl-C stops it gracefully: deliveries being processed go back to the
-    queue. Example: greenloop serve --port 8080
+    SIGTERM or Ctrl-C stops it gracefully: deliveries being processed go back to the queue.
+
+    Example: greenloop serve --port 8080
     """
     import uvicorn  # only the long-running process needs the server
 

@@ -59,9 +59,8 @@ def register_command(
 ) -> None:
     """Subscribe a URL to sale.update and customer.update; re-running changes nothing.
 
-    The type and the URL token are added to the URL's query, so each delivery says what
-    it is and proves where it came from. Without webhooks.url_token or webhooks.secret,
-    a random token is made and stored in the database for `serve` (never printed).
+    The type and the URL token are added to the URL's query, so each delivery says what it is and proves where it came from. Without webhooks.url_token or webhooks.secret, a random token is made and stored in the database for `serve` (never printed).
+
     Example: greenloop webhooks register --url https://greenloop.example.com/webhooks/lightspeed
     """
     from greenloop.services import webhooks as webhook_service
@@ -118,8 +117,9 @@ def process_command(
 ) -> None:
     """Process every due delivery in the inbox once, then exit (`serve` does this live).
 
-    Each sale or customer is re-read from the API, stored if newer, and its person
-    recomputed. Example: greenloop webhooks process --json
+    Each sale or customer is re-read from the API, stored if newer, and its person recomputed.
+
+    Example: greenloop webhooks process --json
     """
     from greenloop.runtime.worker import process_inbox
 

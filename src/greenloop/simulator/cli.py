@@ -221,8 +221,9 @@ def serve(
 ) -> None:
     """Serve the simulator until Ctrl-C, printing its base URL and bearer token.
 
-    Changes are delivered as webhooks to the subscriptions clients create, with the
-    --webhook-* knobs. Example: greenloop simulator serve --webhook-drop-rate 0.1
+    Changes are delivered as webhooks to the subscriptions clients create, with the --webhook-* knobs.
+
+    Example: greenloop simulator serve --webhook-drop-rate 0.1
     """
     try:
         webhooks = WebhookKnobs(
