@@ -237,6 +237,15 @@ def test_approving_the_page_form_redirects_with_code_domain_prefix_and_state(
     assert tokens["scope"] == "sales:read customers:write"
 
 
+def test_the_page_escapes_what_it_is_given_and_hands_it_back_unchanged(sim: OAuthSim) -> None:
+    state = 'a"><script>x</script>&b=1'
+    page = sim.bare.get("/connect", params=_connect_params(state=state))
+    assert "<script>" not in page.text
+    form = {**_connect_params(state=state), "decision": "approve"}
+    answer = sim.bare.post("/connect", data=form)
+    assert query_of(answer.headers["location"])["state"] == state
+
+
 def test_denying_redirects_with_access_denied_and_the_state(sim: OAuthSim) -> None:
     form = {**_connect_params(), "decision": "deny"}
     answer = sim.bare.post("/connect", data=form)
@@ -478,6 +487,34 @@ def test_refresh_rotates_and_the_old_refresh_token_is_refused_at_once(sim: OAuth
     assert figures["refresh_grants"] == 2
     assert figures["refresh_tokens_issued"] == 3
     assert figures["refresh_tokens_revoked"] == 2
+
+
+def test_concurrent_refreshes_with_one_token_rotate_it_once(sim: OAuthSim) -> None:
+    tokens = sim.connect()
+    start = threading.Barrier(8)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def race() -> None:
+        with httpx.Client(base_url=sim.url, timeout=10) as client:
+            start.wait()
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": tokens["refresh_token"],
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+            }
+            status = client.post(TOKEN_URL, data=form).status_code
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [400] * 7
+    assert sim.figures()["refresh_grants"] == 1
 
 
 @pytest.mark.parametrize("first_use", ["access", "refresh"])
