@@ -25,12 +25,12 @@ from greenloop.domain.matching import (
     candidate_pairs,
     compare,
     estimate_weights,
-    evidence,
     fold,
     names_agree,
     score_pairs,
 )
 from greenloop.domain.matching.blocking import BLOCKING_KEYS, PAIRS_PER_RECORD, _within_budget
+from greenloop.domain.matching.evidence import evidence
 from greenloop.domain.matching.levels import made_of_names
 from greenloop.domain.nicknames import NICKNAME_GROUPS, nickname_of
 

@@ -9,13 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from greenloop.analytics.compute import HistoryEntry
+from greenloop.config import Settings
 from greenloop.domain.identity import IdentityRules
 from greenloop.domain.metrics import MetricRules
 from greenloop.domain.purchases import CountingRules
 from greenloop.domain.risk import DEFAULT_EXPECTED_BACK_SOON
 from greenloop.domain.tiers import Program
 
-__all__ = ["AnalyzeOptions", "history_row", "new_person_id"]
+__all__ = ["AnalyzeOptions", "counting_rules", "history_row", "new_person_id"]
 
 
 def new_person_id() -> str:
@@ -39,6 +40,18 @@ class AnalyzeOptions:
     # Outgoing tier-change events (events.url): queue one per history row written.
     emit_events: bool = False
     announce_first_analysis: bool = False
+
+
+def counting_rules(settings: Settings) -> CountingRules:
+    """Which purchases count, and at what value, as the settings say."""
+    return CountingRules(
+        online_register_ids=frozenset(settings.ecom.online_register_ids),
+        excluded_order_numbers=frozenset(settings.ecom.excluded_orders),
+        count_zero_total_orders=settings.ecom.count_zero_total_orders,
+        include_tax=settings.analytics.include_tax,
+        include_shipping=settings.analytics.include_shipping,
+        include_loyalty_redemptions=settings.analytics.include_loyalty_redemptions,
+    )
 
 
 def history_row(entry: HistoryEntry, run_id: int) -> dict[str, Any]:

@@ -6,26 +6,20 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from greenloop.analytics import backtest as backtests
-from greenloop.analytics.lists import at_risk, placeholder_list
-from greenloop.analytics.master_csv import write_master
-from greenloop.analytics.options import AnalyzeOptions
-from greenloop.analytics.overrides import lock_tier, member_key, set_override
-from greenloop.analytics.person import find_person, person_detail
-from greenloop.analytics.preview import Preview, preview_program
-from greenloop.analytics.program import load_program_file, program_from_settings, store_zone
-from greenloop.analytics.recompute import RecomputeResult, recompute_customer
-from greenloop.analytics.run import AnalyzeReport, analyze_all
 from greenloop.config import Settings
-from greenloop.domain.identity import IdentityRules
-from greenloop.domain.metrics import MetricRules
 from greenloop.errors import ConfigError
-from greenloop.services.ingest import counting_rules
 from greenloop.services.setup import open_engine
-from greenloop.store import matches_repo
-from greenloop.store.analytics_repo import person_scope
+
+if TYPE_CHECKING:
+    from greenloop.analytics.options import AnalyzeOptions
+    from greenloop.analytics.preview import Preview
+    from greenloop.analytics.recompute import RecomputeResult
+    from greenloop.analytics.run import AnalyzeReport
+
+# Each function imports the analytics it runs: a command that looks one person up should
+# not pay for loading the full analysis, the backtest and the model fits (issue 18).
 
 __all__ = [
     "analyze",
@@ -44,6 +38,11 @@ __all__ = [
 
 
 def analyze_options(settings: Settings) -> AnalyzeOptions:
+    from greenloop.analytics.options import AnalyzeOptions, counting_rules
+    from greenloop.analytics.program import program_from_settings, store_zone
+    from greenloop.domain.identity import IdentityRules
+    from greenloop.domain.metrics import MetricRules
+
     ident = settings.identity
     analytics = settings.analytics
     zone = store_zone(settings)
@@ -83,6 +82,8 @@ def analyze_options(settings: Settings) -> AnalyzeOptions:
 
 def analyze(settings: Settings, *, now: datetime | None = None) -> AnalyzeReport:
     """``greenloop analyze``: identities, metrics, tiers and risk for everyone."""
+    from greenloop.analytics.run import analyze_all
+
     options = analyze_options(settings)
     engine = open_engine(settings)
     try:
@@ -93,6 +94,8 @@ def analyze(settings: Settings, *, now: datetime | None = None) -> AnalyzeReport
 
 def analyze_as_of(settings: Settings, as_of: datetime) -> AnalyzeReport:
     """``greenloop analyze --as-of``: everything as if it were ``as_of``; writes nothing."""
+    from greenloop.analytics import backtest as backtests
+
     options = analyze_options(settings)
     engine = open_engine(settings)
     try:
@@ -109,6 +112,8 @@ def backtest(
     """``greenloop backtest``: predictions made as of ``as_of`` scored against what
     followed; the result is kept as the last backtest (the dashboard's at-risk page).
     Raises ``NotEnoughHistory`` when the history before ``as_of`` is too short."""
+    from greenloop.analytics import backtest as backtests
+
     options = analyze_options(settings)
     horizon = horizon_days or settings.analytics.backtest_horizon_days
     engine = open_engine(settings)
@@ -124,6 +129,8 @@ def show_customer(
     settings: Settings, query: str, *, as_of: datetime | None = None
 ) -> dict[str, Any]:
     """``greenloop customers show``: one person in full (replayed at ``as_of``)."""
+    from greenloop.analytics.person import person_detail
+
     options = analyze_options(settings)
     engine = open_engine(settings)
     try:
@@ -133,6 +140,8 @@ def show_customer(
 
 
 def customers_at_risk(settings: Settings, *, limit: int | None = None) -> list[dict[str, Any]]:
+    from greenloop.analytics.lists import at_risk
+
     engine = open_engine(settings)
     try:
         with engine.connect() as conn:
@@ -142,6 +151,8 @@ def customers_at_risk(settings: Settings, *, limit: int | None = None) -> list[d
 
 
 def list_placeholders(settings: Settings) -> list[dict[str, Any]]:
+    from greenloop.analytics.lists import placeholder_list
+
     engine = open_engine(settings)
     try:
         with engine.connect() as conn:
@@ -154,6 +165,10 @@ def link_profiles(
     settings: Settings, a: str, b: str, *, unlink: bool = False, note: str = ""
 ) -> RecomputeResult:
     """``customers link`` / ``unlink``: record the override, then recompute both persons."""
+    from greenloop.analytics.overrides import member_key, set_override
+    from greenloop.analytics.recompute import recompute_customer
+    from greenloop.store import matches_repo
+
     engine = open_engine(settings)
     now = datetime.now(UTC)
     try:
@@ -176,6 +191,8 @@ def recompute(
     settings: Settings, customer_ids: Sequence[str], *, now: datetime | None = None
 ) -> RecomputeResult:
     """Recompute the persons of these profiles (the real-time path)."""
+    from greenloop.analytics.recompute import recompute_customer
+
     engine = open_engine(settings)
     try:
         return recompute_customer(
@@ -189,6 +206,9 @@ def preview_tiers(
     settings: Settings, program_file: Path, *, now: datetime | None = None
 ) -> Preview:
     """``greenloop tiers preview``: everyone under another program; nothing written."""
+    from greenloop.analytics.preview import preview_program
+    from greenloop.analytics.program import load_program_file
+
     options = analyze_options(settings)
     program = load_program_file(program_file, settings)
     engine = open_engine(settings)
@@ -200,6 +220,8 @@ def preview_tiers(
 
 def export_master(settings: Settings, out: Path, *, now: datetime | None = None) -> int:
     """``greenloop export master``: customer_analytics_master.csv."""
+    from greenloop.analytics.master_csv import write_master
+
     engine = open_engine(settings)
     try:
         with engine.connect() as conn:
@@ -212,6 +234,11 @@ def lock_person_tier(
     settings: Settings, query: str, tier: str | None, until: datetime, *, note: str = ""
 ) -> RecomputeResult:
     """``greenloop tiers lock``: keep a person in ``tier`` until ``until`` (None: no tier)."""
+    from greenloop.analytics.overrides import lock_tier
+    from greenloop.analytics.person import find_person
+    from greenloop.analytics.recompute import recompute_customer
+    from greenloop.store.analytics_repo import person_scope
+
     options = analyze_options(settings)
     names = {t.name for t in options.program.tiers}
     if tier is not None and tier not in names:

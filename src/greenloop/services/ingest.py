@@ -7,8 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from greenloop.analytics.options import counting_rules
 from greenloop.config import Settings
-from greenloop.domain.purchases import CountingRules, MergeResult, merge_purchases
+from greenloop.domain.purchases import MergeResult, merge_purchases
 from greenloop.domain.reconcile import ReconcileReport, reconcile
 from greenloop.ecom.importer import ImportResult, import_exports
 from greenloop.ecom.values import ValueLimits
@@ -96,17 +97,6 @@ def ecom_limits(settings: Settings) -> ValueLimits:
         max_quantity=ecom.max_quantity,
         earliest=datetime.combine(ecom.earliest_order_date, time(), tzinfo=UTC),
         max_future=timedelta(days=ecom.max_future_days),
-    )
-
-
-def counting_rules(settings: Settings) -> CountingRules:
-    return CountingRules(
-        online_register_ids=frozenset(settings.ecom.online_register_ids),
-        excluded_order_numbers=frozenset(settings.ecom.excluded_orders),
-        count_zero_total_orders=settings.ecom.count_zero_total_orders,
-        include_tax=settings.analytics.include_tax,
-        include_shipping=settings.analytics.include_shipping,
-        include_loyalty_redemptions=settings.analytics.include_loyalty_redemptions,
     )
 
 

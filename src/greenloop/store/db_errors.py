@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 import traceback
 from typing import Any
 
@@ -33,22 +34,18 @@ _SQLITE_SAFE = re.compile(
 
 
 def _driver_errors() -> tuple[type[BaseException], ...]:
+    # Only a loaded driver can have raised: psycopg is looked up, never imported, so a
+    # command on SQLite does not pay ~0.1 s to load the PostgreSQL driver.
     found: list[type[BaseException]] = [sqlite3.Error]
-    try:
-        import psycopg
-
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None:
         found.append(psycopg.Error)
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        pass
     return tuple(found)
-
-
-_DRIVER_ERRORS = _driver_errors()
 
 
 def is_db_error(exc: BaseException) -> bool:
     """An error of SQLAlchemy or of a database driver (which may quote row data)."""
-    return isinstance(exc, (SQLAlchemyError, *_DRIVER_ERRORS))
+    return isinstance(exc, (SQLAlchemyError, *_driver_errors()))
 
 
 def _driver_detail(orig: BaseException) -> str:
@@ -88,7 +85,7 @@ def describe_db_error(exc: BaseException) -> str:
     elif isinstance(exc, StatementError):
         # A parameter that could not be bound: the inner error may quote the value.
         orig = None
-    elif isinstance(exc, _DRIVER_ERRORS):
+    elif isinstance(exc, _driver_errors()):
         orig = exc
     else:
         return f"database error ({type(exc).__name__})"
@@ -107,7 +104,7 @@ def store_error_from(exc: BaseException, *, doing: str = "") -> GreenLoopError:
     prefixes the message ("database migration failed: …")."""
     text = f"{doing}: {describe_db_error(exc)}" if doing else describe_db_error(exc)
     retryable = isinstance(exc, OperationalError) or (
-        isinstance(exc, _DRIVER_ERRORS) and type(exc).__name__ == "OperationalError"
+        isinstance(exc, _driver_errors()) and type(exc).__name__ == "OperationalError"
     )
     if retryable:
         return StoreUnavailable(text)

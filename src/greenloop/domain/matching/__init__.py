@@ -41,14 +41,47 @@ words for staff) and :mod:`.scoring` (``score_pairs``).
 Pure: rapidfuzz and numpy are computation libraries; nothing does I/O.
 """
 
-from greenloop.domain.matching.blocking import candidate_pairs
-from greenloop.domain.matching.estimate import estimate_weights
-from greenloop.domain.matching.evidence import evidence, new_last_name
-from greenloop.domain.matching.fields import FIELDS, LAST, LEVEL_NAMES
-from greenloop.domain.matching.levels import compare, names_agree
-from greenloop.domain.matching.records import MatchRecord, fold
-from greenloop.domain.matching.scoring import ScoredPair, score_pairs
-from greenloop.domain.matching.weights import DEFAULT_WEIGHTS, Weights
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from greenloop.domain.matching.blocking import candidate_pairs
+    from greenloop.domain.matching.estimate import estimate_weights
+    from greenloop.domain.matching.evidence import new_last_name
+    from greenloop.domain.matching.fields import FIELDS, LAST, LEVEL_NAMES
+    from greenloop.domain.matching.levels import compare, names_agree
+    from greenloop.domain.matching.records import MatchRecord, fold
+    from greenloop.domain.matching.scoring import ScoredPair, score_pairs
+    from greenloop.domain.matching.weights import DEFAULT_WEIGHTS, Weights
+
+# Where each public name lives. The package loads a step only when one of its names is
+# first used: ``names_agree`` (wanted by every one-person lookup) must not bring numpy,
+# the blocking and the EM along with it. The ``evidence`` function is imported from its
+# module (``matching.evidence``): a package attribute of that name is the module itself.
+_HOMES = {
+    "candidate_pairs": "blocking",
+    "estimate_weights": "estimate",
+    "new_last_name": "evidence",
+    "FIELDS": "fields",
+    "LAST": "fields",
+    "LEVEL_NAMES": "fields",
+    "compare": "levels",
+    "names_agree": "levels",
+    "MatchRecord": "records",
+    "fold": "records",
+    "ScoredPair": "scoring",
+    "score_pairs": "scoring",
+    "DEFAULT_WEIGHTS": "weights",
+    "Weights": "weights",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -61,7 +94,6 @@ __all__ = [
     "candidate_pairs",
     "compare",
     "estimate_weights",
-    "evidence",
     "fold",
     "names_agree",
     "new_last_name",
