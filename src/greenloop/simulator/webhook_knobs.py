@@ -29,8 +29,10 @@ _COUNTS = ("reorder_window", "max_retries", "concurrency")
 
 @dataclass(frozen=True)
 class WebhookKnobs:
-    # The OAuth app's client_secret: deliveries are signed only when it is set, as
-    # only OAuth apps get signed webhooks (reference §8).
+    # Signs the deliveries of subscriptions made with the personal token (default:
+    # unsigned, as only OAuth apps get signed webhooks, reference §8). Subscriptions
+    # made with an OAuth access token are always signed with the app's client secret
+    # (simulator/oauth.py); ``signature_encoding`` applies to both.
     secret: str = ""
     signature_encoding: str = "body:hex"
     # Share of deliveries never sent, and of deliveries sent twice.

@@ -2,10 +2,12 @@
 each active subscription of its type, the way X-Series does it (reference §8).
 
 Pipeline: a state listener records the change and the subscriptions active at that
-moment (it runs under the state's lock, so it only records). Expanding a change
-builds its form body once, then per subscription rolls the seeded dice: dropped, or
-sent once or twice, each copy with its own delay. Deliveries then pass a reorder
-buffer (shuffled in groups of ``reorder_window``) into a queue ordered by due time.
+moment, with each one's signing key (it runs under the state's lock, so it only
+records). Expanding a change builds its form body once, signs it per subscription (an
+OAuth app's subscription with its client secret, any other with the ``secret`` knob if
+set), and rolls the seeded dice: dropped, or sent once or twice, each copy with its
+own delay. Deliveries then pass a reorder buffer (shuffled in groups of
+``reorder_window``) into a queue ordered by due time.
 An attempt that is not answered 2xx (or does not connect, or times out) is retried
 with exponential back-off up to ``max_retries`` times, then given up.
 
