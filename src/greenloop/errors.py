@@ -4,6 +4,8 @@
     ├── FatalError                  stop: a person must change something first
     │   ├── ConfigError             the settings are wrong or missing
     │   ├── AuthFailed              the API token was refused (401/403)
+    │   │   ├── ConnectionLost      the OAuth connection is revoked or its refresh token refused
+    │   │   └── MissingScope        the OAuth connection lacks a scope an operation needs
     │   ├── ApiRejected             the API refused the request (other 4xx)
     │   ├── BadResponse             the API answered something it should not (a wrong shape)
     │   ├── InputFileError          a whole input file is unusable (not an export, unreadable)
@@ -35,11 +37,13 @@ __all__ = [
     "Busy",
     "ConfigError",
     "ConnectionFailed",
+    "ConnectionLost",
     "FatalError",
     "GarbledResponse",
     "GreenLoopError",
     "ImportRowError",
     "InputFileError",
+    "MissingScope",
     "NotFound",
     "RateLimitWaitExceeded",
     "RateLimited",
@@ -83,6 +87,21 @@ class AuthFailed(FatalError):
         "Generate a new personal token in Lightspeed Retail under Setup → Personal Tokens "
         "and set GREENLOOP_LIGHTSPEED_TOKEN (or lightspeed.token)."
     )
+
+
+class ConnectionLost(AuthFailed):
+    """The OAuth connection cannot be used any more (revoked, or its refresh token was
+    refused): only the store owner approving GreenLoop again fixes it."""
+
+    hint = ""
+
+
+class MissingScope(AuthFailed):
+    """The OAuth connection was approved without a scope this operation needs."""
+
+    def __init__(self, message: str, *, scope: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.scope = scope
 
 
 class ApiRejected(FatalError):

@@ -23,14 +23,25 @@ from typing import Any
 
 from greenloop.store.db_errors import safe_traceback
 
-__all__ = ["RedactingFilter", "SafeFormatter", "configure_logging", "redact"]
+__all__ = ["RedactingFilter", "SafeFormatter", "configure_logging", "redact", "register_secret"]
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _MASK = "***"
 
 
+# Secrets learnt while running (the OAuth tokens read from the database), redacted
+# everywhere like the configured ones.
+_RUNTIME_SECRETS: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Redact ``value`` from every later log line and :func:`redact` call."""
+    if value and len(value) >= 4:
+        _RUNTIME_SECRETS.add(value)
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    for secret in secrets:
+    for secret in (*secrets, *tuple(_RUNTIME_SECRETS)):
         if secret and len(secret) >= 4:
             text = text.replace(secret, _MASK)
     return _BEARER.sub(rf"\g<1>{_MASK}", text)

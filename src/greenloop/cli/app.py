@@ -15,6 +15,7 @@ import typer
 
 from greenloop.cli.analytics import register as register_analytics
 from greenloop.cli.backtest import register as register_backtest
+from greenloop.cli.connect import register as register_connect
 from greenloop.cli.demo import register as register_demo
 from greenloop.cli.events import register as register_events
 from greenloop.cli.jobs import run_app
@@ -53,6 +54,7 @@ register_realtime(app)
 register_events(app)
 register_demo(app)
 register_serve(app)
+register_connect(app)
 
 # An explicit False for --help of the top level and of each group when it is not given:
 # Typer coerces a flag missing from the command line (None) with a pydantic TypeAdapter,

@@ -79,6 +79,8 @@ _TOKEN_NOTES = {
     "created": "made a URL token for these subscriptions and stored it in the database, "
     "where `serve` reads it (it is not printed; --rotate-token replaces it)",
     "rotated": "replaced the stored URL token; deliveries with the old one are refused from now on",
+    "signed": "subscribed as the add-on: deliveries are signed with the client secret "
+    "(X-Signature), which `serve` requires; no URL token",
 }
 
 

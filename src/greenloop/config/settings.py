@@ -72,6 +72,8 @@ _ENV_ALIASES: tuple[tuple[str, tuple[str, str]], ...] = (
     ("GREENLOOP_LIGHTSPEED_TOKEN", ("lightspeed", "token")),
     ("GREENLOOP_LIGHTSPEED_DOMAIN_PREFIX", ("lightspeed", "domain_prefix")),
     ("GREENLOOP_LIGHTSPEED_BASE_URL", ("lightspeed", "base_url")),
+    ("GREENLOOP_LIGHTSPEED_CLIENT_ID", ("lightspeed", "client_id")),
+    ("GREENLOOP_LIGHTSPEED_CLIENT_SECRET", ("lightspeed", "client_secret")),
     ("GREENLOOP_DATABASE_URL", ("database", "url")),
     ("GREENLOOP_WEBHOOK_SECRET", ("webhooks", "secret")),
     ("GREENLOOP_EVENTS_URL", ("events", "url")),
@@ -100,6 +102,38 @@ class LightspeedSettings(_Section):
     # Retry-After further away stops it at once. 0: never wait. An answered request
     # resets the count, so a long sync that waits out several windows is not stopped.
     max_wait_seconds: float = Field(default=900.0, ge=0)
+    # The add-on (OAuth 2.0) connection, README: Connecting a store. With client_id set
+    # and a connection stored by `greenloop connect`, the connection's tokens are used
+    # and `token` is ignored. client_secret comes from GREENLOOP_LIGHTSPEED_CLIENT_SECRET.
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    authorize_url: str = "https://secure.retail.lightspeed.app/connect"
+    # The least GreenLoop needs: the sync reads the retailer, outlets, registers, users,
+    # customers (with their groups) and sales; the tier push moves customers between
+    # groups and creates the managed groups (customers:write); `webhooks register`
+    # subscribes (webhooks). GreenLoop never writes sales.
+    scopes: tuple[str, ...] = (
+        "retailer:read",
+        "outlets:read",
+        "registers:read",
+        "users:read",
+        "customers:read",
+        "customers:write",
+        "sales:read",
+        "webhooks",
+    )
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: Any) -> Any:
+        # The environment gives one string: "sales:read customers:read".
+        if isinstance(value, str):
+            return tuple(value.replace(",", " ").split())
+        return value
+
+    def oauth_configured(self) -> bool:
+        """Whether an OAuth app (client id and secret) is configured."""
+        return bool(self.client_id.strip() and self.client_secret.get_secret_value().strip())
 
     @field_validator("base_url")
     @classmethod
@@ -360,6 +394,10 @@ class JobSettings(_Section):
     # behind a TLS proxy unless you mean otherwise.
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # The address the outside world reaches `serve` at (behind the TLS proxy), e.g.
+    # https://greenloop.example.com: `greenloop connect` sends Lightspeed back to
+    # {public_url}/oauth/callback, which must be the app's registered redirect URI.
+    public_url: str = ""
     # A run holding the lock longer than this is presumed dead and its lock taken over.
     lock_minutes: int = Field(default=180, ge=1)
 
@@ -371,6 +409,10 @@ class DashboardSettings(_Section):
     # `greenloop dashboard hash-password` prints the value; empty means nobody can log
     # in with a password (the API token still works).
     admin_password_hash: SecretStr = SecretStr("")
+    # The staff login (`greenloop dashboard hash-password --staff`): read-only, for the
+    # shop floor. Staff look customers up and read person pages; exports, settings, the
+    # program preview, push and review actions answer 403. Empty: no staff login.
+    staff_password_hash: SecretStr = SecretStr("")
     # A bearer token for scripts: `Authorization: Bearer <token>` on /api/.
     api_token: SecretStr = SecretStr("")
     # The retailer's app sends this as `X-API-Key` to GET /api/progress/{customer_id};
@@ -485,9 +527,11 @@ class Settings(_Section):
             secret.get_secret_value()
             for secret in (
                 self.lightspeed.token,
+                self.lightspeed.client_secret,
                 self.webhooks.secret,
                 self.webhooks.url_token,
                 self.dashboard.admin_password_hash,
+                self.dashboard.staff_password_hash,
                 self.dashboard.api_token,
                 self.dashboard.progress_api_key,
                 self.dashboard.session_secret,

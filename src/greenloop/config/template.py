@@ -29,6 +29,14 @@ rate_limit_window_seconds = 300
 # Stop a run (with exit code 3) when waiting for the rate limit would pass this many
 # seconds with no request getting through, e.g. another app spends the whole budget.
 max_wait_seconds = 900
+# The add-on (OAuth 2.0) connection instead of a personal token: the app's client id,
+# its secret from the environment only (GREENLOOP_LIGHTSPEED_CLIENT_SECRET), then run
+# `greenloop connect`. Once connected, the connection wins over the personal token.
+# client_id = ""
+# authorize_url = "https://secure.retail.lightspeed.app/connect"
+# The least GreenLoop needs (README: Connecting a store); no sales:write.
+# scopes = ["retailer:read", "outlets:read", "registers:read", "users:read",
+#           "customers:read", "customers:write", "sales:read", "webhooks"]
 
 [database]
 # Empty: a SQLite file greenloop.db next to this file. Production: PostgreSQL, e.g.
@@ -147,12 +155,19 @@ daily_at = "02:00"
 poll_minutes = 5
 host = "127.0.0.1"
 port = 8080
+# Where the outside world reaches `serve` (the TLS proxy's address); the OAuth
+# callback is {{public_url}}/oauth/callback. Needed by `greenloop connect`.
+# public_url = "https://greenloop.example.com"
 lock_minutes = 180
 
 [dashboard]
 # Login for the dashboard and /api/. Make the hash with `greenloop dashboard hash-password`
 # (env: GREENLOOP_DASHBOARD__ADMIN_PASSWORD_HASH). Empty: no password login.
 # admin_password_hash = ""
+# The read-only staff login for the shop floor (`greenloop dashboard hash-password
+# --staff`; env: GREENLOOP_DASHBOARD__STAFF_PASSWORD_HASH): customer lookup and person
+# pages only; no exports, settings, program preview, pushes or reviews.
+# staff_password_hash = ""
 # A bearer token for scripts calling /api/ (`Authorization: Bearer …`).
 # api_token = ""
 # The key the retailer's app sends as X-API-Key to GET /api/progress/{{customer_id}};

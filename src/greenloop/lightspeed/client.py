@@ -7,6 +7,11 @@ back-off and full jitter, and defers on 429 until its ``Retry-After``, for at mo
 ``max_wait_seconds`` of a stalled budget (then :class:`RateLimitWaitExceeded` ends the
 call). Nothing here puts the token in a message: errors name the method, path and
 query only.
+
+The bearer token is either fixed (a personal token, set once as a header) or asked of a
+:class:`~greenloop.lightspeed.oauth.TokenSource` before each request (an OAuth
+connection, refreshed ahead of expiry by the source). A 401 on a source's token asks the
+source once for a new one and sends the request again.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ import httpx
 from greenloop import __version__
 from greenloop.config import LightspeedSettings
 from greenloop.errors import (
+    AuthFailed,
     BadResponse,
     ConnectionFailed,
     RateLimited,
     RateLimitWaitExceeded,
     RetryableError,
 )
+from greenloop.lightspeed.oauth import TokenSource
 from greenloop.lightspeed.pagination import (
     OffsetPaginator,
     Page,
@@ -79,8 +86,11 @@ class LightspeedClient:
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
         max_wait_seconds: float | None = None,
+        token_source: TokenSource | None = None,
     ) -> None:
         self.http = http
+        # None: the Authorization header is already on ``http`` (a personal token).
+        self.token_source = token_source
         # None: wait for the budget as long as it takes (tests, in-process tools).
         self.max_wait_seconds = max_wait_seconds
         self.budget = budget or RateBudget(sleep=sleep, clock=clock)
@@ -92,6 +102,8 @@ class LightspeedClient:
 
     def close(self) -> None:
         self.http.close()
+        if self.token_source is not None:
+            self.token_source.close()
 
     def __enter__(self) -> LightspeedClient:
         return self
@@ -116,9 +128,26 @@ class LightspeedClient:
         where = f"{method} {path}" + (f"?{urlencode(query, doseq=True)}" if query else "")
         failures = 0
         waits = 0
+        source = self.token_source
+        token: str | None = None
+        retried_auth = False
         while True:
+            if source is not None and not retried_auth:
+                token = source.token()  # refreshed by the source when close to expiry
             try:
-                return self._send_once(method, path, query, json, form, where, label)
+                return self._send_once(method, path, query, json, form, where, label, token)
+            except _Refused as exc:
+                if source is None or token is None:
+                    raise exc.error from None
+                # The token just obtained after a 401 is refused too: the source tells
+                # why (a revoked connection raises there), else the 401 stands.
+                fresh = None if retried_auth else source.refused(token)
+                if retried_auth:
+                    source.refused(token)
+                if fresh is None:
+                    raise exc.error from None
+                retried_auth = True
+                token = fresh
             except RateLimitWaitExceeded:
                 raise  # waiting longer is what the caller ruled out
             except RateLimited as exc:
@@ -146,13 +175,17 @@ class LightspeedClient:
         form: Mapping[str, str] | None,
         where: str,
         label: str | None,
+        token: str | None = None,
     ) -> Any:
         self.budget.acquire(self.max_wait_seconds)
         self.stats.requests += 1
         if label:
             self.stats.by_label[label] = self.stats.by_label.get(label, 0) + 1
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
-            response = self.http.request(method, path, params=query, json=json, data=form)
+            response = self.http.request(
+                method, path, params=query, json=json, data=form, headers=headers
+            )
         except httpx.TimeoutException:
             self.budget.release()
             raise ConnectionFailed(f"{where}: no answer from Lightspeed in time") from None
@@ -162,12 +195,18 @@ class LightspeedClient:
             raise ConnectionFailed(
                 f"{where}: cannot reach {host} ({exc.__class__.__name__})"
             ) from None
-        headers = response.headers
         if response.status_code == 429:
             # defer_until() (called by request) settles the budget for this one.
-            raise_for_status(429, headers, response.content, where, self._clock())
-        self.budget.observe(RateLimit.from_headers(headers))
-        raise_for_status(response.status_code, headers, response.content, where, self._clock())
+            raise_for_status(429, response.headers, response.content, where, self._clock())
+        self.budget.observe(RateLimit.from_headers(response.headers))
+        if response.status_code == 401 and token:
+            try:
+                raise_for_status(401, response.headers, response.content, where, self._clock())
+            except AuthFailed as exc:
+                raise _Refused(exc) from None
+        raise_for_status(
+            response.status_code, response.headers, response.content, where, self._clock()
+        )
         if not response.content.strip():
             return None
         return parse_json(response.content, where)
@@ -223,22 +262,36 @@ class LightspeedClient:
             pager.advance(len(items))
 
 
+class _Refused(Exception):
+    """A 401 on a token source's token (internal: ``request`` asks the source again)."""
+
+    def __init__(self, error: AuthFailed) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 def connect(
     settings: LightspeedSettings,
     *,
     budget: RateBudget | None = None,
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    token_source: TokenSource | None = None,
+    origin: str | None = None,
 ) -> LightspeedClient:
-    """A client for the configured store (token checked here, never logged)."""
-    token = settings.require_token()
+    """A client for the configured store (token checked here, never logged).
+
+    With ``token_source`` (an OAuth connection) the personal token is not used and
+    ``origin`` (the connected store's) replaces the configured one when given."""
+    headers = {
+        "Accept": "application/json",
+        "User-Agent": f"{settings.user_agent} greenloop/{__version__}",
+    }
+    if token_source is None:
+        headers["Authorization"] = f"Bearer {settings.require_token()}"
     http = httpx.Client(
-        base_url=settings.origin(),
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json",
-            "User-Agent": f"{settings.user_agent} greenloop/{__version__}",
-        },
+        base_url=origin or settings.origin(),
+        headers=headers,
         timeout=httpx.Timeout(settings.timeout_seconds),
         transport=transport,
     )
@@ -249,5 +302,10 @@ def connect(
     )
     budget = budget or RateBudget(window_seconds=settings.rate_limit_window_seconds, sleep=sleep)
     return LightspeedClient(
-        http, budget=budget, retry=retry, sleep=sleep, max_wait_seconds=settings.max_wait_seconds
+        http,
+        budget=budget,
+        retry=retry,
+        sleep=sleep,
+        max_wait_seconds=settings.max_wait_seconds,
+        token_source=token_source,
     )

@@ -9,6 +9,7 @@ the precision the API sends (``34.725``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +17,14 @@ from typing import Any
 
 import msgspec
 
-from greenloop.errors import ApiRejected, AuthFailed, GarbledResponse, RateLimited, ServerError
+from greenloop.errors import (
+    ApiRejected,
+    AuthFailed,
+    GarbledResponse,
+    MissingScope,
+    RateLimited,
+    ServerError,
+)
 from greenloop.lightspeed.ratelimit import parse_retry_after
 
 __all__ = ["error_text", "parse_json", "raise_for_status"]
@@ -25,6 +33,11 @@ __all__ = ["error_text", "parse_json", "raise_for_status"]
 # msgspec hands float_hook the literal text of each non-integer number, so Decimal(text)
 # is exact; it decodes a 1,000-sale page about 25% faster than json with parse_float.
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
+
+
+# An OAuth connection without a scope: 403 {"error": "permission denied",
+# "message": "missing scope: customers:write"}.
+_MISSING_SCOPE = re.compile(r"missing scope:\s*([A-Za-z_]+(?::[A-Za-z_]+)?)")
 
 
 def parse_json(body: bytes, where: str) -> Any:
@@ -60,6 +73,15 @@ def raise_for_status(
     if status == 429:
         retry_after = parse_retry_after(headers.get("retry-after"), now)
         raise RateLimited(f"{where}: rate limit reached{suffix}", retry_after=retry_after)
+    scope = _MISSING_SCOPE.search(detail) if status == 403 else None
+    if scope is not None:
+        name = scope.group(1)
+        raise MissingScope(
+            f"{where}: HTTP 403, the Lightspeed connection lacks the scope {name}",
+            scope=name,
+            hint=f"Add {name} to lightspeed.scopes if it is missing there, then run "
+            "`greenloop connect` again so the store owner approves it.",
+        )
     if status in (401, 403):
         what = "was refused" if status == 401 else "lacks the permission (scope) needed"
         raise AuthFailed(f"{where}: HTTP {status}, the API token {what}{suffix}")

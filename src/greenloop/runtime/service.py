@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 from greenloop.config import Settings
 from greenloop.errors import GreenLoopError
 from greenloop.events.sender import EventSender
-from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.lightspeed.client import LightspeedClient
 from greenloop.lightspeed.ratelimit import RateBudget
 from greenloop.runtime.daily import run_daily
 from greenloop.runtime.metrics import CONTENT_TYPE, Metrics, ReceiveTiming
@@ -38,9 +38,10 @@ from greenloop.runtime.worker import InboxWorker
 from greenloop.services import realtime
 from greenloop.services.realtime import PollReport, Realtime, WorkerReport
 from greenloop.services.setup import open_engine
+from greenloop.services.tokens import lightspeed_client
 from greenloop.store.job_runs import last_job_started
 from greenloop.store.service_state import WEBHOOK_URL_TOKEN, read_value
-from greenloop.web.app import create_app
+from greenloop.web.app import create_app, oauth_secret
 from greenloop.web.dashboard import dashboard_routes
 from greenloop.web.webhooks import WebhookReceiver
 
@@ -69,7 +70,9 @@ class Service:
         self._threads: list[threading.Thread] = []
         self._schedule: Schedule | None = None
         self._poll_lock = threading.Lock()
-        self.receiver = WebhookReceiver(self.settings.webhooks, self.engine)
+        self.receiver = WebhookReceiver(
+            self.settings.webhooks, self.engine, oauth_secret=oauth_secret(self.settings)
+        )
         self.metrics = Metrics(self.engine, self.budget)
         self.realtime = Realtime.for_settings(self.settings, self.engine, self.client, push=True)
         self.last_poll: PollReport | None = None
@@ -91,7 +94,7 @@ class Service:
         )
 
     def client_factory(self, settings: Settings) -> LightspeedClient:
-        return connect(settings.lightspeed, budget=self.budget)
+        return lightspeed_client(settings, engine=self.engine, budget=self.budget)
 
     # -- the parts ---------------------------------------------------------------------
 

@@ -13,10 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from greenloop.config import Settings
 from greenloop.errors import GreenLoopError
-from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.lightspeed.client import LightspeedClient
 from greenloop.services import realtime
 from greenloop.services.realtime import Realtime, WorkerReport
 from greenloop.services.setup import open_engine
+from greenloop.services.tokens import lightspeed_client
 from greenloop.store import inbox
 
 __all__ = ["InboxWorker", "process_inbox"]
@@ -112,7 +113,7 @@ def process_inbox(
 ) -> WorkerReport:
     """``greenloop webhooks process``: every due delivery once (recompute, no push)."""
     engine = open_engine(settings)
-    client = (client_factory or (lambda s: connect(s.lightspeed)))(settings)
+    client = (client_factory or (lambda s: lightspeed_client(s)))(settings)
     try:
         rt = Realtime.for_settings(settings, engine, client, clock=clock)
         return InboxWorker(rt).run_until_idle()

@@ -14,8 +14,9 @@ from greenloop.domain.reconcile import ReconcileReport, reconcile
 from greenloop.ecom.importer import ImportResult, import_exports
 from greenloop.ecom.values import ValueLimits
 from greenloop.errors import ConfigError, InputFileError
-from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.lightspeed.client import LightspeedClient
 from greenloop.services.setup import open_engine
+from greenloop.services.tokens import lightspeed_client
 from greenloop.store.purchase_facts import load_order_facts, load_sale_facts
 from greenloop.sync.pull import Progress, SyncReport, sync
 
@@ -46,7 +47,7 @@ def run_sync(
     if settings.sync.page_size < 1:
         raise ConfigError("sync.page_size must be at least 1")
     engine = open_engine(settings)
-    client = (client_factory or (lambda s: connect(s.lightspeed)))(settings)
+    client = (client_factory or (lambda s: lightspeed_client(s)))(settings)
     try:
         return sync(
             engine,

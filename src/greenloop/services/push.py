@@ -16,12 +16,13 @@ from sqlalchemy import Engine
 from greenloop.analytics.program import program_from_settings
 from greenloop.config import Settings
 from greenloop.errors import ConfigError
-from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.lightspeed.client import LightspeedClient
 from greenloop.push.apply import PushOptions, PushReport, push_tiers
 from greenloop.push.refresh import Refresh
 from greenloop.push.sync_log import write_sync_log
 from greenloop.push.verify import VerifyReport, verify_tiers
 from greenloop.services.setup import open_engine
+from greenloop.services.tokens import lightspeed_client
 from greenloop.sync.pull import sync
 
 __all__ = [
@@ -92,7 +93,7 @@ def run_push(
     if limit is not None and limit < 0:
         raise ConfigError("--limit must be zero or more")
     engine = open_engine(settings)
-    client = (client_factory or (lambda s: connect(s.lightspeed)))(settings)
+    client = (client_factory or (lambda s: lightspeed_client(s)))(settings)
     try:
         report = push_tiers(
             engine,
@@ -146,7 +147,7 @@ def run_verify(
 ) -> VerifyReport:
     """``greenloop tiers verify``: groups in Lightspeed against what GreenLoop expects."""
     engine = open_engine(settings)
-    client = (client_factory or (lambda s: connect(s.lightspeed)))(settings)
+    client = (client_factory or (lambda s: lightspeed_client(s)))(settings)
     try:
         return verify_tiers(
             engine,

@@ -22,10 +22,10 @@ from greenloop.analytics.overrides import set_override
 from greenloop.analytics.recompute import RecomputeResult, recompute_customer
 from greenloop.config import Settings
 from greenloop.errors import GreenLoopError, NotFound
-from greenloop.lightspeed.client import connect
 from greenloop.services.analysis import analyze_options
 from greenloop.services.push import push_customers
 from greenloop.services.setup import open_engine
+from greenloop.services.tokens import lightspeed_client
 from greenloop.store import matches_repo
 
 __all__ = ["JOINED_BY_STAFF", "Decision", "decide", "review_queue"]
@@ -187,7 +187,7 @@ def _push(settings: Settings, engine: Engine, result: RecomputeResult, decision:
     if not customers:
         return
     try:
-        client = connect(settings.lightspeed)
+        client = lightspeed_client(settings, engine=engine)
     except GreenLoopError as exc:
         decision.push_note = f"not pushed ({exc.message}); the daily push will move them"
         return

@@ -25,11 +25,12 @@ from sqlalchemy import Engine
 
 from greenloop.config import Settings
 from greenloop.errors import ApiRejected, BadResponse, ConfigError, GreenLoopError, NotFound
-from greenloop.lightspeed.client import LightspeedClient, connect
+from greenloop.lightspeed.client import LightspeedClient
 from greenloop.lightspeed.webhook_types import WEBHOOK_TYPES
 from greenloop.logs import redact
 from greenloop.services.setup import open_engine
-from greenloop.store import inbox
+from greenloop.services.tokens import lightspeed_client
+from greenloop.store import inbox, oauth_repo
 from greenloop.store.service_state import WEBHOOK_URL_TOKEN as STORED_NAME
 from greenloop.store.service_state import read_value, write_value
 
@@ -87,7 +88,7 @@ def subscription_url(url: str, type_: str, token: str = "") -> str:
 
 
 def _client(settings: Settings, factory: ClientFactory | None) -> LightspeedClient:
-    return (factory or (lambda s: connect(s.lightspeed)))(settings)
+    return (factory or (lambda s: lightspeed_client(s)))(settings)
 
 
 def _subscription(obj: Any, status: str) -> Subscription:
@@ -150,7 +151,8 @@ class Registration:
 
     webhooks: list[Subscription]
     # configured (webhooks.url_token), stored (made by an earlier register), created,
-    # rotated (--rotate-token), or none (webhooks.secret alone authenticates)
+    # rotated (--rotate-token), none (webhooks.secret alone authenticates), or signed
+    # (an OAuth connection: deliveries carry X-Signature made with the client secret)
     url_token: str
     replaced: list[Subscription]
 
@@ -192,6 +194,10 @@ def register(
     """
     wanted = _wanted_types(settings, types)
     subscription_url(url, wanted[0])  # a bad URL fails before anything is made
+    if _oauth_connected(settings):
+        # Deliveries to an add-on's subscriptions are signed with its client_secret
+        # (reference §8), and the receiver then requires that signature: no URL token.
+        return _subscribe(settings, url, wanted, "", "signed", None, client_factory)
     configured = settings.webhooks.url_token.get_secret_value()
     if configured and rotate_token:
         raise ConfigError(
@@ -210,6 +216,17 @@ def register(
             return _subscribe(settings, url, wanted, token, source, engine, client_factory)
         source = "stored" if stored else "none"
         return _subscribe(settings, url, wanted, stored, source, None, client_factory)
+    finally:
+        engine.dispose()
+
+
+def _oauth_connected(settings: Settings) -> bool:
+    if not settings.lightspeed.oauth_configured():
+        return False
+    engine = open_engine(settings)
+    try:
+        with engine.connect() as conn:
+            return oauth_repo.read_connection(conn) is not None
     finally:
         engine.dispose()
 

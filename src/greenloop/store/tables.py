@@ -43,6 +43,8 @@ __all__ = [
     "job_locks",
     "job_runs",
     "metadata",
+    "oauth_connection",
+    "oauth_states",
     "outlets",
     "persons",
     "placeholders",
@@ -720,4 +722,41 @@ service_state = Table(
     Column("name", String(60), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+
+# -- the OAuth connection (store/oauth_repo.py) ----------------------------------------
+
+# At most one row (id 1): the store GreenLoop is connected to as an add-on, its tokens
+# (never logged), and the refresh bookkeeping every process shares. ``refresh_started_at``
+# is the "refresh in flight" mark: set and committed before the token endpoint is
+# called, cleared with the new pair in one transaction. ``status``: connected,
+# needs_reconnect (a refresh token was refused), revoked (the API refused a fresh token).
+oauth_connection = Table(
+    "oauth_connection",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("domain_prefix", String(100), nullable=False),
+    Column("access_token", Text, nullable=False),
+    Column("refresh_token", Text, nullable=False),
+    Column("access_expires_at", UtcDateTime, nullable=False),
+    Column("access_lifetime_seconds", Integer, nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("problem", Text),
+    Column("connected_at", UtcDateTime, nullable=False),
+    Column("refreshed_at", UtcDateTime),
+    Column("refreshes", Integer, nullable=False),
+    Column("refresh_started_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The ``state`` of each `greenloop connect`, hashed (SHA-256), single use, short-lived.
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
 )

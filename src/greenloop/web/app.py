@@ -24,10 +24,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from greenloop.config import Settings
 from greenloop.web.health import health_routes
+from greenloop.web.oauth_callback import oauth_routes
 from greenloop.web.responses import error_response
 from greenloop.web.webhooks import WebhookReceiver, webhook_routes
 
-__all__ = ["NoSniff", "create_app"]
+__all__ = ["NoSniff", "create_app", "oauth_secret"]
 
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 # Codes for the HTTP errors Starlette raises itself (routing, static files).
@@ -73,6 +74,12 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+def oauth_secret(settings: Settings) -> str:
+    """The key of signed deliveries once connected as an add-on ("" without one)."""
+    ls = settings.lightspeed
+    return ls.client_secret.get_secret_value().strip() if ls.oauth_configured() else ""
+
+
 def create_app(
     settings: Settings,
     engine: Engine,
@@ -84,11 +91,14 @@ def create_app(
     """Webhook receiver and health check on ``engine``, plus ``routes`` (mounted last).
 
     Pass ``receiver`` to keep a handle on it (``serve`` reads how busy it is)."""
-    receiver = receiver or WebhookReceiver(settings.webhooks, engine, clock=clock)
+    receiver = receiver or WebhookReceiver(
+        settings.webhooks, engine, clock=clock, oauth_secret=oauth_secret(settings)
+    )
     return Starlette(
         routes=[
             *webhook_routes(receiver),
             *health_routes(engine, clock=clock),
+            *oauth_routes(settings, engine),
             *routes,
         ],
         middleware=[Middleware(NoSniff)],

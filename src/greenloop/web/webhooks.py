@@ -30,6 +30,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -37,7 +39,7 @@ from starlette.routing import BaseRoute, Route
 from greenloop.config import WebhookSettings
 from greenloop.lightspeed.webhook_signature import SignatureMismatch, verify_signature
 from greenloop.lightspeed.webhook_types import WEBHOOK_TYPES
-from greenloop.store import inbox
+from greenloop.store import inbox, oauth_repo
 from greenloop.web.inbox_writer import InboxWriter
 from greenloop.web.responses import error_response, json_response
 from greenloop.web.url_token import UrlToken
@@ -185,9 +187,16 @@ class WebhookReceiver:
         engine: Engine,
         *,
         clock: Callable[[], datetime] | None = None,
+        oauth_secret: str = "",
     ) -> None:
         self.settings = settings
         self.engine = engine
+        # The add-on's client_secret (lightspeed.client_secret): while an OAuth connection
+        # is stored, every delivery must carry an X-Signature made with it (reference §8:
+        # deliveries to OAuth subscriptions are signed); URL tokens are not accepted.
+        self.oauth_secret = oauth_secret
+        self._oauth_read_at: float | None = None
+        self._oauth_in_use = False
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seen_encodings: set[str] = set()
         self._writer = InboxWriter(engine, self._clock)
@@ -251,6 +260,8 @@ class WebhookReceiver:
 
     async def _authenticate(self, request: Request, body: bytes) -> str:
         """How the request proved itself: an X-Signature encoding, or ``url-token``."""
+        if await self._oauth_connected():
+            return self._signed_by_app(request, body)
         settings = self.settings
         secret = settings.secret.get_secret_value()
         header = request.headers.get("x-signature")
@@ -282,6 +293,39 @@ class WebhookReceiver:
             "webhooks are refused until webhooks.secret is set or `greenloop webhooks "
             "register` has made a URL token",
         )
+
+    async def _oauth_connected(self) -> bool:
+        """Whether an OAuth connection is stored (read again every 5 seconds)."""
+        if not self.oauth_secret:
+            return False
+        now = time.monotonic()
+        if self._oauth_read_at is None or now - self._oauth_read_at >= 5.0:
+            self._oauth_read_at = now
+            self._oauth_in_use = await run_in_threadpool(self._read_oauth)
+        return self._oauth_in_use
+
+    def _read_oauth(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                return oauth_repo.read_connection(conn) is not None
+        except SQLAlchemyError as exc:
+            log.warning("cannot read the OAuth connection: %s", type(exc).__name__)
+            return self._oauth_in_use
+
+    def _signed_by_app(self, request: Request, body: bytes) -> str:
+        header = request.headers.get("x-signature")
+        if header is None:
+            raise Rejected(
+                401,
+                "signature_required",
+                "a valid X-Signature is required: GreenLoop is connected as an add-on",
+            )
+        try:
+            encoding = verify_signature(self.oauth_secret, body, header)
+        except SignatureMismatch as exc:
+            raise Rejected(401, "bad_signature", exc.message) from None
+        self._note_encoding(encoding)
+        return encoding
 
     def _note_encoding(self, encoding: str) -> None:
         # Lightspeed does not document the digest encoding (reference §8): say once
