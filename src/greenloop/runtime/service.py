@@ -94,7 +94,9 @@ class Service:
         )
 
     def client_factory(self, settings: Settings) -> LightspeedClient:
-        return lightspeed_client(settings, engine=self.engine, budget=self.budget)
+        return lightspeed_client(
+            settings, engine=self.engine, budget=self.budget, require_usable=False
+        )
 
     # -- the parts ---------------------------------------------------------------------
 

@@ -226,11 +226,6 @@ class StoredTokens:
                     return row  # another process rotated while this one waited
                 if refused is None and not _due(row, now):
                     return row
-            else:
-                log.warning(
-                    "a token refresh did not finish (the process stopped); trying the stored "
-                    "refresh token"
-                )
             with self.engine.begin() as conn:
                 repo.mark_refresh_started(conn, now)
             _crash_point("after_mark")
@@ -255,6 +250,8 @@ class StoredTokens:
             with self.engine.begin() as conn:
                 repo.save_refreshed(conn, as_tokens(grant, row.domain_prefix), self.clock())
             _crash_point("after_commit")
+            if crashed:
+                log.warning("finished a token refresh that a stopped process had left unfinished")
             log.info("Lightspeed access token refreshed (expires %s)", grant.expires_at)
             return self._required()
 
@@ -271,10 +268,16 @@ def lightspeed_client(
     engine: Engine | None = None,
     budget: RateBudget | None = None,
     transport: httpx.BaseTransport | None = None,
+    require_usable: bool = True,
 ) -> LightspeedClient:
     """The client every command uses: with ``lightspeed.client_id`` configured, the
     stored OAuth connection (the personal token while none is stored), else the
-    personal token alone."""
+    personal token alone.
+
+    A connection already known to be dead (revoked, refresh token refused) stops here
+    with its one line, so every command says so even when it would not have called the
+    API; ``serve`` passes ``require_usable=False`` and keeps serving (its jobs then stop
+    with that line at their first request)."""
     ls = settings.lightspeed
     if not ls.oauth_configured():
         return connect(ls, budget=budget, transport=transport)
@@ -282,6 +285,8 @@ def lightspeed_client(
     try:
         with db.connect() as conn:
             row = repo.read_connection(conn)
+        if require_usable and row is not None and not row.usable:
+            raise ConnectionLost(row.problem or REFRESH_REFUSED)
         # Without a connection: the configured store, or a ConfigError naming the fix.
         origin = _api_origin(settings, row.domain_prefix) if row is not None else ls.origin()
     except BaseException:
