@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
 
 from greenloop.errors import AuthFailed, ConnectionLost, MissingScope
 from greenloop.lightspeed.oauth import refresh_tokens
@@ -21,6 +24,7 @@ from greenloop.services import ingest
 from greenloop.services.connect import connection_status, start_connect
 from greenloop.services.tokens import REFRESH_REFUSED, lightspeed_client
 from greenloop.store import oauth_repo
+from greenloop.web.dashboard import dashboard_routes, hash_password
 from tests.integration.test_oauth_support import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -184,3 +188,40 @@ def test_personal_token_still_works_beside_an_unconnected_add_on(
     settings = oauth_settings(sim.url, db_url, token=TOKEN)
     assert connection_status(settings, engine=engine).mode == "personal_token"
     assert ingest.run_sync(settings).resources["customers"].new > 0
+
+
+def test_sync_health_shows_the_connection_state_and_no_token(
+    sim: Sim, engine: Engine, db_url: str
+) -> None:
+    password = "a long admin passphrase"
+    dashboard = {
+        "admin_password_hash": hash_password(password),
+        "api_token": "dash-api-token-0123456789abcdef",
+        "session_secret": "dash-session-secret-0123456789",
+    }
+    settings = oauth_settings(sim.url, db_url, {"dashboard": dashboard})
+    connect_store(settings, sim, engine)
+    sim_post(sim.url, "/_sim/oauth/revoke")
+    with pytest.raises(ConnectionLost):
+        ingest.run_sync(settings)
+    row = stored(engine)
+    app = Starlette(routes=dashboard_routes(settings, engine))
+    api = TestClient(app, headers={"Authorization": f"Bearer {dashboard['api_token']}"})
+    shown = api.get("/api/sync-health").json()["lightspeed_connection"]
+    assert shown["state"] == "needs_reconnect"
+    assert shown["problem"] == REFRESH_REFUSED
+    page_client = TestClient(app)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page_client.get("/login").text)
+    assert csrf
+    page_client.post(
+        "/login",
+        data={"password": password, "csrf_token": csrf.group(1), "next": "/"},
+        follow_redirects=False,
+    )
+    page = page_client.get("/sync").text
+    assert "Lightspeed connection" in page
+    assert "needs reconnect" in page
+    assert "greenloop connect" in page
+    for text in (page, json.dumps(shown)):
+        assert row.access_token not in text
+        assert row.refresh_token not in text

@@ -32,7 +32,9 @@ def oauth_simulator(**config: Any) -> Iterator[Sim]:
         yield sim
 
 
-def oauth_settings(sim_url: str, db_url: str, **lightspeed: Any) -> Settings:
+def oauth_settings(
+    sim_url: str, db_url: str, sections: dict[str, dict[str, Any]] | None = None, **lightspeed: Any
+) -> Settings:
     values: dict[str, Any] = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -40,7 +42,8 @@ def oauth_settings(sim_url: str, db_url: str, **lightspeed: Any) -> Settings:
         "token": "",
         **lightspeed,
     }
-    return settings_for(sim_url, db_url, lightspeed=values, jobs={"public_url": PUBLIC_URL})
+    more = {"jobs": {"public_url": PUBLIC_URL}, **(sections or {})}
+    return settings_for(sim_url, db_url, lightspeed=values, **more)
 
 
 def query_of(url: str) -> dict[str, str]:

@@ -11,12 +11,14 @@ from typing import Any
 from sqlalchemy import Connection, func, inspect, select
 
 from greenloop.domain.reconcile import ReconcileReport
+from greenloop.store import oauth_repo
 from greenloop.store import tables as t
 from greenloop.store.inbox import inbox_stats, list_rows
 from greenloop.web.dashboard.queries import Page, iso
 
 __all__ = [
     "MAX_ID",
+    "lightspeed_connection",
     "push_run_detail",
     "push_runs",
     "reconcile_summary",
@@ -35,6 +37,7 @@ _AGE_BUCKETS = ((1, "under 1 day"), (7, "1–7 days"), (30, "7–30 days"), (Non
 
 
 def sync_health(conn: Connection, resources: Sequence[str]) -> dict[str, Any]:
+    """Cursors and runs per resource, and the add-on connection's state (never a token)."""
     c, r = t.sync_cursors.c, t.sync_runs.c
     cursors = {
         row.resource: row for row in conn.execute(select(c.resource, c.version, c.updated_at))
@@ -58,6 +61,7 @@ def sync_health(conn: Connection, resources: Sequence[str]) -> dict[str, Any]:
             }
         )
     return {
+        "lightspeed_connection": lightspeed_connection(conn),
         "resources": per_resource,
         "runs": [
             {
@@ -72,6 +76,22 @@ def sync_health(conn: Connection, resources: Sequence[str]) -> dict[str, Any]:
             }
             for run in runs
         ],
+    }
+
+
+def lightspeed_connection(conn: Connection) -> dict[str, Any] | None:
+    """The add-on connection's state (None when GreenLoop is not connected as one)."""
+    row = oauth_repo.read_connection(conn)
+    if row is None:
+        return None
+    return {
+        "domain_prefix": row.domain_prefix,
+        "state": row.status,
+        "scopes": list(row.scopes),
+        "access_expires_at": iso(row.access_expires_at),
+        "last_refresh_at": iso(row.refreshed_at),
+        "refresh_in_flight": row.refresh_started_at is not None,
+        "problem": row.problem,
     }
 
 
