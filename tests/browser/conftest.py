@@ -39,6 +39,7 @@ from tests.conftest import DB_PARAMS, PG_URL, REPO, _with_search_path
 from tests.simulation import ANCHOR, TOKEN, Sim, running_simulator, small_store
 
 PASSWORD = "browser test passphrase"
+STAFF_PASSWORD = "browser staff passphrase"
 API_TOKEN = "browser-api-token-0123456789abcdef"
 PROGRESS_KEY = "browser-progress-key-0123456789"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -128,7 +129,8 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     raise AssertionError(f"serve did not answer: {log.read_text()[-2000:]}")
 
 
-@pytest.fixture(scope="module", params=DB_PARAMS)
+# One served store per database for every page test module (building it is the slow part).
+@pytest.fixture(scope="session", params=DB_PARAMS)
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
@@ -177,6 +179,7 @@ def serve_store(
                         "webhooks": {"url_token": "browser-webhook-url-token"},
                         "dashboard": {
                             "admin_password_hash": hash_password(PASSWORD),
+                            "staff_password_hash": hash_password(STAFF_PASSWORD),
                             "api_token": API_TOKEN,
                             "progress_api_key": PROGRESS_KEY,
                         },

@@ -128,7 +128,7 @@ def test_staff_accept_with_the_keyboard_and_reject_with_a_click(
     with page.page.expect_navigation():
         page.page.click("#review-result a")
     assert page.page.inner_text("#person-tier") == expected
-    profiles = page.page.locator("h2:text-is('Profiles') + table tbody tr")
+    profiles = page.page.locator("h2:text-is('Profiles') + .scroll table tbody tr")
     assert profiles.count() == 2
     assert "profiles joined by staff" in page.page.inner_text("ol.timeline")
     page.shoot(served, "review-person")

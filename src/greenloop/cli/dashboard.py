@@ -1,4 +1,5 @@
-"""`greenloop dashboard hash-password`: the value for ``dashboard.admin_password_hash``."""
+"""`greenloop dashboard hash-password`: the value for ``dashboard.admin_password_hash``
+(or ``staff_password_hash`` with ``--staff``)."""
 
 from __future__ import annotations
 
@@ -21,14 +22,23 @@ def hash_password_command(
     stdin: Annotated[
         bool, typer.Option("--stdin", help="Read the password from the first line of stdin.")
     ] = False,
+    staff: Annotated[
+        bool,
+        typer.Option(
+            "--staff",
+            help="Print dashboard.staff_password_hash, the read-only staff login's, instead "
+            "of the admin's.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Hash the admin password (scrypt, salted) for dashboard.admin_password_hash.
+    """Hash a dashboard password (scrypt, salted) for dashboard.admin_password_hash, or with --staff for dashboard.staff_password_hash.
 
-    The password is asked for twice without echo (never as an argument, which would
-    land in the shell history). Put the printed line in the dashboard section of
-    greenloop.toml, or export GREENLOOP_DASHBOARD__ADMIN_PASSWORD_HASH.
-    Example: greenloop dashboard hash-password
+    The password is asked for twice without echo (never as an argument, which would land in the shell history). Put the printed line in the dashboard section of greenloop.toml, or export GREENLOOP_DASHBOARD__ADMIN_PASSWORD_HASH (GREENLOOP_DASHBOARD__STAFF_PASSWORD_HASH for staff).
+
+    The staff login is read-only: customer lookup and person pages, nothing else. Give it a password of its own; one that matches both hashes logs in as admin.
+
+    Example: greenloop dashboard hash-password --staff
     """
     from greenloop.web.dashboard.auth import hash_password
 
@@ -39,7 +49,8 @@ def hash_password_command(
     if not password:
         raise InputFileError("the password is empty")
     hashed = hash_password(password)
+    key = "staff_password_hash" if staff else "admin_password_hash"
     if as_json:
-        print_json({"admin_password_hash": hashed})
+        print_json({key: hashed})
         return
-    typer.echo(f'admin_password_hash = "{hashed}"')
+    typer.echo(f'{key} = "{hashed}"')

@@ -1,5 +1,11 @@
-"""Access to the dashboard: the admin password hash, the signed session cookie, CSRF
-tokens, the API bearer token and the progress endpoint's key.
+"""Access to the dashboard: the admin and staff password hashes, the signed session
+cookie, CSRF tokens, the API bearer token and the progress endpoint's key.
+
+Two roles log in with one password field: the password that matches the admin hash (or
+the API token) opens an ``admin`` session, the one that matches
+``dashboard.staff_password_hash`` a read-only ``staff`` session. The role is in the
+signed cookie; :mod:`greenloop.web.dashboard.guards` enforces it on every page and API
+route.
 
 The session is a cookie signed with ``itsdangerous`` (HttpOnly, SameSite=Lax, Secure
 over https). It carries a per-session CSRF token from the first visit on, so even the
@@ -36,6 +42,7 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "GENERATION_NAME",
+    "ROLES",
     "Auth",
     "Session",
     "SessionGeneration",
@@ -47,6 +54,9 @@ COOKIE_NAME = "greenloop_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 GENERATION_NAME = "dashboard.session_generation"
+# Who a session is: the owner (everything) or shop-floor staff (lookup and person pages).
+ADMIN, STAFF = "admin", "staff"
+ROLES = (ADMIN, STAFF)
 
 # scrypt cost: 2**15 × 8 × 1 takes ~50 ms and 32 MiB, OWASP's minimum is 2**17 × 8 × 1
 # for scrypt alone; 2**15 keeps logins snappy on a small box while staying far from cheap.
@@ -104,6 +114,11 @@ class Session:
     def logged_in(self) -> bool:
         return self.user is not None
 
+    @property
+    def staff(self) -> bool:
+        """A read-only staff session (lookup and person pages only)."""
+        return self.user == STAFF
+
 
 class SessionGeneration:
     """The session generation in ``service_state``: logging out raises it, ending every
@@ -156,10 +171,14 @@ class Auth:
         key = settings.session_secret.get_secret_value() or secrets.token_urlsafe(32)
         self._signer = URLSafeTimedSerializer(key, salt="greenloop-dashboard-session")
         self.max_age = settings.session_hours * 3600
-        # Changes when the admin password or the API token does, so a session opened
-        # with the old credentials is refused.
+        # Changes when a password or the API token does, so a session opened with the old
+        # credentials is refused.
         credentials = "\0".join(
-            (settings.admin_password_hash.get_secret_value(), settings.api_token.get_secret_value())
+            (
+                settings.admin_password_hash.get_secret_value(),
+                settings.api_token.get_secret_value(),
+                settings.staff_password_hash.get_secret_value(),
+            )
         )
         self._credentials = hmac.new(
             key.encode(), credentials.encode(), hashlib.sha256
@@ -185,7 +204,7 @@ class Auth:
             if isinstance(data, dict) and isinstance(data.get("csrf"), str):
                 session = Session(csrf=data["csrf"])
                 user, generation, cred = data.get("user"), data.get("gen"), data.get("cred")
-                if not isinstance(user, str):
+                if user not in ROLES:
                     return session
                 if (
                     isinstance(generation, int)
@@ -218,17 +237,31 @@ class Auth:
             secure=secure,
         )
 
-    def password_ok(self, password: str) -> bool:
-        """The admin password, or the API token (blocks: scrypt; run it off the loop)."""
-        if _same(password, self.settings.api_token.get_secret_value()):
-            return True
-        stored = self.settings.admin_password_hash.get_secret_value()
-        return bool(stored) and verify_password(password, stored)
+    def password_role(self, password: str) -> str | None:
+        """``admin`` for the admin password or the API token, ``staff`` for the staff
+        password, None for anything else (blocks: scrypt; run it off the loop). Both
+        hashes are checked, whichever matches, so the time does not tell the roles apart."""
+        admin = _same(password, self.settings.api_token.get_secret_value())
+        staff = False
+        for role, secret in (
+            (ADMIN, self.settings.admin_password_hash),
+            (STAFF, self.settings.staff_password_hash),
+        ):
+            stored = secret.get_secret_value()
+            if stored and verify_password(password, stored):
+                admin, staff = admin or role == ADMIN, staff or role == STAFF
+        return ADMIN if admin else STAFF if staff else None
 
-    async def log_in(self, session: Session) -> None:
-        """Open a session under the current generation (read afresh, not cached)."""
+    def password_ok(self, password: str) -> bool:
+        """Whether ``password`` opens a session of either role."""
+        return self.password_role(password) is not None
+
+    async def log_in(self, session: Session, role: str = ADMIN) -> None:
+        """Open a session of ``role`` under the current generation (read afresh)."""
+        if role not in ROLES:
+            raise ValueError(f"no dashboard role {role!r}")
         session.generation = await run_in_threadpool(self.generation.read)
-        session.user = "admin"
+        session.user = role
         session.csrf = secrets.token_urlsafe(32)  # a new token after login (fixation)
         session.changed = True
 
@@ -244,6 +277,7 @@ class Auth:
         """Whether anything can open a session (a password hash or an API token)."""
         return bool(
             self.settings.admin_password_hash.get_secret_value()
+            or self.settings.staff_password_hash.get_secret_value()
             or self.settings.api_token.get_secret_value()
         )
 

@@ -4,6 +4,11 @@ Pages need a logged-in session (else a redirect to /login) and, on POST, the ses
 CSRF token in the form. The API takes a session or ``Authorization: Bearer`` with
 ``dashboard.api_token`` (else 401); a POST on a session also needs ``X-CSRF-Token``.
 Errors leave in one JSON shape: ``{"error": {"code": ..., "message": ...}}``.
+
+A ``staff`` session (the read-only shop-floor login) reaches only the routes built with
+``staff=True``: the lookup, the customer search and person pages, and logging out.
+Every other page and API route answers it 403 (``forbidden``), checked here on the
+server whatever the page links to.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from greenloop.web.dashboard.context import (
 
 __all__ = [
     "MAX_FORM_BYTES",
+    "STAFF_REFUSED",
     "PageHandler",
     "api_endpoint",
     "local_path",
@@ -72,7 +78,12 @@ async def _read_form(request: Request) -> dict[str, str]:
     return {key: values[-1] for key, values in parsed.items()}
 
 
-def api_endpoint(dash: Dashboard, handler: Handler, *, public: bool = False) -> Handler:
+STAFF_REFUSED = "the staff login can look customers up and read their pages, not this"
+
+
+def api_endpoint(
+    dash: Dashboard, handler: Handler, *, public: bool = False, staff: bool = False
+) -> Handler:
     async def endpoint(request: Request) -> Response:
         try:
             if not public and not dash.auth.bearer_ok(request):
@@ -85,6 +96,8 @@ def api_endpoint(dash: Dashboard, handler: Handler, *, public: bool = False) -> 
                     )
                     response.headers["WWW-Authenticate"] = 'Bearer realm="greenloop"'
                     return response
+                if session.staff and not staff:
+                    raise ApiError(403, "forbidden", STAFF_REFUSED)
                 if request.method not in ("GET", "HEAD") and not dash.auth.csrf_ok(
                     session, request.headers.get(CSRF_HEADER)
                 ):
@@ -117,6 +130,7 @@ def render(
         root=request.scope.get("root_path", ""),
         csrf_token=session.csrf,
         logged_in=session.logged_in,
+        staff=session.staff,
         path=local_path(request),
         # Read by page_endpoint before the handler, for the navigation's Review badge.
         suggestions_left=getattr(request.state, "suggestions_left", None),
@@ -125,7 +139,9 @@ def render(
     return HTMLResponse(html, status_code=status)
 
 
-def page_endpoint(dash: Dashboard, handler: PageHandler, *, login: bool = True) -> Handler:
+def page_endpoint(
+    dash: Dashboard, handler: PageHandler, *, login: bool = True, staff: bool = False
+) -> Handler:
     async def endpoint(request: Request) -> Response:
         session = await dash.auth.session(request)
         response: Response
@@ -136,7 +152,9 @@ def page_endpoint(dash: Dashboard, handler: PageHandler, *, login: bool = True) 
         else:
             try:
                 form: dict[str, str] = {}
-                if session.logged_in:
+                if login and session.staff and not staff:
+                    raise ApiError(403, "forbidden", STAFF_REFUSED)
+                if session.logged_in and not session.staff:
                     request.state.suggestions_left = await dash.suggestions_left()
                 if request.method == "POST":
                     form = await _read_form(request)

@@ -133,6 +133,11 @@ _SCHEMAS: dict[str, Any] = {
             "tiers": {"type": "object", "additionalProperties": {"type": "integer"}},
             "last_daily_run": {"type": ["object", "null"]},
             "last_analysis": {"type": ["object", "null"]},
+            "last_runs": {
+                "type": ["object", "null"],
+                "description": "The last go of runs of any kind (daily job, sync, import, "
+                "analyze, push) less than 10 minutes apart: when, which steps, what they did.",
+            },
         },
     },
     "TierHistory": {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +25,8 @@ __all__ = [
     "RISK_SORTS",
     "Page",
     "iso",
+    "last_runs",
+    "lookup",
     "money",
     "movements",
     "overview",
@@ -129,6 +131,121 @@ def _analyze_run(conn: Connection) -> dict[str, Any] | None:
     }
 
 
+# Runs less than this apart belong to one go (the demo's steps, a script's, the daily job's).
+RUN_GAP = timedelta(minutes=10)
+# Latest rows read per kind when gathering the last go (the demo analyses 27 weeks).
+_RUNS_PER_KIND = 60
+_KIND_NAMES = {
+    "daily": "daily job",
+    "sync": "sync",
+    "import": "import",
+    "analyze": "analyze",
+    "push": "push",
+}
+
+
+@dataclass(frozen=True)
+class _Run:
+    kind: str
+    started: datetime
+    finished: datetime | None
+    outcome: str
+    figures: dict[str, int]
+
+
+def _recent_runs(conn: Connection) -> list[_Run]:
+    j, s, e = t.job_runs.c, t.sync_runs.c, t.ecom_imports.c
+    a, u = t.analyze_runs.c, t.push_runs.c
+    runs: list[_Run] = []
+    for r in conn.execute(
+        select(j.job, j.started_at, j.finished_at, j.outcome)
+        .order_by(j.started_at.desc())
+        .limit(_RUNS_PER_KIND)
+    ):
+        runs.append(_Run(r.job, r.started_at, r.finished_at, r.outcome, {}))
+    for rs in conn.execute(
+        select(s.started_at, s.finished_at, s.outcome, s.detail)
+        .order_by(s.started_at.desc())
+        .limit(_RUNS_PER_KIND)
+    ):
+        changed = (rs.detail or {}).get("changed") if isinstance(rs.detail, dict) else None
+        figures = {"changed": changed} if isinstance(changed, int) else {}
+        runs.append(_Run("sync", rs.started_at, rs.finished_at, rs.outcome, figures))
+    for ri in conn.execute(
+        select(e.imported_at, e.orders_new, e.orders_updated)
+        .order_by(e.imported_at.desc())
+        .limit(_RUNS_PER_KIND)
+    ):
+        figures = {"orders": ri.orders_new + ri.orders_updated}
+        runs.append(_Run("import", ri.imported_at, ri.imported_at, "ok", figures))
+    for ra in conn.execute(
+        select(a.started_at, a.finished_at, a.outcome, a.persons, a.changed)
+        .where(a.scope == "all")
+        .order_by(a.started_at.desc())
+        .limit(_RUNS_PER_KIND)
+    ):
+        figures = {"persons": ra.persons, "tier_changes": ra.changed}
+        runs.append(_Run("analyze", ra.started_at, ra.finished_at, ra.outcome, figures))
+    for ru in conn.execute(
+        select(u.started_at, u.finished_at, u.outcome, u.moved, u.dry_run)
+        .order_by(u.started_at.desc())
+        .limit(_RUNS_PER_KIND)
+    ):
+        figures = {"moved": ru.moved}
+        kind = "push" if not ru.dry_run else "dry-run push"
+        runs.append(_Run(kind, ru.started_at, ru.finished_at, ru.outcome, figures))
+    return runs
+
+
+def last_runs(conn: Connection) -> dict[str, Any] | None:
+    """What ran last, of any kind: the daily job, a sync, an eCom import, a full analysis,
+    a push, and the runs just before it when they were one go (less than
+    :data:`RUN_GAP` apart, as the demo's steps or a script's). None before anything ran.
+
+    ``steps`` lists the kinds in the order they ran, with how many runs of each
+    (``analyze`` 28 times for the demo's weekly history); ``figures`` adds up what the
+    runs did (tier changes, orders imported, groups moved, persons analysed by the last
+    analysis)."""
+    runs = [r for r in _recent_runs(conn) if r.started is not None]
+    if not runs:
+        return None
+    runs.sort(key=lambda r: r.started, reverse=True)
+    group = [runs[0]]
+    earliest = runs[0].started
+    for run in runs[1:]:
+        end = run.finished or run.started
+        if earliest - end > RUN_GAP:
+            break
+        group.append(run)
+        earliest = min(earliest, run.started)
+    group.reverse()  # oldest first
+    steps: list[dict[str, Any]] = []
+    for run in group:
+        if steps and steps[-1]["kind"] == run.kind:
+            steps[-1]["runs"] += 1
+        else:
+            steps.append({"kind": run.kind, "name": _KIND_NAMES.get(run.kind, run.kind), "runs": 1})
+    figures: dict[str, int] = {}
+    for run in group:
+        for key, value in run.figures.items():
+            if key == "persons":
+                figures[key] = value  # the last analysis's, not a sum over the weeks
+            elif value:
+                figures[key] = figures.get(key, 0) + value
+    finished = [r.finished for r in group if r.finished is not None]
+    outcomes = {r.outcome for r in group}
+    bad = sorted(outcomes - {"ok"})
+    return {
+        "started_at": iso(group[0].started),
+        "finished_at": iso(max(finished)) if finished else None,
+        "daily": any(r.kind == "daily" for r in group),
+        "steps": steps,
+        "runs": len(group),
+        "outcome": "ok" if not bad else bad[0],
+        "figures": figures,
+    }
+
+
 def tier_counts(conn: Connection, program: Program) -> dict[str, int]:
     p = t.persons.c
     counts = {
@@ -152,6 +269,7 @@ def overview(conn: Connection, program: Program) -> dict[str, Any]:
         "tiers": counts,
         "last_daily_run": _job_run(conn),
         "last_analysis": _analyze_run(conn),
+        "last_runs": last_runs(conn),
     }
 
 
@@ -275,6 +393,32 @@ def search_persons(
         .limit(page_size)
     )
     return Page([_person_summary(r) for r in conn.execute(rows)], page, page_size, total)
+
+
+def lookup(
+    conn: Connection, query: str, rules: IdentityRules, limit: int
+) -> tuple[Page, dict[str, dict[str, Any]]]:
+    """The staff lookup: the first ``limit`` persons matching ``query`` (as
+    :func:`search_persons`), and for each its stored tier reasons, the way to the next
+    tier and what keeps the tier (what the analysis wrote; nothing recomputed)."""
+    found = search_persons(conn, query, rules, 1, limit)
+    p = t.persons.c
+    ids = [row["person_id"] for row in found.data]
+    progress: dict[str, dict[str, Any]] = {}
+    if ids:
+        for r in conn.execute(
+            select(p.id, p.reasons, p.to_next, p.keep, p.review_at, p.drop_at_review).where(
+                p.id.in_(ids)
+            )
+        ):
+            progress[r.id] = {
+                "reasons": r.reasons or [],
+                "to_next": r.to_next or [],
+                "keep": r.keep or [],
+                "review_at": iso(r.review_at),
+                "drop_at_review": bool(r.drop_at_review),
+            }
+    return found, progress
 
 
 # -- at risk ----------------------------------------------------------------------------

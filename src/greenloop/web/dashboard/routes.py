@@ -44,11 +44,80 @@ __all__ = ["CHART_JS", "dashboard_routes"]
 CHART_JS = "vendor/chart-4.6.1.umd.min.js"
 
 
+# What a staff session may open (guards refuse the rest); where its login lands.
+STAFF_PATHS = ("/lookup", "/customers")
+STAFF_HOME = "/lookup"
+# People a staff lookup lists; more means the search was too loose to be one person.
+LOOKUP_LIMIT = 8
+# Purchases the lookup shows for the one person it found.
+LOOKUP_PURCHASES = 5
+
+
 def _safe_next(target: str | None) -> str:
     # Only a path on this site: never "//host" or "https://host".
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
+
+
+def _staff_next(target: str) -> str:
+    """A staff login goes where it may go: the lookup unless the target is a staff page."""
+    path = target.split("?", 1)[0]
+    if any(path == p or path.startswith(p + "/") for p in STAFF_PATHS):
+        return target
+    return STAFF_HOME
+
+
+def _ago(moment: str | None, now: datetime) -> str:
+    """``3 min ago``, ``2 h ago``, ``5 days ago`` (``just now`` under a minute)."""
+    if not moment:
+        return ""
+    seconds = (now - datetime.fromisoformat(moment)).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86400)} days ago"
+
+
+def last_run_text(
+    runs: dict[str, Any] | None, customers: int, *, demo: bool, now: datetime
+) -> dict[str, str] | None:
+    """The overview's first line: what ran last, when, and what it did."""
+    if runs is None:
+        return None
+    steps = ", ".join(
+        step["name"] + (f" ×{step['runs']}" if step["runs"] > 1 else "") for step in runs["steps"]
+    )
+    if runs["daily"]:
+        name = "daily job"
+    elif demo and len(runs["steps"]) > 1:
+        name = "demo pipeline"
+    elif len(runs["steps"]) > 1:
+        name = "runs"
+    else:
+        name = runs["steps"][0]["name"]
+    figures = runs["figures"]
+    parts = [f"{customers:,} customers"]
+    for key, label in (
+        ("persons", "persons analysed"),
+        ("tier_changes", "tier changes"),
+        ("orders", "eCom orders imported"),
+        ("changed", "records synced"),
+        ("moved", "group moves pushed"),
+    ):
+        if figures.get(key):
+            parts.append(f"{figures[key]:,} {label}")
+    return {
+        "name": name,
+        "steps": steps,
+        "ago": _ago(runs["finished_at"] or runs["started_at"], now),
+        "at": runs["finished_at"] or runs["started_at"],
+        "outcome": runs["outcome"],
+        "figures": ", ".join(parts),
+    }
 
 
 def _wait_text(seconds: int) -> str:
@@ -83,10 +152,16 @@ def dashboard_routes(
 
         return handler
 
+    demo = settings.lightspeed.domain_prefix == "demo"  # what `greenloop demo` writes
+
     def overview_data(request: Request, conn: Connection) -> dict[str, Any]:
         since, until = period(dash, request, conn)
+        found = queries.overview(conn, program)
         return {
-            "overview": queries.overview(conn, program),
+            "overview": found,
+            "last_run": last_run_text(
+                found["last_runs"], found["customers"], demo=demo, now=dash.clock()
+            ),
             "distribution": queries.tier_distribution(conn, program),
             "movements": queries.movements(conn, program, since, until),
             "since": since.date().isoformat(),
@@ -94,6 +169,9 @@ def dashboard_routes(
         }
 
     async def overview_page(request: Request, session: Session, form: dict[str, str]) -> Response:
+        if session.staff:  # the shop floor's landing page is the lookup
+            root = request.scope.get("root_path", "")
+            return RedirectResponse(f"{root}{STAFF_HOME}", status_code=303)
         context = await dash.read(lambda conn: overview_data(request, conn))
         figures = await run_in_threadpool(dash.figures.get)
         return render(
@@ -111,6 +189,33 @@ def dashboard_routes(
         text = search_text(request)
         found = queries.search_persons(conn, text, dash.options.identity, number, size)
         return {"q": text, "found": found}
+
+    async def lookup_page(request: Request, session: Session, form: dict[str, str]) -> Response:
+        text = search_text(request).strip()
+        found: queries.Page | None = None
+        progress: dict[str, dict[str, Any]] = {}
+        if text:
+            rules = dash.options.identity
+            found, progress = await dash.read(
+                lambda conn: queries.lookup(conn, text, rules, LOOKUP_LIMIT)
+            )
+        person = None
+        if found is not None and found.total == 1:
+            key = found.data[0]["person_id"]
+            person = await run_in_threadpool(person_detail, engine, dash.options, key)
+            person["recent"] = list(reversed(person["purchases"][-LOOKUP_PURCHASES:]))
+        return render(
+            dash,
+            request,
+            session,
+            "lookup.html",
+            title="Customer lookup",
+            q=text,
+            found=found,
+            progress=progress,
+            person=person,
+            limit=LOOKUP_LIMIT,
+        )
 
     def risk_data(request: Request, conn: Connection) -> dict[str, Any]:
         number, size = page_params(request, dash.page_size)
@@ -215,11 +320,20 @@ def dashboard_routes(
     async def login(request: Request, session: Session, form: dict[str, str]) -> Response:
         target = _safe_next(form.get("next"))
         password = form.get("password", "")
-        outcome = await dash.logins.attempt(
-            client_address(request), lambda: dash.auth.password_ok(password)
-        )
+        roles: list[str] = []
+
+        def check() -> bool:
+            role = dash.auth.password_role(password)
+            if role is not None:
+                roles.append(role)
+            return role is not None
+
+        outcome = await dash.logins.attempt(client_address(request), check)
         if outcome.ok:
-            await dash.auth.log_in(session)
+            role = roles[0]
+            await dash.auth.log_in(session, role)
+            if session.staff:
+                target = _staff_next(target)
             root = request.scope.get("root_path", "")
             return RedirectResponse(f"{root}{target}", status_code=303)
         if outcome.status == 429:
@@ -250,13 +364,21 @@ def dashboard_routes(
         root = request.scope.get("root_path", "")
         return RedirectResponse(f"{root}/login", status_code=303)
 
-    def route(path: str, handler: PageHandler, method: str = "GET", login: bool = True) -> Route:
-        return Route(path, page_endpoint(dash, handler, login=login), methods=[method])
+    def route(
+        path: str,
+        handler: PageHandler,
+        method: str = "GET",
+        login: bool = True,
+        staff: bool = False,
+    ) -> Route:
+        endpoint = page_endpoint(dash, handler, login=login, staff=staff)
+        return Route(path, endpoint, methods=[method])
 
     pages: list[BaseRoute] = [
-        route("/", overview_page),
-        route("/customers", page("customers.html", "Customers", customers_data)),
-        route("/customers/{person_id}", person_page),
+        route("/", overview_page, staff=True),  # staff: redirected to the lookup
+        route("/lookup", lookup_page, staff=True),
+        route("/customers", page("customers.html", "Customers", customers_data), staff=True),
+        route("/customers/{person_id}", person_page, staff=True),
         route("/at-risk", page("at_risk.html", "At risk", risk_data)),
         route("/at-risk.csv", risk_csv_page),
         route("/exports/customer_analytics_master.csv", master_csv_page),
@@ -268,7 +390,7 @@ def dashboard_routes(
         route("/review/decide", review.decide_page(dash), "POST"),
         route("/login", login_form, login=False),
         route("/login", login, "POST", login=False),
-        route("/logout", logout, "POST"),
+        route("/logout", logout, "POST", staff=True),
         Mount("/static", app=StaticFiles(directory=HERE / "static"), name="dashboard-static"),
     ]
     return [*api_routes(dash), *pages]

@@ -11,6 +11,12 @@
     return node ? JSON.parse(node.textContent || "null") : null;
   }
 
+  // A legend that stays readable on a phone: small swatches, wrapped under the chart.
+  function narrow() { return window.matchMedia("(max-width: 700px)").matches; }
+  function legend() {
+    return { position: "bottom", labels: { boxWidth: 12, padding: narrow() ? 6 : 10, font: { size: narrow() ? 11 : 12 } } };
+  }
+
   function color(index, name) {
     if (name === "(none)") return "#c9d1cc";
     return PALETTE[index % PALETTE.length];
@@ -30,8 +36,8 @@
       options: {
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        scales: { y: { stacked: true, beginAtZero: true, title: { display: true, text: "persons" } }, x: { ticks: { maxTicksLimit: 12 } } },
-        plugins: { legend: { position: "bottom" } },
+        scales: { y: { stacked: true, beginAtZero: true, title: { display: true, text: "persons" } }, x: { ticks: { maxTicksLimit: narrow() ? 5 : 12 } } },
+        plugins: { legend: legend() },
       },
     });
   }
@@ -68,10 +74,11 @@
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
         scales: {
-          y: { stacked: true, beginAtZero: true, title: { display: true, text: "value ($)" } },
-          count: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "purchases" } },
+          x: { ticks: { maxTicksLimit: narrow() ? 6 : 24 } },
+          y: { stacked: true, beginAtZero: true, title: { display: !narrow(), text: "value ($)" } },
+          count: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: !narrow(), text: "purchases" } },
         },
-        plugins: { legend: { position: "bottom" } },
+        plugins: { legend: legend() },
       },
     });
   }
