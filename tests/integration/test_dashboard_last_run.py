@@ -143,6 +143,7 @@ def test_a_lone_analyze_and_a_daily_job_are_named_as_such(engine: Engine) -> Non
     text = last_run_text(runs, 10, demo=True, now=NOW)
     assert text is not None
     assert text["name"] == "daily job"
+    assert text["steps"] == "daily job"  # its sync and analyze ran inside it
     assert text["ago"] == "20 min ago"
     assert runs is not None
     assert runs["figures"]["tier_changes"] == 3

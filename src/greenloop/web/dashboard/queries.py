@@ -197,13 +197,26 @@ def _recent_runs(conn: Connection) -> list[_Run]:
     return runs
 
 
+def _inside(run: _Run, group: list[_Run]) -> bool:
+    """Whether ``run`` ran within another run of another kind in ``group``."""
+    end = run.finished or run.started
+    return any(
+        other.kind != run.kind
+        and other.finished is not None
+        and other.started <= run.started
+        and end <= other.finished
+        for other in group
+    )
+
+
 def last_runs(conn: Connection) -> dict[str, Any] | None:
     """What ran last, of any kind: the daily job, a sync, an eCom import, a full analysis,
     a push, and the runs just before it when they were one go (less than
     :data:`RUN_GAP` apart, as the demo's steps or a script's). None before anything ran.
 
     ``steps`` lists the kinds in the order they ran, with how many runs of each
-    (``analyze`` 28 times for the demo's weekly history); ``figures`` adds up what the
+    (``analyze`` 9 times for the demo's weekly history), leaving out the runs made inside
+    another (the daily job's steps, a push's refresh); ``figures`` adds up what the
     runs did (tier changes, orders imported, groups moved, persons analysed by the last
     analysis)."""
     runs = [r for r in _recent_runs(conn) if r.started is not None]
@@ -221,6 +234,8 @@ def last_runs(conn: Connection) -> dict[str, Any] | None:
     group.reverse()  # oldest first
     steps: list[dict[str, Any]] = []
     for run in group:
+        if _inside(run, group):
+            continue  # a step of a run around it: the daily job's sync, a push's refresh
         if steps and steps[-1]["kind"] == run.kind:
             steps[-1]["runs"] += 1
         else:
