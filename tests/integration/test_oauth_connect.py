@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -99,6 +100,16 @@ def test_a_state_is_single_use(sim: Sim, engine: Engine, db_url: str) -> None:
     forged = {**back, "state": "not-a-state-we-made"}
     with pytest.raises(AuthFailed, match="unknown, expired or already used"):
         finish_with(settings, forged, engine)
+
+
+def test_a_state_lives_ten_minutes(sim: Sim, engine: Engine, db_url: str) -> None:
+    settings = oauth_settings(sim.url, db_url)
+    eleven_minutes_ago = datetime.now(UTC) - timedelta(minutes=11)
+    start = start_connect(settings, engine=engine, now=eleven_minutes_ago)
+    back = authorize(sim.url, start.url)
+    with pytest.raises(AuthFailed, match="unknown, expired or already used"):
+        finish_with(settings, back, engine)
+    assert connection_status(settings, engine=engine).state == "not_connected"
 
 
 class ExpireAfter(httpx.BaseTransport):

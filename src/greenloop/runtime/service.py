@@ -83,6 +83,11 @@ class Service:
         stored URL token itself, again every few seconds, so a later register or
         rotation needs no restart."""
         hooks = self.settings.webhooks
+        if oauth_secret(self.settings):
+            log.info(
+                "webhooks: while connected as a Lightspeed add-on, deliveries must carry an "
+                "X-Signature made with lightspeed.client_secret"
+            )
         if hooks.authenticated() or hooks.allow_unauthenticated:
             return
         if read_value(self.engine, WEBHOOK_URL_TOKEN):
