@@ -44,7 +44,8 @@ __all__ = ["CHART_JS", "dashboard_routes"]
 CHART_JS = "vendor/chart-4.6.1.umd.min.js"
 
 
-# What a staff session may open (guards refuse the rest); where its login lands.
+# Where a staff login may land (the pages routed with staff=True below; the guards
+# refuse the rest), and where it lands otherwise.
 STAFF_PATHS = ("/lookup", "/customers")
 STAFF_HOME = "/lookup"
 # People a staff lookup lists; more means the search was too loose to be one person.
