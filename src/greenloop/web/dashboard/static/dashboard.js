@@ -36,7 +36,7 @@
       options: {
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
-        scales: { y: { stacked: true, beginAtZero: true, title: { display: true, text: "persons" } }, x: { ticks: { maxTicksLimit: narrow() ? 5 : 12 } } },
+        scales: { y: { stacked: true, beginAtZero: true, title: { display: true, text: "persons" } }, x: { ticks: { maxTicksLimit: narrow() ? 4 : 12, maxRotation: 0, autoSkipPadding: 12 } } },
         plugins: { legend: legend() },
       },
     });
@@ -74,7 +74,7 @@
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
         scales: {
-          x: { ticks: { maxTicksLimit: narrow() ? 6 : 24 } },
+          x: { ticks: { maxTicksLimit: narrow() ? 4 : 24, maxRotation: 0, autoSkipPadding: 12 } },
           y: { stacked: true, beginAtZero: true, title: { display: !narrow(), text: "value ($)" } },
           count: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: !narrow(), text: "purchases" } },
         },
