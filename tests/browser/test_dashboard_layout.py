@@ -129,9 +129,11 @@ def test_every_page_fits_the_window_and_passes_axe(sized: Watched, served: Serve
 def test_every_navigation_link_is_reachable_and_works(sized: Watched, served: Served) -> None:
     log_in(sized, served, PASSWORD)
     page = sized.page
-    for href in ADMIN_LINKS:
+    for number, href in enumerate(ADMIN_LINKS):
         page.goto(f"{served.url}/")
         open_menu(page)
+        if number == 0:  # the open menu passes axe too
+            check_accessible(page, f"the open menu at {page.viewport_size['width']}")
         link = page.locator(f"nav[aria-label=Main] a[href='{href}']")
         assert link.is_visible(), href
         box = link.bounding_box()
@@ -269,6 +271,7 @@ def test_staff_look_a_customer_up_on_the_shop_floor(sized: Watched, served: Serv
     refused = page.goto(f"{served.url}/at-risk")
     assert refused is not None
     assert refused.status == 403
+    check_accessible(page, f"the staff refusal at {width}")
     # Chromium reports the 403 on the console; nothing else may be there.
     assert [e for e in sized.errors if "403" not in e] == []
     assert SCREENSHOTS.is_dir()
