@@ -602,7 +602,9 @@ def openapi_document() -> dict[str, Any]:
             "version": "1",
             "description": "Everything the dashboard shows. Money is a decimal string; "
             "datetimes are ISO 8601 in UTC; lists are paginated; errors are "
-            '{"error": {"code", "message"}}.',
+            '{"error": {"code", "message"}}. A staff session (the read-only login) may '
+            "call /api/customers and /api/customers/{id} only; every other route answers "
+            "it 403 forbidden.",
         },
         "paths": paths,
         "security": [{"session": []}, {"bearer": []}],
