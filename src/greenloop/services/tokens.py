@@ -56,7 +56,11 @@ __all__ = [
     "NOT_CONNECTED",
     "REFRESH_REFUSED",
     "StoredTokens",
+    "as_tokens",
+    "http_client",
     "lightspeed_client",
+    "now",
+    "remember",
     "require_app",
     "token_origin",
 ]
