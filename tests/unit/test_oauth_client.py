@@ -140,6 +140,24 @@ def test_the_fresh_token_refused_too_ends_with_the_sources_word() -> None:
     assert seen == ["old", "new"]
 
 
+def test_a_refusal_on_the_add_on_says_reconnect_not_personal_token() -> None:
+    def forbidden(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, json={"error": "forbidden"})
+
+    http = httpx.Client(base_url="https://x", transport=httpx.MockTransport(forbidden))
+    client = LightspeedClient(http, token_source=Source(["t"]), sleep=lambda _: None)
+    with pytest.raises(AuthFailed) as caught:
+        client.get_data("/api/2.0/retailer")
+    assert "greenloop connect" in caught.value.one_line()
+    assert "personal token" not in caught.value.one_line().lower()
+    # A 401 refused again after the one retry says the same.
+    source = Source(["old", "new"])
+    client = LightspeedClient(api(set(), []), token_source=source, sleep=lambda _: None)
+    with pytest.raises(AuthFailed) as caught:
+        client.get_data("/api/2.0/retailer")
+    assert "greenloop connect" in caught.value.one_line()
+
+
 def test_client_secret_is_redacted_and_scopes_read_from_the_environment() -> None:
     settings = load_settings(
         None,

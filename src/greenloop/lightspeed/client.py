@@ -50,6 +50,19 @@ from greenloop.lightspeed.responses import parse_json, raise_for_status
 __all__ = ["LightspeedClient", "RetryPolicy", "connect"]
 
 log = logging.getLogger(__name__)
+_OAUTH_REFUSED_HINT = (
+    "The add-on connection's token was refused: check `greenloop connect --status`, and "
+    "run `greenloop connect` again so the store owner approves GreenLoop anew."
+)
+
+
+def _as_addon_refusal(error: AuthFailed) -> AuthFailed:
+    """A plain 401/403 on an add-on connection, with a hint for its owner (the default
+    hint is about personal tokens); a missing scope or a lost connection keep theirs."""
+    if type(error) is not AuthFailed:
+        return error
+    return AuthFailed(error.message, hint=_OAUTH_REFUSED_HINT)
+
 
 Params = Mapping[str, str | int | bool | list[str] | None]
 
@@ -145,9 +158,13 @@ class LightspeedClient:
                 if retried_auth:
                     source.refused(token)
                 if fresh is None:
-                    raise exc.error from None
+                    raise _as_addon_refusal(exc.error) from None
                 retried_auth = True
                 token = fresh
+            except AuthFailed as exc:
+                if source is None:
+                    raise
+                raise _as_addon_refusal(exc) from None
             except RateLimitWaitExceeded:
                 raise  # waiting longer is what the caller ruled out
             except RateLimited as exc:

@@ -310,6 +310,23 @@ _SCHEMAS: dict[str, Any] = {
                     "window_seconds": {"type": "number"},
                 },
             },
+            "lightspeed_connection": {
+                "type": ["object", "null"],
+                "description": "the Lightspeed add-on (OAuth) connection, never its tokens; "
+                "null when GreenLoop runs on a personal token",
+                "properties": {
+                    "domain_prefix": {"type": "string"},
+                    "state": {
+                        "type": "string",
+                        "enum": ["connected", "needs_reconnect", "revoked"],
+                    },
+                    "scopes": {"type": "array", "items": {"type": "string"}},
+                    "access_expires_at": _WHEN,
+                    "last_refresh_at": _WHEN,
+                    "refresh_in_flight": {"type": "boolean"},
+                    "problem": _nullable("string"),
+                },
+            },
         },
     },
     "PushRun": {
