@@ -18,8 +18,12 @@ install:
 demo: install
 	$(BIN)/greenloop demo
 
+# Two workers by default (the CI machine has two cores); each test file stays on one
+# worker, so its module fixtures (a served store, a browser) are made once.
+TEST_WORKERS ?= 2
+
 test: install lint typecheck browser
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The dashboard's browser tests drive Debian's chromium (Playwright never downloads a
 # browser here). Best effort: without apt-get or root they skip, saying why.
