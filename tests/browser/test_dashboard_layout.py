@@ -275,3 +275,36 @@ def test_staff_look_a_customer_up_on_the_shop_floor(sized: Watched, served: Serv
     # Chromium reports the 403 on the console; nothing else may be there.
     assert [e for e in sized.errors if "403" not in e] == []
     assert SCREENSHOTS.is_dir()
+
+
+_LEGEND_FONT = """(id) => {
+  const chart = document.getElementById(id).chart;
+  return [chart.options.plugins.legend.labels.font.size, chart.width];
+}"""
+
+
+def test_charts_are_drawn_again_for_the_new_width_when_a_tablet_turns(
+    browser: Any, served: Served
+) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        watched = Watched(context.new_page())
+        log_in(watched, served, PASSWORD)
+        watched.page.goto(f"{served.url}/")
+        drawn(watched, "chart-tiers")
+        wide_font, wide_width = watched.page.evaluate(_LEGEND_FONT, "chart-tiers")
+        watched.page.set_viewport_size(PHONE)
+        watched.page.wait_for_function(
+            "(id) => document.getElementById(id).chart.options.plugins.legend.labels.font.size"
+            " !== " + str(wide_font),
+            arg="chart-tiers",
+            timeout=10_000,
+        )
+        drawn(watched, "chart-tiers")
+        narrow_font, narrow_width = watched.page.evaluate(_LEGEND_FONT, "chart-tiers")
+        assert (wide_font, narrow_font) == (12, 11)
+        assert narrow_width < wide_width <= DESKTOP["width"]
+        check_fits(watched.page, "overview turned to 390")
+        assert watched.errors == []
+    finally:
+        context.close()

@@ -85,13 +85,22 @@
 
   const KINDS = { tiers: tiers, movements: movements, revenue: revenue };
 
-  document.addEventListener("DOMContentLoaded", function () {
-    if (typeof Chart === "undefined") return;
+  function drawAll() {
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
       const draw = KINDS[canvas.dataset.chart];
       const data = read(canvas.dataset.source);
+      if (canvas.chart) canvas.chart.destroy();
       if (draw && data) canvas.chart = draw(canvas, data);
     });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (typeof Chart === "undefined") return;
+    drawAll();
+    // Chart.js follows the box's size by itself; the legend, ticks and axis titles are
+    // chosen for a phone or a wide screen, so crossing 700 px (a tablet turned) draws again.
+    const query = window.matchMedia("(max-width: 700px)");
+    if (query.addEventListener) query.addEventListener("change", drawAll);
   });
 })();
 
