@@ -47,6 +47,8 @@ class Matches:
     weights: dict[str, Any] | None = None
     candidates: int = 0
     seconds: float = 0.0
+    # Taken from the last full analysis, whose inputs were the same (analytics.match_cache).
+    reused: bool = False
 
     def links(self) -> list[tuple[str, str, str]]:
         return [(p.a, p.b, match_reason(p)) for p in self.auto]
@@ -72,6 +74,7 @@ class Matches:
             "suggestions": len(self.suggested),
             "candidate_pairs": self.candidates,
             "seconds": round(self.seconds, 3),
+            "reused": self.reused,
         }
 
 
@@ -140,8 +143,11 @@ def find_matches(
     index: MemberIndex,
     clusters: Sequence[Sequence[str]],
     rules: IdentityRules,
+    *,
+    records: list[MatchRecord] | None = None,
 ) -> Matches:
-    """Score pairs across the exact clusters; see the module docstring."""
+    """Score pairs across the exact clusters; see the module docstring. ``records``:
+    :func:`match_records` of these facts, when the caller has them already."""
     if not rules.suggestions:
         return Matches()
     began = time.perf_counter()
@@ -151,7 +157,8 @@ def find_matches(
     def skip(a: str, b: str) -> bool:
         return cluster_of.get(a) == cluster_of.get(b) or (a, b) in decided
 
-    records = match_records(facts, index)
+    if records is None:
+        records = match_records(facts, index)
     by_key = {r.key: r for r in records}
     scored, weights = score_pairs(records, skip=skip, min_probability=rules.suggest_probability)
     matches = Matches(weights=weights.as_json(), candidates=len(scored))

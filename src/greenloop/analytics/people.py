@@ -7,7 +7,7 @@ clusters → ids), and the purchases grouped by the person they belong to.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from greenloop.analytics.compute import MemberIndex, build_members, member_of
@@ -45,13 +45,18 @@ def cluster_people(
     known: Placeholders | None = None,
     leave_out: Collection[str] = (),
     match: bool = False,
+    find: Callable[[Facts, MemberIndex, Sequence[Sequence[str]], IdentityRules], Matches] = (
+        find_matches
+    ),
 ) -> People:
     """Cluster the facts' members, reusing ``previous`` person ids (member key → id).
 
     ``known``: placeholders found by the last full run (a one-person recompute sees too
     little to find them itself). ``leave_out``: member keys that belong elsewhere.
     ``match``: score pairs across the exact clusters (a full analysis); otherwise the
-    pairs the last full analysis joined (``facts.matched_links``) are kept."""
+    pairs the last full analysis joined (``facts.matched_links``) are kept. ``find``
+    scores them (:class:`~greenloop.analytics.match_cache.MatchFinder` reuses the last
+    analysis' pairs when nothing they rest on changed)."""
     index = build_members(facts, rules, known)
     if leave_out:
         index.members = [m for m in index.members if m.key not in leave_out]
@@ -69,7 +74,7 @@ def cluster_people(
     matches: Matches | None = None
     if match:
         clusters, links = clustered([])
-        matches = find_matches(facts, index, clusters, rules)
+        matches = find(facts, index, clusters, rules)
         if matches.auto:
             clusters, links = clustered(matches.links())
     else:

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine
 from greenloop.analytics import transfer
 from greenloop.analytics.compute import Context, MemberIndex, compute_person
 from greenloop.analytics.facts import Facts, load_people
+from greenloop.analytics.match_cache import MatchFinder
 from greenloop.analytics.matches import Matches, match_reason
 from greenloop.analytics.options import AnalyzeOptions, history_row
 from greenloop.analytics.outcome import Computed, Entry, Outcome
@@ -238,6 +239,8 @@ class Computation:
     store_cycle: Decimal
     predictions: dict[str, Any]
     matches: Matches
+    # Keeps the pairs just scored for the next analysis (when their inputs changed).
+    match_finder: MatchFinder
 
 
 def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
@@ -252,7 +255,9 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         previous_members = repo.load_member_persons(conn)
         previous = repo.load_person_states(conn)
         locks = repo.load_locks(conn)
-        people = cluster_people(facts, options.identity, previous_members, match=True)
+        last_choice = repo.last_model_choice(conn)
+        finder = MatchFinder.read(conn)
+        people = cluster_people(facts, options.identity, previous_members, match=True, find=finder)
         index, clusters, links, assignment = (
             people.index,
             people.clusters,
@@ -298,7 +303,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
             r.days_since_last, r.visits, r.average_cycle_days, cycle, min_visits
         )
     predictions = (
-        apply_predictions([r.row for r in results], summaries, options)
+        apply_predictions([r.row for r in results], summaries, options, last_choice)
         if options.predictions
         else {"ready": False, "reasons": ["predictions are turned off (analytics.predictions)"]}
     )
@@ -320,6 +325,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         cycle,
         predictions,
         matches,
+        finder,
     )
 
 
@@ -368,6 +374,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             [(p, match_reason(p)) for p in found.suggested],
             now,
         )
+        computed.match_finder.keep(conn)
         repo.upsert_persons(conn, changed_rows, changed_hashes)
         repo.delete_persons(conn, vanished)
         repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from greenloop.store import tables as t
 
-__all__ = ["WEBHOOK_URL_TOKEN", "read_value", "write_value"]
+__all__ = ["WEBHOOK_URL_TOKEN", "put_value", "read_value", "write_value"]
 
 # The URL token `webhooks register` made when none is configured; the receiver checks it.
 WEBHOOK_URL_TOKEN = "webhooks.url_token"  # noqa: S105 - a name, not the token
@@ -41,3 +41,11 @@ def write_value(engine: Engine, name: str, value: str) -> None:
             conn.execute(
                 update(table).where(table.c.name == name).values(value=value, updated_at=now)
             )
+
+
+def put_value(conn: Connection, name: str, value: str) -> None:
+    """Insert or replace ``name`` in the caller's transaction (its writer holds the lock
+    that keeps others from writing the same name, as a full analysis does)."""
+    table = t.service_state
+    conn.execute(table.delete().where(table.c.name == name))
+    conn.execute(table.insert().values(name=name, value=value, updated_at=datetime.now(UTC)))
