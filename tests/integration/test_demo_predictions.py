@@ -38,3 +38,19 @@ def test_the_demo_store_fits_predictions_and_keeps_a_backtest(tmp_path: Path) ->
     assert analyzed.exit_code == 0, analyzed.output
     predictions = json.loads(analyzed.stdout)["predictions"]
     assert predictions["fitted"] is True, predictions
+    # The demo's last analysis chose the model today: this one keeps it and refits it.
+    assert predictions["model"]["kept"] is True, predictions["model"]
+    chosen = result.analysis.predictions["model"]
+    assert predictions["model"]["model"] == chosen["model"]
+    assert predictions["model"]["chosen_on"] == chosen["chosen_on"]
+
+    again = CliRunner().invoke(
+        app,
+        ["analyze", "--config", str(result.config_path), "--json"],
+        env={
+            "GREENLOOP_LIGHTSPEED_TOKEN": simulator.token,
+            "GREENLOOP_ANALYTICS__MODEL_CHOICE_DAYS": "0",
+        },
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["predictions"]["model"]["kept"] is False

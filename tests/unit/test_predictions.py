@@ -20,7 +20,13 @@ import pytest
 from scipy import optimize
 
 from greenloop.domain import predictions as pred
-from greenloop.domain.prediction_models import choose_model, fit_model
+from greenloop.domain.prediction_models import (
+    MODEL_NAMES,
+    choose_model,
+    fit_family,
+    fit_model,
+    kept_choice,
+)
 from greenloop.domain.predictions import (
     BgNbdParams,
     CustomerSummary,
@@ -474,3 +480,33 @@ def test_a_large_store_chooses_its_model_on_an_even_sample_and_fits_it_on_everyo
     x, tx, age = columns(summaries)
     everyone = fit_model(sampled.model.name, x, tx, age)
     assert sampled.model.params == pytest.approx(everyone.params)
+
+
+def test_a_young_choice_is_kept_and_refitted_an_old_or_different_one_is_made_again(
+    summaries: dict[str, CustomerSummary],
+) -> None:
+    first = fit_family(summaries)
+    stored = first.choice.as_json()
+    today = next(iter(summaries.values())).observation_end
+    assert stored["chosen_on"] == today.isoformat()
+    assert stored["kept"] is False
+
+    kept = kept_choice(stored, MODEL_NAMES, today + timedelta(days=6), 7)
+    assert kept is not None
+    again = fit_family(summaries, kept=kept)
+    assert again.choice.kept is True
+    assert again.choice.model.name == first.choice.model.name
+    # Refitted on everyone: the same parameters as the full choice's, not the stored ones.
+    assert again.choice.model.params == pytest.approx(first.choice.model.params)
+    assert again.predictions == first.predictions
+    assert again.choice.as_json()["chosen_on"] == stored["chosen_on"]  # it still ages
+    assert again.choice.reason == first.choice.reason
+
+    assert kept_choice(stored, MODEL_NAMES, today + timedelta(days=7), 7) is None  # old
+    assert kept_choice(stored, MODEL_NAMES, today - timedelta(days=1), 7) is None  # as-of
+    assert kept_choice(stored, MODEL_NAMES, today, 0) is None  # turned off
+    assert kept_choice(stored, ("bgnbd", "nbd"), today, 7) is None  # other candidates
+    assert kept_choice(None, MODEL_NAMES, today, 7) is None
+    assert kept_choice({"model": "bgnbd"}, MODEL_NAMES, today, 7) is None  # before keeping
+    damaged = {**stored, "chosen_on": "yesterday"}
+    assert kept_choice(damaged, MODEL_NAMES, today, 7) is None

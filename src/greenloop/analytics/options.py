@@ -37,6 +37,9 @@ class AnalyzeOptions:
     at_risk_expected_below: Decimal = DEFAULT_EXPECTED_BACK_SOON
     # The purchase models the per-store choice may pick from (analytics.prediction_models).
     prediction_models: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd", "nbd")
+    # A model choice younger than this many days is kept (refitted, not backtested
+    # again); 0 chooses at every analysis (analytics.model_choice_days).
+    model_choice_days: int = 7
     # Outgoing tier-change events (events.url): queue one per history row written.
     emit_events: bool = False
     announce_first_analysis: bool = False

@@ -44,19 +44,24 @@ def apply_predictions(
     rows: Sequence[dict[str, Any]],
     summaries: Mapping[str, CustomerSummary],
     options: AnalyzeOptions,
+    last_choice: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Choose and fit the purchase model (BG/NBD, MBG/NBD, Pareto/NBD or NBD, by a
     backtest on this store's own history) and Gamma-Gamma when ready, and write each
     person's predictions into their row; returns what happened, for the run log.
-    ``summaries``: person id → :func:`summary_of`, for those with a purchase."""
-    from greenloop.domain.prediction_models import fit_family
+    ``summaries``: person id → :func:`summary_of`, for those with a purchase.
+    ``last_choice``: the latest full analysis' model choice, kept while it is young
+    (:func:`~greenloop.domain.prediction_models.kept_choice`)."""
+    from greenloop.domain.prediction_models import fit_family, kept_choice
     from greenloop.domain.predictions import ModelFitError, ModelReadiness, check_readiness
 
     ready, reasons = check_readiness(summaries.values(), ModelReadiness(**options.readiness))
     if not ready:
         return {"ready": False, "fitted": False, "reasons": reasons}
     try:
-        fit = fit_family(summaries, candidates=options.prediction_models)
+        today = next(iter(summaries.values())).observation_end
+        kept = kept_choice(last_choice, options.prediction_models, today, options.model_choice_days)
+        fit = fit_family(summaries, candidates=options.prediction_models, kept=kept)
     except ModelFitError as exc:
         return {"ready": True, "fitted": False, "reasons": [str(exc)]}
     for row in rows:

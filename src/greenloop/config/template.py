@@ -115,6 +115,9 @@ same_day_is_one_visit = true
 # bgnbd, mbgnbd, pareto_nbd, nbd. `greenloop backtest` scores them over this many days.
 prediction_models = ["bgnbd", "mbgnbd", "pareto_nbd", "nbd"]
 backtest_horizon_days = 90
+# The choice is kept this many days (the chosen model is refitted at each analysis in
+# between); 0 backtests every candidate at every analysis.
+model_choice_days = 7
 # Past their purchase cycle is "at risk"; once the model is fitted, a person it still
 # expects to buy at least this many times in the next 90 days is not.
 at_risk_expected_purchases_below = 0.5

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -56,6 +56,7 @@ __all__ = [
     "choose_model",
     "fit_family",
     "fit_model",
+    "kept_choice",
     "mbgnbd_log_likelihood",
     "nbd_log_likelihood",
     "pareto_nbd_log_likelihood",
@@ -285,6 +286,11 @@ class ModelChoice:
     cutoff: date | None
     holdout_days: int
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The day the backtest chose (the observation end), and the candidates it compared.
+    chosen_on: date | None = None
+    candidates: tuple[str, ...] = ()
+    # Taken from a recent analysis instead of backtesting again (see kept_choice).
+    kept: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -295,7 +301,43 @@ class ModelChoice:
             "cutoff": self.cutoff.isoformat() if self.cutoff else None,
             "holdout_days": self.holdout_days,
             "scores": self.scores,
+            "chosen_on": self.chosen_on.isoformat() if self.chosen_on else None,
+            "candidates": list(self.candidates),
+            "kept": self.kept,
         }
+
+
+def kept_choice(
+    stored: Mapping[str, Any] | None, candidates: Sequence[str], today: date, days: int
+) -> ModelChoice | None:
+    """The choice a recent analysis made (its ``as_json``), while it is younger than
+    ``days`` and was made among the same candidates; None when it must be made again.
+
+    The backtest fits every candidate on up to 20,000 people, most of a large store's
+    fit; the winner rarely changes from one day to the next, so a daily analysis refits
+    the kept winner on everyone and backtests again once the choice is ``days`` old."""
+    if not stored or days <= 0:
+        return None
+    try:
+        chosen_on = date.fromisoformat(str(stored["chosen_on"]))
+        name = str(stored["model"])
+        cutoff = date.fromisoformat(stored["cutoff"]) if stored.get("cutoff") else None
+        same = tuple(stored["candidates"]) == tuple(candidates)
+        choice = ModelChoice(
+            FittedModel(name, {}),
+            str(stored["reason"]),
+            cutoff,
+            int(stored["holdout_days"]),
+            dict(stored.get("scores") or {}),
+            chosen_on,
+            tuple(candidates),
+            kept=True,
+        )
+    except (KeyError, TypeError, ValueError):
+        return None  # written before choices were kept, or damaged
+    if not same or name not in candidates or not 0 <= (today - chosen_on).days < days:
+        return None
+    return choice
 
 
 def _columns(summaries: Sequence[CustomerSummary]) -> tuple[Floats, Floats, Floats]:
@@ -475,9 +517,11 @@ def fit_family(
     *,
     candidates: Sequence[str] = MODEL_NAMES,
     horizon_days: int = 90,
+    kept: ModelChoice | None = None,
 ) -> FamilyResult[K]:
     """Choose and fit the purchase model, fit Gamma-Gamma (or shrink each person's mean
-    towards the store's when it does not hold), and predict for everyone.
+    towards the store's when it does not hold), and predict for everyone. With ``kept``
+    (:func:`kept_choice`) its model is refitted on everyone instead of choosing again.
 
     The purchases expected in ``horizon_days`` are scaled by :func:`seasonal_index`;
     the 12-month value (a whole year) is not.
@@ -487,10 +531,19 @@ def fit_family(
         raise ModelFitError("no customers to fit")
     started = time.perf_counter()
     days = {k: summaries[k].days for k in keys if summaries[k].days}
-    choice = choose_model(summaries, days, candidates=candidates)
-    model = choice.model
     people = [summaries[k] for k in keys]
     x, tx, age = _columns(people)
+    choice: ModelChoice | None = None
+    if kept is not None:
+        try:
+            choice = replace(kept, model=fit_model(kept.model.name, x, tx, age))
+        except ModelFitError:
+            choice = None  # the kept model no longer fits: choose again
+    if choice is None:
+        chosen = choose_model(summaries, days, candidates=candidates)
+        end_day = people[0].observation_end
+        choice = replace(chosen, chosen_on=end_day, candidates=tuple(candidates))
+    model = choice.model
     m = _f([float(s.repeat_value) / s.frequency if s.frequency else 0.0 for s in people])
     spenders = (x > 0) & (m > 0)
     findings: list[str] = []

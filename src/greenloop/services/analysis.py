@@ -70,6 +70,7 @@ def analyze_options(settings: Settings) -> AnalyzeOptions:
         at_risk_expected_below=analytics.at_risk_expected_purchases_below,
         predictions=analytics.predictions,
         prediction_models=tuple(analytics.prediction_models),
+        model_choice_days=analytics.model_choice_days,
         readiness={
             "min_customers": analytics.min_customers_for_predictions,
             "min_history_days": analytics.min_history_days_for_predictions,

@@ -471,6 +471,16 @@ def finish_run(conn: Connection, run_id: int, finished: datetime, **values: Any)
     )
 
 
+def last_model_choice(conn: Connection) -> dict[str, Any] | None:
+    """The purchase-model choice the latest finished full analysis used (its JSON)."""
+    r = t.analyze_runs.c
+    detail = conn.execute(
+        select(r.detail).where(r.scope == "all", r.outcome == "ok").order_by(r.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    model = ((detail or {}).get("predictions") or {}).get("model")
+    return model if isinstance(model, dict) else None
+
+
 def load_placeholders(conn: Connection) -> Placeholders:
     found = Placeholders()
     for r in conn.execute(
