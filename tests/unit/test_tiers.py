@@ -113,6 +113,14 @@ def test_upgrades_apply_at_once() -> None:
     assert state.review_at == NOW + timedelta(days=90)
 
 
+def test_still_no_tier_keeps_since_when() -> None:
+    before = _state(None, 40)
+    state = decide(before, Evaluation(None), DEFAULT_PROGRAM, NOW)
+    assert state == before  # not "no tier since today" at every analysis
+    earned = decide(before, Evaluation("Seed"), DEFAULT_PROGRAM, NOW)
+    assert (earned.tier, earned.since, earned.reason) == ("Seed", NOW, "upgrade")
+
+
 def test_review_policy_waits_then_drops_one_tier() -> None:
     program = DEFAULT_PROGRAM
     early = decide(_state("Evergreen", 30), Evaluation(None), program, NOW)

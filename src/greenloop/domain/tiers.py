@@ -356,6 +356,8 @@ def decide(
     if previous is not None and previous.locked_until is not None and now < previous.locked_until:
         return previous
     earned = evaluation.tier
+    if previous is not None and previous.tier is None and earned is None:
+        return previous  # still no tier: since when is kept, as for any tier that holds
     if previous is None or previous.tier is None:
         return _entered(earned, now, policy, "first evaluation" if previous is None else "upgrade")
     if previous.tier not in program._ranks:
