@@ -305,6 +305,8 @@ def report(engine: Engine, settings: Any, repeat: int) -> dict[str, Any]:
         f"/customers?q={people['name_part']}": "customers: search by name",
         f"/customers/{people['typical']}": "person (3 purchases)",
         f"/customers/{people['busiest']}": "person (the most purchases)",
+        f"/lookup?q={people['phone_written']}": "staff lookup by phone",
+        f"/lookup?q={people['name_part']}": "staff lookup by name",
         "/at-risk": "at risk",
         "/at-risk?sort=p_alive&order=asc": "at risk by P(active)",
         "/program": "program",
