@@ -102,9 +102,25 @@ def built(
             assert report.run_id is not None
         with engine.connect() as conn:
             p, m = t.persons.c, t.identity_members.c
+            # Person ids are random, so the person the tests look up changes from run to
+            # run: take one whose phone and email no other person has, or a search for
+            # them lists two (the generator gives some households one phone).
+            shared_phones = (
+                select(p.phone)
+                .where(p.phone.is_not(None))
+                .group_by(p.phone)
+                .having(func.count() > 1)
+            )
+            shared_emails = (
+                select(p.email)
+                .where(p.email.is_not(None))
+                .group_by(p.email)
+                .having(func.count() > 1)
+            )
             row = conn.execute(
                 select(p.id, p.name, p.tier, p.email, p.phone)
                 .where(p.tier.is_not(None), p.email.is_not(None), p.phone.is_not(None))
+                .where(p.phone.not_in(shared_phones), p.email.not_in(shared_emails))
                 .order_by(p.id)
                 .limit(1)
             ).one()
