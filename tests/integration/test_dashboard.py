@@ -105,22 +105,11 @@ def built(
             # Person ids are random, so the person the tests look up changes from run to
             # run: take one whose phone and email no other person has, or a search for
             # them lists two (the generator gives some households one phone).
-            shared_phones = (
-                select(p.phone)
-                .where(p.phone.is_not(None))
-                .group_by(p.phone)
-                .having(func.count() > 1)
-            )
-            shared_emails = (
-                select(p.email)
-                .where(p.email.is_not(None))
-                .group_by(p.email)
-                .having(func.count() > 1)
-            )
             row = conn.execute(
                 select(p.id, p.name, p.tier, p.email, p.phone)
                 .where(p.tier.is_not(None), p.email.is_not(None), p.phone.is_not(None))
-                .where(p.phone.not_in(shared_phones), p.email.not_in(shared_emails))
+                .where(p.phone.not_in(_held_by_several(p.phone)))
+                .where(p.email.not_in(_held_by_several(p.email)))
                 .order_by(p.id)
                 .limit(1)
             ).one()
@@ -135,6 +124,11 @@ def built(
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+def _held_by_several(column: Any) -> Any:
+    """The values of a persons column that more than one person has."""
+    return select(column).where(column.is_not(None)).group_by(column).having(func.count() > 1)
 
 
 def csrf_of(html: str) -> str:
