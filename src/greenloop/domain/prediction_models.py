@@ -259,6 +259,11 @@ def _fit_numeric(
             best = result
     if best is None and warm is not None:
         return _fit_numeric(name, x, tx, age)  # the cold starts, as without one
+    if warm is not None and start is not None and not _improves(negative(warm), best.fun):
+        # The start is already the optimum to the optimiser's own tolerance (yesterday's
+        # fit on nearly the same data): moving within that tolerance would change no fit
+        # but every prediction's last digit, and a rerun would rewrite thousands of rows.
+        return FittedModel(name, {n: float(start[n]) for n in names})
     if best is None:
         raise ModelFitError(f"the {name} likelihood could not be evaluated on these data")
     values = [float(v) for v in np.exp(best.x)]
@@ -267,6 +272,15 @@ def _fit_numeric(
         shown = ", ".join(f"{n}={v:.3g}" for n, v in zip(names, values, strict=True))
         raise ModelFitError(f"the {name} fit ran {', '.join(at_bound)} to its limit ({shown})")
     return FittedModel(name, dict(zip(names, values, strict=True)))
+
+
+# L-BFGS-B's own stopping rule (scipy's default ftol): a relative improvement below it
+# is no improvement.
+_FTOL = 2.220446049250313e-09
+
+
+def _improves(before: float, after: float) -> bool:
+    return before - after > _FTOL * max(abs(before), abs(after), 1.0)
 
 
 def _warm_start(names: Sequence[str], start: Mapping[str, float] | None) -> Floats | None:
