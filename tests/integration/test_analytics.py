@@ -46,6 +46,19 @@ def test_analyze_reports_and_a_second_run_changes_nothing(synced: Settings, engi
     assert first["profiles"] == len(STORE.customers)
     assert sum(first["tier_counts"].values()) == first["persons"]
     assert first["changed"] == sum(v for k, v in first["tier_counts"].items() if k != "(none)")
+    stages = first["stages"]
+    assert list(stages) == [
+        "load",
+        "identity",
+        "purchases",
+        "persons",
+        "risk",
+        "predictions",
+        "compare",
+        "write",
+    ]
+    assert all(v >= 0 for v in stages.values())
+    assert sum(stages.values()) <= first["seconds"] + 0.01
     before = person_rows(engine)
     second = analysis.analyze(synced, now=ANCHOR).as_json()
     assert (second["changed"], second["rows_written"]) == (0, 0)

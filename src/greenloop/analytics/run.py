@@ -30,6 +30,7 @@ from greenloop.analytics.options import AnalyzeOptions, history_row
 from greenloop.analytics.outcome import Computed, Entry, Outcome
 from greenloop.analytics.people import cluster_people
 from greenloop.analytics.predict import apply_predictions, summary_of
+from greenloop.analytics.stages import StageClock
 from greenloop.domain.identity import Link, normalise_email
 from greenloop.domain.purchases import (
     OrderFact,
@@ -69,6 +70,9 @@ class AnalyzeReport:
     seconds: float
     # Probabilistic matching: pairs joined at once, suggestions waiting for staff.
     matches: dict[str, Any] = field(default_factory=dict)
+    # Seconds per stage: load, identity, purchases, persons, risk, predictions, compare
+    # (row digests against the stored ones), write.
+    stages: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -241,6 +245,7 @@ class Computation:
     matches: Matches
     # Keeps the pairs just scored for the next analysis (when their inputs changed).
     match_finder: MatchFinder
+    clock: StageClock
 
 
 def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
@@ -250,6 +255,7 @@ def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Compu
 
 
 def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
+    clock = StageClock()
     with engine.connect() as conn:
         facts, orders = load_people(conn)
         previous_members = repo.load_member_persons(conn)
@@ -257,6 +263,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         locks = repo.load_locks(conn)
         last_choice = repo.last_model_choice(conn)
         finder = MatchFinder.read(conn)
+        clock.mark("load")
         people = cluster_people(facts, options.identity, previous_members, match=True, find=finder)
         index, clusters, links, assignment = (
             people.index,
@@ -266,10 +273,12 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         )
         matches = people.matches or Matches()
         del previous_members, people
+        clock.mark("identity")
         entries, purchases, unattributed = _entries_by_person(
             conn, orders, index, assignment, options
         )
     del orders
+    clock.mark("purchases")
     states = repo.load_tier_states(previous)
     ctx = Context(
         options.program,
@@ -292,6 +301,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
     )
     results, summaries = _compute_everyone(work)
     del entries
+    clock.mark("persons")
     min_visits = options.min_visits_for_own_cycle
     cycle = store_cycle_days(
         r.average_cycle_days
@@ -302,6 +312,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         r.row["risk"] = risk_status(
             r.days_since_last, r.visits, r.average_cycle_days, cycle, min_visits
         )
+    clock.mark("risk")
     predictions = (
         apply_predictions([r.row for r in results], summaries, options, last_choice)
         if options.predictions
@@ -312,6 +323,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
             r.row["risk"] = confirmed_by_model(
                 r.row["risk"], r.row.get("expected_purchases_90d"), options.at_risk_expected_below
             )
+    clock.mark("predictions")
     return Computation(
         facts,
         index,
@@ -326,6 +338,7 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         predictions,
         matches,
         finder,
+        clock,
     )
 
 
@@ -361,6 +374,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
     for member in index.members:
         value_counts.update(("email", e) for e in member.emails)
         value_counts.update(("phone", p) for p in member.phones)
+    computed.clock.mark("compare")
     with engine.begin() as conn:
         run_id = repo.start_run(conn, datetime.now(now.tzinfo), now, "all", None)
         repo.replace_identity(
@@ -399,6 +413,8 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             seconds=0.0,
             matches=computed.matches.summary(),
         )
+        computed.clock.mark("write")
+        report.stages = computed.clock.seconds
         report.seconds = round(time.perf_counter() - began, 3)
         repo.finish_run(
             conn,
@@ -414,6 +430,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
                 "predictions": predictions,
                 "matches": computed.matches.summary(),
                 "seconds": report.seconds,
+                "stages": report.stages,
             },
         )
     return report
