@@ -259,13 +259,18 @@ def _fit_numeric(
             best = result
     if best is None and warm is not None:
         return _fit_numeric(name, x, tx, age)  # the cold starts, as without one
-    if warm is not None and start is not None and not _improves(negative(warm), best.fun):
+    if best is None:
+        raise ModelFitError(f"the {name} likelihood could not be evaluated on these data")
+    if (
+        warm is not None
+        and start is not None
+        and bool(np.all(np.abs(warm) < _BOUND - 0.5))
+        and not _improves(negative(warm), best.fun)
+    ):
         # The start is already the optimum to the optimiser's own tolerance (yesterday's
         # fit on nearly the same data): moving within that tolerance would change no fit
         # but every prediction's last digit, and a rerun would rewrite thousands of rows.
         return FittedModel(name, {n: float(start[n]) for n in names})
-    if best is None:
-        raise ModelFitError(f"the {name} likelihood could not be evaluated on these data")
     values = [float(v) for v in np.exp(best.x)]
     at_bound = [n for n, v in zip(names, best.x, strict=True) if abs(v) >= _BOUND - 1e-2]
     if at_bound:
