@@ -13,6 +13,7 @@ import marshal
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from greenloop.analytics.compute import HistoryEntry
@@ -31,6 +32,12 @@ _TIMES = frozenset(c for c in PERSON_COLUMNS if isinstance(t.persons.c[c].type, 
 _KINDS = tuple("m" if c in _MONEY else "t" if c in _TIMES else "" for c in PERSON_COLUMNS)
 
 
+_values_of = itemgetter(*PERSON_COLUMNS)
+# Only these positions need a conversion; the rest marshal as they are.
+_MONEY_AT = tuple(i for i, kind in enumerate(_KINDS) if kind == "m")
+_TIME_AT = tuple(i for i, kind in enumerate(_KINDS) if kind == "t")
+
+
 def _text(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
@@ -39,10 +46,20 @@ def _text(value: Any) -> Any:
     return value
 
 
+def _row_text(row: dict[str, Any]) -> list[Any]:
+    values = list(_values_of(row))
+    for i in _MONEY_AT:
+        if values[i] is not None:
+            values[i] = str(values[i])
+    for i in _TIME_AT:
+        if values[i] is not None:
+            values[i] = values[i].isoformat()
+    return values
+
+
 def pack(outcomes: Sequence[Outcome], summaries: dict[str, CustomerSummary]) -> bytes:
     rows = []
     for o in outcomes:
-        row = o.row
         h = o.history
         history = None
         if h is not None:
@@ -50,7 +67,7 @@ def pack(outcomes: Sequence[Outcome], summaries: dict[str, CustomerSummary]) -> 
             history = (h.person_id, at, h.from_tier, h.to_tier, h.change, h.reason, h.reasons)
         rows.append(
             (
-                tuple(_text(row[c]) for c in PERSON_COLUMNS),
+                _row_text(o.row),
                 o.digest,
                 history,
                 o.days_since_last,
@@ -78,13 +95,16 @@ def unpack(data: bytes) -> tuple[list[Outcome], dict[str, CustomerSummary]]:
     from greenloop.domain.predictions import CustomerSummary
 
     rows, packed_summaries = marshal.loads(data)  # noqa: S302 (our own forked child)
-    parse_time, columns, kinds = datetime.fromisoformat, PERSON_COLUMNS, _KINDS
+    parse_time, columns = datetime.fromisoformat, PERSON_COLUMNS
     outcomes = []
     for values, digest, history, days_since_last, visits, cycle in rows:
-        row = {
-            c: v if v is None or not k else Decimal(v) if k == "m" else parse_time(v)
-            for c, v, k in zip(columns, values, kinds, strict=True)
-        }
+        for i in _MONEY_AT:
+            if values[i] is not None:
+                values[i] = Decimal(values[i])
+        for i in _TIME_AT:
+            if values[i] is not None:
+                values[i] = parse_time(values[i])
+        row = dict(zip(columns, values, strict=True))
         entry = None
         if history is not None:
             pid, at, old, new, change, reason, reasons = history
