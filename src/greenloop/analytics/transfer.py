@@ -85,6 +85,8 @@ def pack(outcomes: Sequence[Outcome], summaries: dict[str, CustomerSummary]) -> 
             s.first_purchase.isoformat(),
             s.last_purchase.isoformat(),
             s.observation_end.isoformat(),
+            # The backtest and the seasonal index read every person's purchase days.
+            [d.toordinal() for d in s.days],
         )
         for pid, s in summaries.items()
     ]
@@ -128,7 +130,8 @@ def unpack(data: bytes) -> tuple[list[Outcome], dict[str, CustomerSummary]]:
             date.fromisoformat(first),
             date.fromisoformat(last),
             date.fromisoformat(end),
+            tuple(map(date.fromordinal, days)),
         )
-        for pid, frequency, recency, weeks, value, first, last, end in packed_summaries
+        for pid, frequency, recency, weeks, value, first, last, end, days in packed_summaries
     }
     return outcomes, summaries
