@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from greenloop.analytics import run
+from greenloop.analytics import purchase_rows, run
 from greenloop.config import Settings
 from greenloop.services import analysis, ingest
 from tests.simulation import ANCHOR, running_simulator, settings_for, small_store
@@ -37,5 +37,29 @@ def test_two_processes_compute_what_one_does(
     assert {k: v for k, v in split.predictions.items() if k != timing} == {
         k: v for k, v in alone.predictions.items() if k != timing
     }
+    again = analysis.analyze(synced, now=ANCHOR)
+    assert (again.changed, again.rows_written) == (0, 0)
+
+
+@pytest.mark.skipif(run._cpus() < 2, reason="needs two CPUs")
+def test_purchases_read_in_a_forked_process_are_the_ones_read_here(
+    synced: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analysis.analyze(synced, now=ANCHOR)
+    options = analysis.analyze_options(synced)
+    alone = run.compute_all(engine, options, ANCHOR)
+    monkeypatch.setattr(purchase_rows, "FORK_MIN_SALES", 0)
+    forked = run.compute_all(engine, options, ANCHOR)
+    assert (forked.purchases, forked.unattributed) == (alone.purchases, alone.unattributed)
+    assert [r.row for r in forked.results] == [r.row for r in alone.results]
+    assert [r.digest for r in forked.results] == [r.digest for r in alone.results]
+
+    # A forked process that dies without its rows: the parent reads them itself.
+    def die(self: purchase_rows.PurchaseReader, send: object) -> None:
+        raise SystemExit(1)
+
+    monkeypatch.setattr(purchase_rows.PurchaseReader, "_send_rows", die)
+    fallen_back = run.compute_all(engine, options, ANCHOR)
+    assert [r.row for r in fallen_back.results] == [r.row for r in alone.results]
     again = analysis.analyze(synced, now=ANCHOR)
     assert (again.changed, again.rows_written) == (0, 0)

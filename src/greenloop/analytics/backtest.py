@@ -31,7 +31,8 @@ from sqlalchemy import Connection, Engine
 
 from greenloop.analytics.facts import load_people
 from greenloop.analytics.options import AnalyzeOptions
-from greenloop.analytics.run import AnalyzeReport, Computation, _entries_by_person, compute_all
+from greenloop.analytics.purchase_rows import entries_by_person, read_purchase_rows
+from greenloop.analytics.run import AnalyzeReport, Computation, compute_all
 from greenloop.domain.purchases import RETURN
 from greenloop.errors import FatalError
 from greenloop.store.service_state import read_value, write_value
@@ -200,9 +201,8 @@ def backtest(
     zone = options.metrics.store_zone
     with engine.connect() as conn:
         _, orders = load_people(conn)
-        entries, _, _ = _entries_by_person(
-            conn, orders, computed.index, computed.assignment, options
-        )
+        rows = read_purchase_rows(conn, orders, options.counting)
+        entries, _, _ = entries_by_person(rows, computed.index, computed.assignment, options)
     horizon_end = as_of + timedelta(days=horizon_days)
     value_end = as_of + timedelta(days=_VALUE_DAYS)
     latest = max((e[0] for person in entries.values() for e in person), default=as_of)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from greenloop.analytics import transfer
 from greenloop.analytics.compute import Context, MemberIndex, compute_person
@@ -30,21 +30,16 @@ from greenloop.analytics.options import AnalyzeOptions, history_row
 from greenloop.analytics.outcome import Computed, Entry, Outcome
 from greenloop.analytics.people import cluster_people
 from greenloop.analytics.predict import apply_predictions, summary_of
+from greenloop.analytics.purchase_rows import PurchaseReader, entries_by_person
 from greenloop.analytics.stages import StageClock
-from greenloop.domain.identity import Link, normalise_email
-from greenloop.domain.purchases import (
-    OrderFact,
-    Timeline,
-    statuses_needing_payments,
-    stream_purchases,
-)
+from greenloop.domain.identity import Link
+from greenloop.domain.purchases import OrderFact, Timeline
 from greenloop.domain.replay import Lock
 from greenloop.domain.risk import confirmed_by_model, risk_status, store_cycle_days
 from greenloop.domain.tiers import TierState
 from greenloop.process.collector import collector_paused
 from greenloop.store import analytics_repo as repo
 from greenloop.store import events_repo, matches_repo
-from greenloop.store.purchase_facts import load_payments, load_return_originals, stream_sale_rows
 
 if TYPE_CHECKING:
     from greenloop.domain.predictions import CustomerSummary
@@ -79,47 +74,6 @@ class AnalyzeReport:
         data["as_of"] = self.as_of.isoformat()
         data["store_cycle_days"] = str(self.store_cycle_days)
         return data
-
-
-def _entries_by_person(
-    conn: Connection,
-    orders: Sequence[OrderFact],
-    index: MemberIndex,
-    assignment: Mapping[str, str],
-    options: AnalyzeOptions,
-) -> tuple[dict[str, list[Entry]], int, int]:
-    """Each person's counted purchases and returns as timeline entries, from every sale
-    and order merged one at a time (:func:`member_of`'s rules, without building each
-    purchase); with the number of purchases and of those that belong to nobody."""
-    counting, rules = options.counting, options.identity
-    originals = load_return_originals(conn)
-    payments = load_payments(conn, statuses_needing_payments(counting))
-    rows = stream_purchases(stream_sale_rows(conn), orders, counting, originals, payments)
-    by_customer = {
-        key.removeprefix("customer:"): pid
-        for key, pid in assignment.items()
-        if key.startswith("customer:")
-    }
-    email_members = index.email_members
-    entries: dict[str, list[Entry]] = defaultdict(list)
-    total = unattributed = 0
-    for customer_id, email, number, at, counts, flags, value in rows:
-        total += 1
-        if customer_id is not None:
-            pid = by_customer.get(customer_id)
-        else:
-            normal = normalise_email(email, rules)
-            if normal is not None and normal in email_members:
-                pid = assignment.get(f"email:{normal}")
-            elif number is not None:
-                pid = assignment.get(f"order:{number}")
-            else:
-                pid = None
-        if pid is None:
-            unattributed += 1
-        elif counts and at is not None:
-            entries[pid].append((at, value, flags))
-    return entries, total, unattributed
 
 
 @dataclass
@@ -262,6 +216,23 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
     clock = StageClock()
     with engine.connect() as conn:
         facts, orders = load_people(conn)
+    reader = PurchaseReader(engine, orders, options.counting, _cpus())
+    try:
+        return _compute_with(engine, options, now, clock, facts, orders, reader)
+    finally:
+        reader.close()
+
+
+def _compute_with(
+    engine: Engine,
+    options: AnalyzeOptions,
+    now: datetime,
+    clock: StageClock,
+    facts: Facts,
+    orders: list[OrderFact],
+    reader: PurchaseReader,
+) -> Computation:
+    with engine.connect() as conn:
         previous_members = repo.load_member_persons(conn)
         previous = repo.load_person_states(conn)
         locks = repo.load_locks(conn)
@@ -278,8 +249,8 @@ def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Comp
         matches = people.matches or Matches()
         del previous_members, people
         clock.mark("identity")
-        entries, purchases, unattributed = _entries_by_person(
-            conn, orders, index, assignment, options
+        entries, purchases, unattributed = entries_by_person(
+            reader.rows(conn), index, assignment, options
         )
     del orders
     clock.mark("purchases")
