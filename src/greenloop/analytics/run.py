@@ -40,6 +40,8 @@ from greenloop.domain.tiers import TierState
 from greenloop.process.collector import collector_paused
 from greenloop.store import analytics_repo as repo
 from greenloop.store import events_repo, matches_repo
+from greenloop.store import tables as t
+from greenloop.store.bulk_indexes import indexes_built_after
 
 if TYPE_CHECKING:
     from greenloop.domain.predictions import CustomerSummary
@@ -352,21 +354,23 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
     computed.clock.mark("compare")
     with engine.begin() as conn:
         run_id = repo.start_run(conn, datetime.now(now.tzinfo), now, "all", None)
-        repo.replace_identity(
-            conn, assignment, index.members, links, assignment, now, index.raw_emails
-        )
-        repo.replace_placeholders(conn, index.placeholders, value_counts)
-        found = computed.matches
-        matches_repo.replace_matches(
-            conn,
-            [(p, match_reason(p)) for p in found.auto],
-            [(p, match_reason(p)) for p in found.suggested],
-            now,
-        )
-        computed.match_finder.keep(conn)
-        repo.upsert_persons(conn, changed_rows, changed_hashes)
-        repo.delete_persons(conn, vanished)
-        repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
+        bulk = (t.identity_members, t.identity_values, t.persons, t.tier_history)
+        with indexes_built_after(conn, bulk, len(changed_rows)):
+            repo.replace_identity(
+                conn, assignment, index.members, links, assignment, now, index.raw_emails
+            )
+            repo.replace_placeholders(conn, index.placeholders, value_counts)
+            found = computed.matches
+            matches_repo.replace_matches(
+                conn,
+                [(p, match_reason(p)) for p in found.auto],
+                [(p, match_reason(p)) for p in found.suggested],
+                now,
+            )
+            computed.match_finder.keep(conn)
+            repo.upsert_persons(conn, changed_rows, changed_hashes)
+            repo.delete_persons(conn, vanished)
+            repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
         if options.emit_events and (previous or options.announce_first_analysis):
             events_repo.enqueue_for_runs(conn, [run_id], datetime.now(UTC))
         counts = repo.write_snapshot(conn, now.date().isoformat())
