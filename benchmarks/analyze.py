@@ -916,6 +916,7 @@ def main() -> None:
         "changed_analyze_seconds_each": [round(r[1], 2) for r in changed_runs],
         "changed_analyze_peak_rss_mb": round(max(r[2] for r in changed_runs), 1),
         "changed_analyze_changed": changed_runs[0][0]["changed"],
+        "changed_analyze_rows_written": changed_runs[0][0]["rows_written"],
         "changed_analyze_stages": changed_runs[0][0].get("stages"),
         "recomputes": len(times),
         "recompute_ms": {
