@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy import Column, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -47,7 +48,12 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalise_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
+    kwargs: dict[str, Any] = {
+        "echo": echo,
+        "future": True,
+        "hide_parameters": True,
+        "json_serializer": _json_text,
+    }
     if url.startswith("sqlite"):
         path = _sqlite_file(url)
         if path is not None:
@@ -69,6 +75,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns' text. SQLAlchemy's default, ``json.dumps``, was a quarter of a first
+    analysis' write stage (878,000 values for 196,000 persons); msgspec writes the same
+    values as compact UTF-8 JSON several times faster, and every reader parses both."""
+    return msgspec.json.encode(value).decode()
 
 
 def _sqlite_file(url: str) -> Path | None:
