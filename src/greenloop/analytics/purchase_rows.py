@@ -80,14 +80,7 @@ class PurchaseReader:
     def rows(self, conn: Connection) -> Iterator[PurchaseRow]:
         """The purchase rows, in ``stream_purchases``' order; ``conn`` reads them here
         when no forked process did."""
-        if self._worker is None:
-            yield from read_purchase_rows(conn, self._orders, self._counting)
-            return
-        try:
-            chunks = self._received()
-        finally:
-            self._receive.close()
-            self._worker.join()
+        chunks = self._received() if self._worker is not None else None
         if chunks is None:
             yield from read_purchase_rows(conn, self._orders, self._counting)
             return
@@ -114,6 +107,9 @@ class PurchaseReader:
                 chunks.append(chunk)
         except EOFError:
             return None
+        finally:
+            self._receive.close()
+            self._worker.join()
         return chunks
 
     def _send_rows(self, send: Any) -> None:

@@ -16,5 +16,5 @@ class StageClock:
 
     def mark(self, stage: str) -> None:
         now = time.perf_counter()
-        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + now - self._last, 3)
+        self.seconds[stage] = round(now - self._last, 3)
         self._last = now

@@ -31,7 +31,7 @@ def indexes_built_after(conn: Connection, tables: Sequence[Table], rows: int) ->
         return
     _open_transaction(conn)
     empty = [table for table in tables if not conn.execute(select(exists(table.select()))).scalar()]
-    indexes = [index for table in empty for index in sorted(table.indexes, key=_name)]
+    indexes = [index for table in empty for index in table.indexes]
     for index in indexes:
         index.drop(conn)
     yield
@@ -47,7 +47,3 @@ def _open_transaction(conn: Connection) -> None:
     raw = conn.connection.dbapi_connection
     if raw is not None and not raw.in_transaction:
         conn.exec_driver_sql("BEGIN")
-
-
-def _name(index: object) -> str:
-    return str(getattr(index, "name", ""))
