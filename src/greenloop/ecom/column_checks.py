@@ -28,6 +28,12 @@ from greenloop.ecom.cells import CellChecker
 from greenloop.ecom.columns import XSERIES_ORDER_ID
 from greenloop.ecom.damage import DAMAGE_COLUMNS
 from greenloop.ecom.orders import MAX_TEXT, ORDER_FIELDS
+from greenloop.ecom.records import (
+    HASHED_ITEM_FIELDS,
+    HASHED_ORDER_FIELDS,
+    ITEM_RECORD,
+    ORDER_RECORD,
+)
 
 __all__ = ["WHITESPACE", "BlockChecker", "CheckedBlock"]
 
@@ -42,6 +48,7 @@ _REWRITTEN = r"^(?:[+-]?[0-9]*\.[0-9]+(?:[eE][+-]?[0-9]+)?|[+-]?[0-9]+[eE][+-][0
 _SCIENTIFIC = r"^[+-]?\p{Nd}+(\.\p{Nd}+)?[eE][+-]?\p{Nd}+$"
 _DIGITS = r"^\p{Nd}+$"
 _CACHE_LIMIT = 20_000
+_SEPARATOR = "\x1f"
 # The export's own time form, zero-padded as it writes it (reference §2.3).
 _EXPORT_TIME = (
     r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([1-9]|[0-3][0-9]), "
@@ -62,6 +69,7 @@ class CheckedBlock:
     slow: set[int]
     order_columns: list[list[Any]]
     item_columns: list[list[Any]]
+    hash_texts: list[str | None]  # what each order's content hash hashes (None: unknown)
 
 
 def stripped(column: Any) -> Any:
@@ -235,6 +243,7 @@ class BlockChecker:
             slow=slow,
             order_columns=[values.to_pylist() for values in order_columns],
             item_columns=[values.to_pylist() for values in item_columns],
+            hash_texts=_hash_texts(order_columns, item_columns, starts, rows).to_pylist(),
         )
 
     def _times(self, column: Any, name: str) -> tuple[Any, Any]:
@@ -309,6 +318,26 @@ class BlockChecker:
                 ),
             ]
         return problems
+
+
+def _hash_texts(
+    order_columns: list[Any], item_columns: list[Any], starts: list[int], rows: int
+) -> Any:
+    """Each order's content-hash text (greenloop.ecom.staging.content_hash) by columns:
+    its fields, then every item's, joined by U+001F. Null where a value it needs is
+    missing; those orders are hashed the row path's way."""
+    orders = [
+        pc.fill_null(order_columns[ORDER_RECORD.index(name)], absent)
+        for name, absent in HASHED_ORDER_FIELDS
+    ]
+    items = [
+        pc.fill_null(item_columns[ITEM_RECORD.index(name)], absent)
+        for name, absent in HASHED_ITEM_FIELDS
+    ]
+    per_item = pc.binary_join_element_wise(*items, _SEPARATOR)
+    offsets = pa.array([*starts, rows], type=pa.int32())
+    per_order = pc.binary_join(pa.ListArray.from_arrays(offsets, per_item), _SEPARATOR)
+    return pc.binary_join_element_wise(*orders, per_order, _SEPARATOR)
 
 
 def _payment_code(text: str) -> tuple[str | None, bool]:

@@ -30,6 +30,7 @@ from greenloop.ecom.orders import OrderBuilder
 from greenloop.ecom.records import (
     ITEM_RECORD,
     ORDER_RECORD,
+    Chunk,
     EcomItem,
     EcomOrder,
     ItemRecord,
@@ -46,6 +47,7 @@ from greenloop.errors import ConfigError
 __all__ = [
     "ITEM_RECORD",
     "ORDER_RECORD",
+    "Chunk",
     "EcomItem",
     "EcomOrder",
     "ExportReader",
@@ -106,6 +108,12 @@ class ExportReader:
         grouped by order (``NotContiguous``, unless ``in_memory``) or it is not UTF-8
         after all (``NotUtf8``).
         """
+        for chunk, _ in self.chunks(in_memory=in_memory):
+            yield from chunk
+
+    def chunks(self, *, in_memory: bool = False) -> Iterator[Chunk]:
+        """:meth:`records` in lists of up to a few thousand, with the content hashes
+        the columnar reader computes by columns (the import's hot path)."""
         count = 0
         try:
             with ExportRows(
@@ -131,9 +139,9 @@ class ExportReader:
                         hash_file=self.hash_file,
                     )
                     try:
-                        for given in columnar.records():
-                            count += 1
-                            yield given
+                        for chunk in columnar.chunks():
+                            count += len(chunk[0])
+                            yield chunk
                     finally:
                         self.report.rows = self.rows_by_columns = columnar.rows
                     if columnar.resume_at is None:
@@ -141,11 +149,13 @@ class ExportReader:
                         return
                     # The row path carries on where the columnar reader had to stop.
                     groups = rows.groups(False, skip=columnar.resume_at, finished=columnar.finished)
+                # One order at a time, as each is built: the row path is the slow one anyway,
+                # and what was given before a ReadAgain is counted as before.
                 for number, group, lines in groups or rows.groups(in_memory):
                     record = build(number, group, lines)
                     if record is not None:
                         count += 1
-                        yield record
+                        yield [record], [None]
         finally:
             self.report.orders += count
 

@@ -14,12 +14,16 @@ from decimal import Decimal
 from typing import Any
 
 __all__ = [
+    "HASHED_ITEM_FIELDS",
+    "HASHED_ORDER_FIELDS",
     "ITEM_RECORD",
     "ORDER_RECORD",
+    "Chunk",
     "EcomItem",
     "EcomOrder",
     "ItemRecord",
     "OrderRecord",
+    "Record",
     "to_order",
 ]
 
@@ -53,6 +57,33 @@ ORDER_RECORD = (
 ITEM_RECORD = ("order_number", "position", "sku", "name", "price", "quantity", "total", "options")
 OrderRecord = tuple[Any, ...]
 ItemRecord = tuple[Any, ...]
+# One valid order as the reader gives it: its record, first line, and item records.
+Record = tuple[OrderRecord, int, list[ItemRecord]]
+# Orders in file order, and the content hash of each where the reader computed it
+# (greenloop.ecom.staging.content_hash; None where it did not).
+Chunk = tuple[list[Record], list[str | None]]
+# What decides "unchanged" on a re-import (greenloop.ecom.staging.content_hash): these
+# fields of the order, then these of each item, joined by U+001F. An absent value is
+# the text beside it: 'None' where the hash once took str() of a Decimal, which the
+# hashes stored by earlier versions keep.
+HASHED_ORDER_FIELDS = (
+    ("email", ""),
+    ("placed_local", ""),
+    ("payment_status_code", ""),
+    ("fulfillment_status_code", ""),
+    ("total", ""),
+    ("subtotal", "None"),
+    ("tax", "None"),
+    ("shipping", "None"),
+    ("discount", "None"),
+    ("xseries_order_id", ""),
+    ("tracking_number", ""),
+    ("customer_name", ""),
+    ("phone", ""),
+    ("payment_method", ""),
+    ("shipping_method", ""),
+)
+HASHED_ITEM_FIELDS = (("sku", ""), ("name", ""), ("price", ""), ("quantity", ""), ("total", ""))
 _MONEY_RECORD = frozenset(
     (
         "subtotal",

@@ -18,11 +18,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from itertools import accumulate, chain, islice
 from pathlib import Path
 from typing import Any
 
 from greenloop.ecom.reader import ExportReader
-from greenloop.ecom.records import ITEM_RECORD, ORDER_RECORD, ItemRecord, OrderRecord
+from greenloop.ecom.records import (
+    HASHED_ITEM_FIELDS,
+    HASHED_ORDER_FIELDS,
+    ITEM_RECORD,
+    ORDER_RECORD,
+    Chunk,
+    ItemRecord,
+    OrderRecord,
+    Record,
+)
 from greenloop.ecom.values import AmbiguousPolicy, ValueLimits
 
 __all__ = [
@@ -49,8 +59,6 @@ ORDER_ROW_COLUMNS = (
 ITEM_ROW_COLUMNS = ITEM_RECORD
 BATCH_ORDERS = 2000
 _DEFAULT_LIMITS = ValueLimits()
-# One valid order as the reader gives it: its record, first line, and item records.
-Record = tuple[OrderRecord, int, list[ItemRecord]]
 
 
 @dataclass(frozen=True)
@@ -112,83 +120,43 @@ class Batch:
     items: list[tuple[Any, ...]]
 
 
-# Positions in an order record, for the hash.
-_O = {name: i for i, name in enumerate(ORDER_RECORD)}
-_PLACED, _EMAIL, _LOCAL, _CODE, _FULFIL, _TOTAL, _SUBTOTAL, _TAX, _SHIPPING, _DISCOUNT = (
-    _O[name]
-    for name in (
-        "placed_at",
-        "email",
-        "placed_local",
-        "payment_status_code",
-        "fulfillment_status_code",
-        "total",
-        "subtotal",
-        "tax",
-        "shipping",
-        "discount",
-    )
-)
-_HINT, _TRACKING, _NAME, _PHONE, _PAY, _SHIP = (
-    _O[name]
-    for name in (
-        "xseries_order_id",
-        "tracking_number",
-        "customer_name",
-        "phone",
-        "payment_method",
-        "shipping_method",
-    )
-)
+_PLACED = ORDER_RECORD.index("placed_at")
+_ORDER_HASHED = tuple((ORDER_RECORD.index(name), absent) for name, absent in HASHED_ORDER_FIELDS)
+_ITEM_HASHED = tuple((ITEM_RECORD.index(name), absent) for name, absent in HASHED_ITEM_FIELDS)
 
 
 def content_hash(order: OrderRecord, items: list[ItemRecord]) -> str:
-    """What decides "unchanged" on a re-import: the order's customer-visible content.
-
-    The parts are the texts ``str()`` gave when these were ``Decimal`` objects (``None``
-    becomes ``'None'``), so hashes match those stored by earlier versions.
-    """
-    parts = [
-        order[_EMAIL],
-        order[_LOCAL],
-        order[_CODE],
-        order[_FULFIL] or "",
-        order[_TOTAL],
-        str(order[_SUBTOTAL]),
-        str(order[_TAX]),
-        str(order[_SHIPPING]),
-        str(order[_DISCOUNT]),
-        order[_HINT] or "",
-        order[_TRACKING] or "",
-        order[_NAME] or "",
-        order[_PHONE] or "",
-        order[_PAY] or "",
-        order[_SHIP] or "",
-    ]
-    for _, _, sku, name, price, quantity, total, _ in items:
-        parts += (sku or "", name, price, quantity, total)
+    """What decides "unchanged" on a re-import: the order's customer-visible content
+    (:data:`~greenloop.ecom.records.HASHED_ORDER_FIELDS` and ``HASHED_ITEM_FIELDS``).
+    The columnar reader computes the same text by columns."""
+    parts = [absent if order[index] is None else order[index] for index, absent in _ORDER_HASHED]
+    for item in items:
+        parts += [absent if item[index] is None else item[index] for index, absent in _ITEM_HASHED]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def read_records(reader: ExportReader, job: StageJob) -> Iterator[list[Record]]:
-    """The reading half: the file's valid orders as records, ``job.batch_orders`` at a
-    time. When the iterator is exhausted, ``reader.report`` is complete."""
-    batch: list[Record] = []
-    for record in reader.records(in_memory=job.in_memory):
-        batch.append(record)
-        if len(batch) >= job.batch_orders:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def read_records(reader: ExportReader, job: StageJob) -> Iterator[Chunk]:
+    """The reading half: the file's valid orders as records with any content hashes
+    the reader computed, ``job.batch_orders`` at a time. When the iterator is
+    exhausted, ``reader.report`` is complete."""
+    size = job.batch_orders
+    records: list[Record] = []
+    digests: list[str | None] = []
+    for chunk_records, chunk_digests in reader.chunks(in_memory=job.in_memory):
+        records += chunk_records
+        digests += chunk_digests
+        while len(records) >= size:
+            yield records[:size], digests[:size]
+            records, digests = records[size:], digests[size:]
+    if records:
+        yield records, digests
 
 
 class Stager:
     """The writing half: records in file order become storage rows.
 
     The snapshot time of each order is the newest order time seen in the file so far
-    (exports list the newest order first), as the snapshot guard expects. It runs where
-    the rows are written, which in a two-process import is the less busy process.
+    (exports list the newest order first), as the snapshot guard expects.
     """
 
     def __init__(self, file: str, now: str) -> None:
@@ -196,23 +164,35 @@ class Stager:
         self.now = now
         self.snapshot = ""
 
-    def rows(self, records: list[Record]) -> Batch:
-        file, now, snapshot = self.file, self.now, self.snapshot
-        orders: list[tuple[Any, ...]] = []
-        items: list[tuple[Any, ...]] = []
-        for order, line, order_items in records:
-            placed = order[_PLACED]
-            if placed > snapshot:
-                snapshot = placed
-            digest = content_hash(order, order_items)
-            orders.append((*order, snapshot, digest, file, line, now, now))
-            items += order_items
-        self.snapshot = snapshot
+    def rows(self, records: list[Record], digests: list[str | None] | None = None) -> Batch:
+        """``digests``: each order's content hash where already known (else ``None``)."""
+        if digests is None:
+            digests = [None] * len(records)
+        snapshots = list(
+            accumulate((order[_PLACED] for order, _, _ in records), max, initial=self.snapshot)
+        )
+        self.snapshot = snapshots[-1]
+        file, now = self.file, self.now
+        orders = [
+            (
+                *order,
+                snapshot,
+                content_hash(order, items) if digest is None else digest,
+                file,
+                line,
+                now,
+                now,
+            )
+            for (order, line, items), snapshot, digest in zip(
+                records, islice(snapshots, 1, None), digests, strict=True
+            )
+        ]
+        items = list(chain.from_iterable(items for _, _, items in records))
         return Batch(orders, items)
 
 
 def stage(reader: ExportReader, job: StageJob) -> Iterator[Batch]:
     """Both halves in one process: the file's storage rows, batch by batch."""
     stager = Stager(reader.name, job.now)
-    for records in read_records(reader, job):
-        yield stager.rows(records)
+    for records, digests in read_records(reader, job):
+        yield stager.rows(records, digests)
