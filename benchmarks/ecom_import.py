@@ -16,6 +16,7 @@ its descendants (GreenLoop reads in a worker process of its own), sampled every 
 
     .venv/bin/python benchmarks/ecom_import.py [--rows 1000000] [--runs 3]
         [--database-url URL] [--export FILE] [--peers duckdb,pandas]
+        [--reader configured|columnar|rows]
 """
 
 from __future__ import annotations
@@ -95,11 +96,11 @@ class TreeMemory:
         return self.peak
 
 
-def measured(command: list[str]) -> tuple[float, float, bytes]:
+def measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, bytes]:
     """Seconds, peak RSS in MB (the process and its descendants) and stdout of a run."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy()
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
     )
     memory = TreeMemory(process.pid)
     stdout, stderr = process.communicate()
@@ -110,7 +111,9 @@ def measured(command: list[str]) -> tuple[float, float, bytes]:
     return seconds, peak / (1024 * 1024), stdout
 
 
-def run_greenloop(export: Path, tmp: Path, database_url: str, run: int) -> dict[str, float]:
+def run_greenloop(
+    export: Path, tmp: Path, database_url: str, run: int, reader: str
+) -> dict[str, float]:
     config = tmp / f"greenloop-{run}.toml"
     with scratch_database(database_url, "ecom") as url:
         if not url:
@@ -118,7 +121,10 @@ def run_greenloop(export: Path, tmp: Path, database_url: str, run: int) -> dict[
         init = [str(BIN / "greenloop"), "init", "--config", str(config), "--database-url", url]
         subprocess.run(init, check=True, stdout=subprocess.DEVNULL)
         command = [str(BIN / "greenloop"), "import-ecom", str(export), "--config", str(config)]
-        seconds, peak, stdout = measured([*command, "--json"])
+        env = {}
+        if reader != "configured":
+            env["GREENLOOP_ECOM__COLUMNAR_READER"] = str(reader == "columnar").lower()
+        seconds, peak, stdout = measured([*command, "--json"], env)
     report = json.loads(stdout)
     return {
         "seconds": seconds,
@@ -182,6 +188,12 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--export", type=Path, help="reuse (or keep) the export at this path")
     parser.add_argument("--peers", default="duckdb,pandas", help="comma-separated; '' for none")
+    parser.add_argument(
+        "--reader",
+        choices=["configured", "columnar", "rows"],
+        default="configured",
+        help="GreenLoop's reader: ecom.columnar_reader as configured (the default), or forced",
+    )
     parser.add_argument("--peer", choices=["duckdb", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("target", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -202,7 +214,9 @@ def main() -> None:
         results: dict[str, list[dict[str, float]]] = {"greenloop": []}
         results.update({peer: [] for peer in peers})
         for run in range(args.runs):  # alternated, so a busy moment hits every contender
-            results["greenloop"].append(run_greenloop(export, Path(tmp), args.database_url, run))
+            results["greenloop"].append(
+                run_greenloop(export, Path(tmp), args.database_url, run, args.reader)
+            )
             for peer in peers:
                 results[peer].append(run_peer(peer, export, Path(tmp), run))
                 (Path(tmp) / f"{peer}-{run}.db").unlink(missing_ok=True)
@@ -218,6 +232,7 @@ def main() -> None:
         "file_mb": round(size_mb, 1),
         "write_file_seconds": round(write_seconds, 1),
         "runs": args.runs,
+        "reader": args.reader,
         "greenloop": greenloop,
         "rows_per_second": greenloop["median_rows_per_second"],
         "peak_rss_mb": max(run["peak_rss_mb"] for run in results["greenloop"]),

@@ -342,10 +342,8 @@ def test_the_limits_come_from_the_settings(engine: Engine, tmp_path: Path) -> No
 def test_the_columnar_reader_is_a_setting_and_stores_the_same_orders(
     engine: Engine, tmp_path: Path
 ) -> None:
-    assert Settings().ecom.columnar_reader is False
-    settings = Settings.model_validate(
-        {"database": {"url": str(engine.url)}, "ecom": {"columnar_reader": True}}
-    )
+    assert Settings().ecom.columnar_reader is True
+    settings = Settings.model_validate({"database": {"url": str(engine.url)}})
     result = ingest.import_ecom(settings, [SAMPLE]).to_json()
     assert result["orders_new"] == 2
     by_columns = _orders(engine)

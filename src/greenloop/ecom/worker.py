@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import importlib.abc
 import marshal
 import os
 import queue
@@ -291,7 +292,19 @@ def _run(job: StageJob, out: IO[bytes]) -> None:
         sender.close()
 
 
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    """pyarrow imports pandas the first time it converts Python values, to look for
+    pandas objects among them; this process never holds one. Refused, pyarrow takes
+    pandas as absent (it catches the ImportError): about 0.25 s of start-up and 40 MB
+    less. (A ``None`` in ``sys.modules`` does not do: pyarrow's import gets the None.)"""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if fullname == "pandas":
+            raise ModuleNotFoundError("pandas is not used by the eCom reader", name=fullname)
+
+
 def main() -> int:
+    sys.meta_path.insert(0, _WithoutPandas())
     # This process only reads one file: its objects are the imports (frozen out of the
     # collector) and short-lived rows that form no cycles, so collections are rare.
     gc.freeze()
