@@ -1,8 +1,9 @@
 """Export records turned into the rows ``import-ecom`` stores, in batches.
 
-Two halves that can run in different processes (see :mod:`greenloop.ecom.worker`):
-:func:`read_records` reads and checks the file (it imports nothing heavier than the
-reader), and :class:`Stager` turns its records into rows where they are written. A
+Two halves: :func:`read_records` reads and checks the file (it imports nothing heavier
+than the reader), and :class:`Stager` turns its records into rows, with the content
+hashes the columnar reader did not compute already; a large file's worker process
+(:mod:`greenloop.ecom.worker`) runs both and sends the rows to the writing process. A
 batch holds ``ecom_orders`` rows (:data:`ORDER_ROW_COLUMNS`) and ``ecom_order_items``
 rows (:data:`ITEM_ROW_COLUMNS`) in stored form: money as canonical ``Decimal`` text,
 times as ISO-8601 UTC text, which is what the ``Money`` and ``UtcDateTime`` columns
