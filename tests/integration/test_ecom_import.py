@@ -359,3 +359,21 @@ def test_the_columnar_reader_is_a_setting_and_stores_the_same_orders(
         if by_columns[number].get(name) != value
     }
     assert differ == {"imported_at", "first_imported_at"}  # when, not what
+
+
+def test_the_import_gives_its_connection_back_with_the_engine_page_cache(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """SQLite loads an export with a smaller page cache; the pooled connection gets the
+    engine's own back, whether the file imports or fails."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite setting")
+    with engine.connect() as conn:
+        configured = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    import_exports(engine, [SAMPLE], timezone=TZ)
+    other = tmp_path / "other.csv"
+    other.write_text("not;an;export\n1;2;3\n", encoding="utf-8")
+    with pytest.raises(InputFileError):
+        import_exports(engine, [other], timezone=TZ)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == configured
