@@ -224,7 +224,7 @@ class EcomSettings(_Section):
     earliest_order_date: date = date(2000, 1, 1)
     max_future_days: float = Field(default=1.0, ge=0, le=3650)
     # Read UTF-8 exports by columns (pyarrow) instead of row by row. Same orders, same
-    # messages; about 1.8x as fast on a large export, with a higher memory peak (README:
+    # messages; about 1.5x as fast on a large export, with a higher memory peak (README:
     # eCom). Off reads every file row by row.
     columnar_reader: bool = True
 

@@ -61,7 +61,7 @@ max_quantity = 10000
 earliest_order_date = "2000-01-01"
 max_future_days = 1
 # Read UTF-8 exports by columns (pyarrow): the same orders and messages as the row
-# reader, about 1.8x as fast on a large export, a higher memory peak (README: eCom).
+# reader, about 1.5x as fast on a large export, a higher memory peak (README: eCom).
 columnar_reader = true
 
 [webhooks]
