@@ -241,6 +241,25 @@ def test_orders_across_blocks_and_checks_are_read_whole(
     assert len(by_columns[0]) == 40
 
 
+def test_an_order_whose_rows_disagree_is_refused_by_columns_as_by_rows(tmp_path: Path) -> None:
+    """Later rows that agree with each other but not with the first, or only the last
+    row differing: the order goes the row path and is refused with the same message."""
+    totals = {"801": ["10.00", "1.00", "1.00"], "802": ["10.00", "10.00", "3.00"]}
+    rows = [
+        with_cells(HEADER, TEMPLATE[0], order_number=number, order_total=total)
+        for number, order_totals in totals.items()
+        for total in order_totals
+    ]
+    rows.append(with_cells(HEADER, TEMPLATE[0], order_number="803", order_total="5.00"))
+    path = write_export(tmp_path / "disagree.csv", HEADER, rows)
+    by_columns = _read(path, "America/Chicago", columnar=True)
+    assert by_columns[:-1] == _read(path, "America/Chicago", columnar=False)[:-1]
+    assert [order[0] for order, _, _ in by_columns[0]] == ["803"]
+    refused = {message.split("order ")[-1] for _, column, message, _ in by_columns[1]}
+    assert refused == {"'801'", "'802'"}
+    assert {column for _, column, *_ in by_columns[1]} == {"order_total"}
+
+
 def test_whitespace_is_what_str_strip_removes() -> None:
     every = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
     assert every == WHITESPACE

@@ -287,15 +287,30 @@ class BlockChecker:
         values, good = self._by_text(name, column.filter(others), convert)
         return pc.replace_with_mask(utc, others, values), pc.replace_with_mask(ok, others, good)
 
+    def _disagreeing(self, batch: Any, first_of_row: Any) -> Any:
+        """Rows whose order fields differ from the row before in the same order: an
+        order has one such row exactly when one of its rows differs from its first.
+        Comparing each row with the one before takes slices, where comparing it with its
+        order's first row copied every cell (``take``)."""
+        rows = batch.num_rows
+        if rows < 2 or not self._agreeing:
+            return pa.repeat(False, rows)
+        differs = _any(
+            [
+                pc.not_equal(batch.column(index).slice(1), batch.column(index).slice(0, rows - 1))
+                for index in self._agreeing
+            ]
+        )
+        same_order = pc.equal(first_of_row.slice(1), first_of_row.slice(0, rows - 1))
+        later = pc.and_(same_order, differs)
+        return pa.concat_arrays([pa.array([False]), later])
+
     def _row_problems(
         self, batch: Any, column: Callable[[str], Any], first_of_row: Any, keys: Any
     ) -> list[Any]:
         """Rows the row path would refuse or warn about, whatever their values: a row
         disagreeing with its order's first row, identifiers a spreadsheet damaged."""
-        problems = [
-            pc.not_equal(batch.column(index), batch.column(index).take(first_of_row))
-            for index in self._agreeing
-        ]
+        problems = [self._disagreeing(batch, first_of_row)]
         for name in DAMAGE_COLUMNS:
             values = keys if name == "order_number" else stripped(column(name))
             problems.append(pc.match_substring_regex(values, _SCIENTIFIC))

@@ -194,7 +194,8 @@ class ColumnarRows:
 
     def _orders(self, batch: Any, keys: Any, starts: list[int]) -> tuple[Chunk, str | None]:
         """The block's valid orders up to any order number seen before, and that one."""
-        numbers = keys.take(pa.array(starts, type=pa.int64())).to_pylist()
+        starts_array = pa.array(starts, type=pa.int64())
+        numbers = keys.take(starts_array).to_pylist()
         finished = self.finished
         stop = len(numbers)
         if not finished.isdisjoint(numbers) or len(set(numbers)) < len(numbers):
@@ -204,7 +205,8 @@ class ColumnarRows:
                     stop = position
                     break
                 seen.add(number)
-        lines = batch.column("line").to_pylist()
+        line_column = batch.column("line")
+        first_lines = line_column.take(starts_array).to_pylist()
         size = batch.column("size")
         cells = batch.drop_columns(["line", "size"])
         checked = self._checker.check(cells, keys, starts, size)
@@ -212,9 +214,9 @@ class ColumnarRows:
         items = list(zip(*checked.item_columns, strict=True))
         records: list[Record | None] = []
         records += [
-            (order, lines[start], items[start:end])
-            for order, start, end in zip(
-                zip(*checked.order_columns, strict=True), starts, ends, strict=False
+            (order, line, items[start:end])
+            for order, line, start, end in zip(
+                zip(*checked.order_columns, strict=True), first_lines, starts, ends, strict=False
             )
         ][:stop]
         digests: list[str | None] = [
@@ -224,8 +226,9 @@ class ColumnarRows:
         for position in checked.slow:
             if position < stop:
                 start, end = starts[position], ends[position]
+                lines = line_column.slice(start, end - start).to_pylist()
                 records[position] = self._build(
-                    numbers[position], _python_rows(cells, start, end), lines[start:end]
+                    numbers[position], _python_rows(cells, start, end), lines
                 )
                 digests[position] = None  # hashed where it is staged
         finished.update(numbers[:stop])
