@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -346,6 +348,11 @@ def test_the_columnar_reader_is_a_setting_and_stores_the_same_orders(
     settings = Settings.model_validate({"database": {"url": str(engine.url)}})
     result = ingest.import_ecom(settings, [SAMPLE]).to_json()
     assert result["orders_new"] == 2
+    with engine.begin() as conn:
+        conn.execute(t.ecom_order_items.delete())
+        conn.execute(t.ecom_orders.delete())
+    # A small file is read row by row unless a process is chosen (the sample is small).
+    import_exports(engine, [SAMPLE], timezone=TZ, columnar=True, parallel=False)
     by_columns = _orders(engine)
     with engine.begin() as conn:
         conn.execute(t.ecom_order_items.delete())
@@ -377,3 +384,22 @@ def test_the_import_gives_its_connection_back_with_the_engine_page_cache(
         import_exports(engine, [other], timezone=TZ)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == configured
+
+
+def test_a_small_export_is_read_without_loading_pyarrow(tmp_path: Path) -> None:
+    """A long-running `serve` imports small exports in its own process: row by row, so
+    pyarrow (0.4 s, 60-100 MB) is never loaded there, whatever ecom.columnar_reader."""
+    script = f"""
+import sys
+from greenloop.ecom.importer import import_exports
+from greenloop.store.engine import make_engine, migrate
+engine = make_engine("sqlite:///{tmp_path / "small.db"}")
+migrate(engine)
+result = import_exports(engine, [{str(SAMPLE)!r}], timezone={TZ!r}, columnar=True)
+assert result.to_json()["orders_new"] == 2
+print("pyarrow" in sys.modules)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "False"

@@ -65,9 +65,15 @@ class StagedFile(Protocol):
 
 
 def stage_file(job: StageJob, *, child: bool | None = None) -> StagedFile:
-    """Stage ``job`` here or with a child process (``None``: a child for large files)."""
+    """Stage ``job`` here or with a child process (``None``: a child for large files,
+    and a small file here row by row)."""
     if child is None:
         child = bool(sys.executable) and job.path.stat().st_size >= CHILD_MIN_BYTES
+        if not child:
+            # Importing pyarrow costs about 0.4 s, more than reading a small file by
+            # columns saves, and its 60-100 MB would stay in a long-running `serve`
+            # whose daily job imports an export.
+            job = replace(job, columnar=False)
     return _ChildStage(job) if child else _LocalStage(job)
 
 
