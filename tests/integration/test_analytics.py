@@ -117,6 +117,46 @@ def test_replay_at_a_past_date_equals_the_recorded_history(synced: Settings) -> 
     assert checked >= 10
 
 
+def test_a_next_day_run_writes_only_what_changed_and_stores_the_computed_rows(
+    synced: Settings, engine: Engine
+) -> None:
+    """A day later the refitted models move most persons' predictions and nothing else
+    of them: those rows get only their late columns rewritten, and every stored row
+    still equals the row the analysis computed."""
+    from greenloop.analytics.run import compute_all
+    from greenloop.services.setup import open_engine
+
+    analysis.analyze(synced, now=ANCHOR)
+    with engine.connect() as conn:
+        before = dict(conn.execute(select(t.persons.c.id, t.persons.c.row_hash)).all())
+    later = ANCHOR + timedelta(days=1)
+    computing = open_engine(synced)
+    try:
+        expected = {
+            r.row["id"]: dict(r.row)
+            for r in compute_all(computing, analysis.analyze_options(synced), later).results
+        }
+    finally:
+        computing.dispose()
+    report = analysis.analyze(synced, now=later)
+    with engine.connect() as conn:
+        after = dict(conn.execute(select(t.persons.c.id, t.persons.c.row_hash)).all())
+    late_only = [
+        pid
+        for pid, digest in after.items()
+        if before.get(pid) not in (None, digest) and before[pid][:16] == digest[:16]
+    ]
+    assert late_only, "no person had only predictions or risk change"
+    assert report.rows_written == sum(1 for pid in after if before.get(pid) != after[pid])
+    stored = person_rows(engine)
+    for row in expected.values():
+        row.pop("computed_at")
+    for row in stored.values():
+        row.pop("row_hash")
+    assert stored == expected
+    assert analysis.analyze(synced, now=later).rows_written == 0
+
+
 def test_one_person_recompute_agrees_with_the_full_analysis(
     synced: Settings, engine: Engine
 ) -> None:

@@ -338,12 +338,21 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
     predictions, unattributed = computed.predictions, computed.unattributed
     changed_rows: list[dict[str, Any]] = []
     changed_hashes: list[str] = []
+    # Persons whose only change is in the columns known once everyone is computed
+    # (risk, predictions): most of a day's changes, since the refitted models move
+    # nearly everyone's predictions.
+    late_rows: list[dict[str, Any]] = []
+    late_hashes: list[str] = []
     for result in results:
         digest = repo.row_hash(result.row, result.digest)
         stored = previous.get(result.row["id"])
         if stored is None or stored.row_hash != digest:
-            changed_rows.append(result.row)
-            changed_hashes.append(digest)
+            if stored is not None and repo.same_early(stored.row_hash, digest):
+                late_rows.append(result.row)
+                late_hashes.append(digest)
+            else:
+                changed_rows.append(result.row)
+                changed_hashes.append(digest)
     current = {r.row["id"] for r in results}
     vanished = set(previous) - current
     history = [r.history for r in results if r.history is not None]
@@ -369,6 +378,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             )
             computed.match_finder.keep(conn)
             repo.upsert_persons(conn, changed_rows, changed_hashes)
+            repo.update_late_columns(conn, late_rows, late_hashes)
             repo.delete_persons(conn, vanished)
             repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
         if options.emit_events and (previous or options.announce_first_analysis):
@@ -383,7 +393,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             tier_counts={k or "(none)": v for k, v in sorted(counts.items())},
             changed=len(history),
             changes=dict(sorted(changes.items())),
-            rows_written=len(changed_rows) + len(vanished),
+            rows_written=len(changed_rows) + len(late_rows) + len(vanished),
             purchases=computed.purchases,
             unattributed_purchases=unattributed,
             placeholders=len(index.placeholders.emails) + len(index.placeholders.phones),

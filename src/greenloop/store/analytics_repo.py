@@ -17,7 +17,7 @@ from greenloop.domain.identity import Link, Member, Placeholders
 from greenloop.domain.replay import Lock
 from greenloop.domain.tiers import TierState
 from greenloop.store import tables as t
-from greenloop.store.bulk import bulk_insert, bulk_upsert, placeholders
+from greenloop.store.bulk import bulk_insert, bulk_update, bulk_upsert, placeholders
 from greenloop.store.types import Money, UtcDateTime
 
 __all__ = [
@@ -44,7 +44,9 @@ __all__ = [
     "replace_identity",
     "replace_placeholders",
     "row_hash",
+    "same_early",
     "start_run",
+    "update_late_columns",
     "upsert_persons",
     "write_snapshot",
 ]
@@ -387,13 +389,30 @@ def early_digest(row: Mapping[str, Any]) -> bytes:
 
 def row_hash(row: Mapping[str, Any], early: bytes | None = None) -> str:
     """A digest of a person's written figures: equal digests, equal stored rows.
-    ``early``: :func:`early_digest` of the row, when already known."""
+    ``early``: :func:`early_digest` of the row, when already known.
+
+    Its first half is the early digest's, so two digests that share it differ only in
+    :data:`LATE_COLUMNS` (:func:`same_early`): a day's run, whose refitted models move
+    most persons' predictions and nothing else of them, then rewrites only those
+    columns (:func:`update_late_columns`)."""
     late = repr((row["risk"], *[_amount(row[c]) for c in LATE_COLUMNS if c != "risk"])).encode()
     first = early if early is not None else early_digest(row)
-    return hashlib.md5(first + late, usedforsecurity=False).hexdigest()
+    whole = hashlib.md5(first + late, usedforsecurity=False).hexdigest()
+    return first.hex()[:_EARLY_HEX] + whole[_EARLY_HEX:]
+
+
+# Half of the 32 stored hex digits: 64 bits of each digest.
+_EARLY_HEX = 16
+
+
+def same_early(stored: str | None, digest: str) -> bool:
+    """Whether a stored :func:`row_hash` and a new one agree on every column but
+    :data:`LATE_COLUMNS` (a digest written before the two halves existed never does)."""
+    return stored is not None and stored[:_EARLY_HEX] == digest[:_EARLY_HEX]
 
 
 _WRITTEN = (*PERSON_COLUMNS, "row_hash")
+_LATE_WRITTEN = ("id", *LATE_COLUMNS, "computed_at", "row_hash")
 
 
 def upsert_persons(
@@ -407,6 +426,22 @@ def upsert_persons(
         _WRITTEN,
         [(*(row[c] for c in PERSON_COLUMNS), h) for row, h in zip(rows, digests, strict=True)],
         version_guard=False,
+    )
+
+
+def update_late_columns(
+    conn: Connection, rows: Sequence[Mapping[str, Any]], hashes: Sequence[str]
+) -> None:
+    """Write only :data:`LATE_COLUMNS` (with the moment of computing and the digest) of
+    stored persons whose other columns are unchanged (:func:`same_early`)."""
+    bulk_update(
+        conn,
+        t.persons,
+        _LATE_WRITTEN,
+        [
+            (row["id"], *(row[c] for c in LATE_COLUMNS), row["computed_at"], h)
+            for row, h in zip(rows, hashes, strict=True)
+        ],
     )
 
 

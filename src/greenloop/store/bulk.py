@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Dialect, Table
 __all__ = [
     "COPY_MIN_ROWS",
     "bulk_insert",
+    "bulk_update",
     "bulk_upsert",
     "copy_counts",
     "insert_stored",
@@ -138,6 +139,64 @@ def bulk_upsert(
         return _copy_upsert(conn, table, columns, params, keys, conflict, version_guard)
     result = conn.exec_driver_sql(f"{_insert_sql(table, columns, dialect)} {conflict}", params)
     return int(result.rowcount)
+
+
+def bulk_update(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Set ``columns`` of existing rows, given as sequences in ``columns`` order (the
+    primary key among them); the other columns stay as they are. A row whose key is not
+    stored is ignored.
+
+    On PostgreSQL a batch of :data:`COPY_MIN_ROWS` or more goes by ``COPY`` into a
+    temporary table of just these columns (``LIKE`` would bring the table's ``NOT
+    NULL`` columns that are not sent), then one ``UPDATE … FROM``.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    keys = [c.name for c in table.primary_key.columns]
+    sets = [c for c in columns if c not in keys]
+    params = _tuples(rows, _processors(table, columns, dialect))
+    if _use_copy(conn, params):
+        _copy_update(conn, table, columns, params, keys, sets)
+        return
+    mark = _placeholder(dialect)
+    order = [columns.index(c) for c in (*sets, *keys)]
+    assign = ", ".join(f"{c} = {mark}" for c in sets)
+    match = " AND ".join(f"{k} = {mark}" for k in keys)
+    # Names come from our own schema, never from input.
+    sql = f"UPDATE {table.name} SET {assign} WHERE {match}"  # noqa: S608
+    conn.exec_driver_sql(sql, [tuple(row[i] for i in order) for row in params])
+
+
+def _copy_update(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    keys: list[str],
+    sets: list[str],
+) -> None:
+    staged = f"{table.name}_update_staged"
+    names = ", ".join(columns)
+    assign = ", ".join(f"{c} = s.{c}" for c in sets)
+    match = " AND ".join(f"{table.name}.{k} = s.{k}" for k in keys)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"DROP TABLE IF EXISTS {staged}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS "  # noqa: S608
+            f"SELECT {names} FROM {table.name} WITH NO DATA"
+        )
+        _copy_rows(cursor, staged, columns, rows)
+        cursor.execute(
+            f"UPDATE {table.name} SET {assign} FROM {staged} AS s WHERE {match}"  # noqa: S608
+        )
+        cursor.execute(f"DROP TABLE {staged}")
+    finally:
+        cursor.close()
+    _copied[table.name] += len(rows)
 
 
 def _copy_rows(cursor: Any, target: str, columns: Sequence[str], rows: Sequence[Any]) -> None:
