@@ -229,20 +229,22 @@ def cluster(
         forbidden[a].add(b)
         forbidden[b].add(a)
     uf = _UnionFind()
-    groups: dict[str, set[str]] = {k: {k} for k in keys}
+    # The members of each cluster of more than one, by root: kept only while an unlink
+    # must be checked (a set per member cost most of a second on a large store).
+    groups: dict[str, set[str]] = {}
     links: list[Link] = []
 
     def join(a: str, b: str, reason: str) -> None:
         ra, rb = uf.find(a), uf.find(b)
         if ra == rb:
             return
-        left, right = groups[ra], groups[rb]
-        if any(forbidden[x] & right for x in left if x in forbidden):
-            return
+        if forbidden:
+            left, right = groups.pop(ra, None) or {ra}, groups.pop(rb, None) or {rb}
+            if any(forbidden[x] & right for x in left if x in forbidden):
+                groups[ra], groups[rb] = left, right
+                return
+            groups[min(ra, rb)] = left | right
         uf.union(ra, rb)
-        root, other = (ra, rb) if uf.find(ra) == ra else (rb, ra)
-        groups[root] = left | right
-        groups.pop(other, None)
         links.append(Link(a, b, reason))
 
     known = set(keys)
@@ -265,7 +267,8 @@ def cluster(
                 by_value[2][1][phone].append(member.key)
     first = {m.key: m.first for m in members}
     for kind, index in by_value:
-        for value in sorted(index):
+        # Most values have one holder and join nobody: only shared ones are sorted.
+        for value in sorted(v for v, held in index.items() if len(held) > 1):
             holders = index[value]
             for at, other in enumerate(holders[1:], start=1):
                 if kind == "code":
