@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import Engine
 
 from greenloop.analytics import purchase_rows, run
 from greenloop.config import Settings
 from greenloop.services import analysis, ingest
+from greenloop.store.analytics_repo import PERSON_COLUMNS
 from tests.simulation import ANCHOR, running_simulator, settings_for, small_store
 
 STORE = small_store(seed=5, customers=120, days=200)
@@ -39,6 +42,27 @@ def test_two_processes_compute_what_one_does(
     }
     again = analysis.analyze(synced, now=ANCHOR)
     assert (again.changed, again.rows_written) == (0, 0)
+
+
+@pytest.mark.skipif(run._cpus() < 2, reason="needs two CPUs")
+def test_late_rows_come_back_from_the_second_process_as_computed(
+    synced: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writing analysis carries persons stored unchanged but for their late columns as
+    late rows, from either process alike."""
+    analysis.analyze(synced, now=ANCHOR)
+    options = analysis.analyze_options(synced)
+    later = ANCHOR + timedelta(days=1)
+    alone = run.compute_all(engine, options, later, full_rows=False)
+    monkeypatch.setattr(run, "PARALLEL_MIN_PERSONS", 0)
+    split = run.compute_all(engine, options, later, full_rows=False)
+    assert [r.row for r in split.results] == [r.row for r in alone.results]
+    assert [r.digest for r in split.results] == [r.digest for r in alone.results]
+    late = [r.row for r in split.results if len(r.row) < len(PERSON_COLUMNS)]
+    assert 0 < len(late) < len(split.results)
+    full = {r.row["id"]: r.row for r in run.compute_all(engine, options, later).results}
+    for row in late:
+        assert row == {c: full[row["id"]][c] for c in row}
 
 
 @pytest.mark.skipif(run._cpus() < 2, reason="needs two CPUs")

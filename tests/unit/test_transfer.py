@@ -9,7 +9,7 @@ from greenloop.analytics import transfer
 from greenloop.analytics.compute import HistoryEntry
 from greenloop.analytics.outcome import Outcome
 from greenloop.domain.predictions import summarize_purchases
-from greenloop.store.analytics_repo import PERSON_COLUMNS
+from greenloop.store.analytics_repo import PERSON_COLUMNS, late_row
 
 
 def _row(pid: str) -> dict[str, object]:
@@ -42,6 +42,8 @@ def test_outcomes_and_summaries_come_back_as_they_were_sent() -> None:
     outcomes = [
         Outcome(_row("p1"), b"digest-1", history, 31, 7, Decimal("41.5")),
         Outcome(_row("p2"), b"digest-2", None, None, 0, None),
+        # A person stored unchanged but for the late columns travels as its late row.
+        Outcome(late_row("p3", datetime(2026, 11, 1, 2, tzinfo=UTC)), b"d-3", None, 400, 2, None),
     ]
     days = [date(2025, 1, 2), date(2025, 6, 1), date(2026, 10, 1)]
     summary = summarize_purchases(

@@ -32,6 +32,7 @@ from greenloop.analytics.people import cluster_people
 from greenloop.analytics.predict import apply_predictions, summary_of
 from greenloop.analytics.purchase_rows import PurchaseReader, entries_by_person
 from greenloop.analytics.stages import StageClock
+from greenloop.analytics.writes import placeholder_uses, plan_writes
 from greenloop.domain.identity import Link
 from greenloop.domain.purchases import OrderFact, Timeline
 from greenloop.domain.replay import Lock
@@ -91,6 +92,13 @@ class _People:
     locks: Mapping[str, Lock]
     placeholder_emails: Mapping[str, str]
     predictions: bool
+    # The stored persons, when the rows of those whose columns but the late ones are
+    # stored unchanged are reduced to :func:`~analytics_repo.late_row` (all a writing
+    # analysis needs of them: less to carry between processes and to keep in memory).
+    stored: Mapping[str, repo.Stored] | None = None
+
+
+_NONE = repo.Stored(None, None, None, None)
 
 
 def _compute_people(people: _People, start: int, stop: int) -> Computed:
@@ -98,6 +106,7 @@ def _compute_people(people: _People, start: int, stop: int) -> Computed:
     digest and the prediction summaries."""
     ctx = people.ctx
     zone = ctx.metrics.store_zone
+    stored = people.stored
     summaries: dict[str, CustomerSummary] = {}
     results: list[Outcome] = []
     for members in people.clusters[start:stop]:
@@ -115,10 +124,13 @@ def _compute_people(people: _People, start: int, stop: int) -> Computed:
             people.placeholder_emails,
         )
         metrics = result.metrics
+        row, digest = result.row, repo.early_digest(result.row)
+        if stored is not None and repo.early_unchanged(stored.get(pid, _NONE).row_hash, digest):
+            row = repo.late_row(pid, row["computed_at"])
         results.append(
             Outcome(
-                result.row,
-                repo.early_digest(result.row),
+                row,
+                digest,
                 result.history,
                 metrics.days_since_last,
                 metrics.visits,
@@ -208,19 +220,26 @@ class Computation:
     clock: StageClock
 
 
-def compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
-    """Identity, metrics, tiers (with last run's states) and risk for everyone."""
+def compute_all(
+    engine: Engine, options: AnalyzeOptions, now: datetime, *, full_rows: bool = True
+) -> Computation:
+    """Identity, metrics, tiers (with last run's states) and risk for everyone.
+
+    ``full_rows=False``: a person whose columns but :data:`~analytics_repo.LATE_COLUMNS`
+    are stored unchanged gets a :func:`~analytics_repo.late_row` (for writing them)."""
     with collector_paused():
-        return _compute_all(engine, options, now)
+        return _compute_all(engine, options, now, full_rows)
 
 
-def _compute_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Computation:
+def _compute_all(
+    engine: Engine, options: AnalyzeOptions, now: datetime, full_rows: bool
+) -> Computation:
     clock = StageClock()
     with engine.connect() as conn:
         facts, orders = load_people(conn)
     reader = PurchaseReader(engine, orders, options.counting, _cpus())
     try:
-        return _compute_with(engine, options, now, clock, facts, orders, reader)
+        return _compute_with(engine, options, now, clock, facts, orders, reader, full_rows)
     finally:
         reader.close()
 
@@ -233,6 +252,7 @@ def _compute_with(
     facts: Facts,
     orders: list[OrderFact],
     reader: PurchaseReader,
+    full_rows: bool,
 ) -> Computation:
     with engine.connect() as conn:
         previous_members = repo.load_member_persons(conn)
@@ -275,6 +295,7 @@ def _compute_with(
         locks,
         index.placeholders.emails,
         options.predictions,
+        None if full_rows else previous,
     )
     results, summaries = _compute_everyone(work)
     del entries
@@ -319,21 +340,6 @@ def _compute_with(
     )
 
 
-def _placeholder_uses(index: MemberIndex) -> Counter[tuple[str, str]]:
-    """How many identity members carry each placeholder email and phone (only those
-    are recorded: counting every value cost a second on a large store)."""
-    emails, phones = index.placeholders.emails, index.placeholders.phones
-    uses: Counter[tuple[str, str]] = Counter()
-    for member in index.members:
-        for email in member.emails:
-            if email in emails:
-                uses["email", email] += 1
-        for phone in member.phones:
-            if phone in phones:
-                uses["phone", phone] += 1
-    return uses
-
-
 def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> AnalyzeReport:
     """Everyone computed and the differences written, in one transaction."""
     with collector_paused():
@@ -342,7 +348,7 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
 
 def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> AnalyzeReport:
     began = time.perf_counter()
-    computed = compute_all(engine, options, now)
+    computed = compute_all(engine, options, now, full_rows=False)
     facts, index, links, assignment = (
         computed.facts,
         computed.index,
@@ -351,32 +357,14 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
     )
     results, previous, cycle = computed.results, computed.previous, computed.store_cycle
     predictions, unattributed = computed.predictions, computed.unattributed
-    changed_rows: list[dict[str, Any]] = []
-    changed_hashes: list[str] = []
-    # Persons whose only change is in the columns known once everyone is computed
-    # (risk, predictions): most of a day's changes, since the refitted models move
-    # nearly everyone's predictions.
-    late_rows: list[dict[str, Any]] = []
-    late_hashes: list[str] = []
-    for result in results:
-        digest = repo.row_hash(result.row, result.digest)
-        stored = previous.get(result.row["id"])
-        if stored is None or stored.row_hash != digest:
-            if stored is not None and repo.same_early(stored.row_hash, digest):
-                late_rows.append(result.row)
-                late_hashes.append(digest)
-            else:
-                changed_rows.append(result.row)
-                changed_hashes.append(digest)
-    current = {r.row["id"] for r in results}
-    vanished = set(previous) - current
+    plan = plan_writes(results, previous)
     history = [r.history for r in results if r.history is not None]
-    value_counts = _placeholder_uses(index)
+    value_counts = placeholder_uses(index)
     computed.clock.mark("compare")
     with engine.begin() as conn:
         run_id = repo.start_run(conn, datetime.now(now.tzinfo), now, "all", None)
         bulk = (t.identity_members, t.identity_values, t.persons, t.tier_history)
-        with indexes_built_after(conn, bulk, len(changed_rows)):
+        with indexes_built_after(conn, bulk, len(plan.full_rows)):
             repo.replace_identity(
                 conn, assignment, index.members, links, assignment, now, index.raw_emails
             )
@@ -389,9 +377,9 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
                 now,
             )
             computed.match_finder.keep(conn)
-            repo.upsert_persons(conn, changed_rows, changed_hashes)
-            repo.update_late_columns(conn, late_rows, late_hashes)
-            repo.delete_persons(conn, vanished)
+            repo.upsert_persons(conn, plan.full_rows, plan.full_hashes)
+            repo.update_late_columns(conn, plan.late_rows, plan.late_hashes)
+            repo.delete_persons(conn, plan.vanished)
             repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
         if options.emit_events and (previous or options.announce_first_analysis):
             events_repo.enqueue_for_runs(conn, [run_id], datetime.now(UTC))
@@ -405,7 +393,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             tier_counts={k or "(none)": v for k, v in sorted(counts.items())},
             changed=len(history),
             changes=dict(sorted(changes.items())),
-            rows_written=len(changed_rows) + len(late_rows) + len(vanished),
+            rows_written=plan.rows_written,
             purchases=computed.purchases,
             unattributed_purchases=unattributed,
             placeholders=len(index.placeholders.emails) + len(index.placeholders.phones),

@@ -3,8 +3,9 @@
 Pickling the results as objects cost the parent more to load (about 7 s for 100,000
 persons) than computing them had saved. Here every value travels as what ``marshal``
 carries natively: money as its ``Decimal`` text, moments and days as ISO-8601 text,
-rows as tuples in :data:`PERSON_COLUMNS` order. Both ends are the same interpreter (a
-fork), so the format always matches; the text forms round-trip exactly.
+rows as lists in :data:`PERSON_COLUMNS` order (a late row as its id and moment). Both
+ends are the same interpreter (a fork), so the format always matches; the text forms
+round-trip exactly.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from greenloop.analytics.compute import HistoryEntry
 from greenloop.analytics.outcome import Outcome
 from greenloop.store import tables as t
-from greenloop.store.analytics_repo import PERSON_COLUMNS
+from greenloop.store.analytics_repo import PERSON_COLUMNS, late_row
 from greenloop.store.types import Money, UtcDateTime
 
 if TYPE_CHECKING:
@@ -46,7 +47,10 @@ def _text(value: Any) -> Any:
     return value
 
 
-def _row_text(row: dict[str, Any]) -> list[Any]:
+def _row_text(row: dict[str, Any]) -> list[Any] | tuple[str, str]:
+    if len(row) < len(PERSON_COLUMNS):
+        # A late row (analytics_repo.late_row): its id and moment of computing.
+        return (row["id"], row["computed_at"].isoformat())
     values = list(_values_of(row))
     for i in _MONEY_AT:
         if values[i] is not None:
@@ -100,13 +104,16 @@ def unpack(data: bytes) -> tuple[list[Outcome], dict[str, CustomerSummary]]:
     parse_time, columns = datetime.fromisoformat, PERSON_COLUMNS
     outcomes = []
     for values, digest, history, days_since_last, visits, cycle in rows:
-        for i in _MONEY_AT:
-            if values[i] is not None:
-                values[i] = Decimal(values[i])
-        for i in _TIME_AT:
-            if values[i] is not None:
-                values[i] = parse_time(values[i])
-        row = dict(zip(columns, values, strict=True))
+        if type(values) is tuple:
+            row = late_row(values[0], parse_time(values[1]))
+        else:
+            for i in _MONEY_AT:
+                if values[i] is not None:
+                    values[i] = Decimal(values[i])
+            for i in _TIME_AT:
+                if values[i] is not None:
+                    values[i] = parse_time(values[i])
+            row = dict(zip(columns, values, strict=True))
         entry = None
         if history is not None:
             pid, at, old, new, change, reason, reasons = history

@@ -27,7 +27,9 @@ __all__ = [
     "Stored",
     "delete_persons",
     "early_digest",
+    "early_unchanged",
     "finish_run",
+    "late_row",
     "load_links",
     "load_locks",
     "load_member_keys_elsewhere",
@@ -412,6 +414,18 @@ def row_hash(row: Mapping[str, Any], early: bytes | None = None) -> str:
 
 # Half of the 32 stored hex digits: 64 bits of each digest.
 _EARLY_HEX = 16
+
+
+def early_unchanged(stored: str | None, early: bytes) -> bool:
+    """Whether a stored :func:`row_hash` was taken of a row with this :func:`early_digest`
+    (every column but :data:`LATE_COLUMNS` as stored)."""
+    return stored is not None and stored[:_EARLY_HEX] == early.hex()[:_EARLY_HEX]
+
+
+def late_row(person_id: str, computed_at: datetime) -> dict[str, Any]:
+    """A person's row reduced to what an analysis may still write of it when its other
+    columns are stored unchanged (:func:`update_late_columns`)."""
+    return {"id": person_id, **dict.fromkeys(LATE_COLUMNS), "computed_at": computed_at}
 
 
 def same_early(stored: str | None, digest: str) -> bool:
