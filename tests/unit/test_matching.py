@@ -523,6 +523,28 @@ def test_weights_learnt_from_a_store_with_known_duplicates() -> None:
     assert Weights.from_json(weights.as_json()) == weights
 
 
+def test_weights_and_level_patterns_are_the_same_taken_in_slices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Millions of candidate pairs are weighed a slice at a time and their level patterns
+    counted column by column: the same figures as all rows at once."""
+    from greenloop.domain.matching import estimate, weights
+    from greenloop.domain.matching.fields import LEVEL_COUNTS
+
+    rng = np.random.default_rng(3)
+    levels = np.stack([rng.integers(0, n, 1001) for n in LEVEL_COUNTS], axis=1).astype(np.int8)
+    adjustment = rng.normal(size=1001)
+    whole = DEFAULT_WEIGHTS.match_weights(levels, adjustment)
+    plain = DEFAULT_WEIGHTS.match_weights(levels)
+    assert DEFAULT_WEIGHTS.household > 0
+    monkeypatch.setattr(weights, "_ROWS_AT_ONCE", 7)
+    assert np.array_equal(DEFAULT_WEIGHTS.match_weights(levels, adjustment), whole)
+    assert np.array_equal(DEFAULT_WEIGHTS.match_weights(levels), plain)
+    patterns, counts = estimate._pattern_counts(levels)
+    expected = Counter(map(tuple, levels.tolist()))
+    assert dict(zip(map(tuple, patterns.tolist()), counts.tolist(), strict=True)) == expected
+
+
 def test_a_household_counts_once_not_three_times() -> None:
     household = (1, 3, 0, 3, 3, 0)  # first names differ; surname, phone, address shared
     duplicate = (5, 3, 0, 3, 3, 0)

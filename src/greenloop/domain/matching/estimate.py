@@ -213,7 +213,12 @@ def _pattern_counts(levels: LevelArray) -> tuple[LevelArray, FloatArray]:
     a few hundred patterns instead of millions of pairs)."""
     base = max(LEVEL_COUNTS)
     powers = base ** np.arange(len(FIELDS), dtype=np.int64)
-    tally = np.bincount(levels.astype(np.int64) @ powers, minlength=1)
+    # Column by column into one code per row (base ** fields is a few thousand): the
+    # rows widened to 64-bit integers at once took 48 bytes a candidate pair.
+    codes = np.zeros(len(levels), np.int32)
+    for field, power in enumerate(powers.tolist()):
+        codes += levels[:, field].astype(np.int32) * np.int32(power)
+    tally = np.bincount(codes, minlength=1)
     present = np.flatnonzero(tally)
     patterns = ((present[:, None] // powers) % base).astype(np.int8)
     return patterns, tally[present].astype(np.float64)

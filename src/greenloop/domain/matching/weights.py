@@ -62,6 +62,10 @@ def _log2_table(m: tuple[tuple[float, ...], ...], u: tuple[tuple[float, ...], ..
     return table
 
 
+# Candidate pairs weighed at once by ``Weights.match_weights``.
+_ROWS_AT_ONCE = 1 << 18
+
+
 @dataclass(frozen=True)
 class Weights:
     """m and u per field and level (index 0, "missing", is unused), and the prior.
@@ -102,6 +106,25 @@ class Weights:
         ``last_name_adjustment`` (the term-frequency one) is added to the surname weight
         before the correction, so a common surname is not counted twice.
         """
+        if len(levels) <= _ROWS_AT_ONCE:
+            return self._match_weights(levels, last_name_adjustment)
+        # Row by row alike, in slices: whole, a large store's millions of candidate pairs
+        # held about half a gigabyte of float temporaries at once.
+        return np.concatenate(
+            [
+                self._match_weights(
+                    levels[start : start + _ROWS_AT_ONCE],
+                    None
+                    if last_name_adjustment is None
+                    else last_name_adjustment[start : start + _ROWS_AT_ONCE],
+                )
+                for start in range(0, len(levels), _ROWS_AT_ONCE)
+            ]
+        )
+
+    def _match_weights(
+        self, levels: LevelArray, last_name_adjustment: FloatArray | None
+    ) -> FloatArray:
         table = self.log2_table()
         rows = np.arange(len(levels))
         per_field = table[np.arange(len(FIELDS)), levels]  # (pairs, fields)
