@@ -443,13 +443,23 @@ def upsert_persons(
 ) -> None:
     """Write persons with their digests (:func:`row_hash`, computed here unless given)."""
     digests = hashes if hashes is not None else [row_hash(row) for row in rows]
-    bulk_upsert(
-        conn,
-        t.persons,
-        _WRITTEN,
-        [(*(row[c] for c in PERSON_COLUMNS), h) for row, h in zip(rows, digests, strict=True)],
-        version_guard=False,
-    )
+    # A slice at a time: a first analysis writes every person, and all of them at once
+    # as tuples, then as bound values, held a few hundred megabytes more at its peak.
+    for start in range(0, len(rows), _WRITE_SLICE):
+        stop = start + _WRITE_SLICE
+        bulk_upsert(
+            conn,
+            t.persons,
+            _WRITTEN,
+            [
+                (*(row[c] for c in PERSON_COLUMNS), h)
+                for row, h in zip(rows[start:stop], digests[start:stop], strict=True)
+            ],
+            version_guard=False,
+        )
+
+
+_WRITE_SLICE = 20_000
 
 
 def update_late_columns(
@@ -457,15 +467,17 @@ def update_late_columns(
 ) -> None:
     """Write only :data:`LATE_COLUMNS` (with the moment of computing and the digest) of
     stored persons whose other columns are unchanged (:func:`same_early`)."""
-    bulk_update(
-        conn,
-        t.persons,
-        _LATE_WRITTEN,
-        [
-            (row["id"], *(row[c] for c in LATE_COLUMNS), row["computed_at"], h)
-            for row, h in zip(rows, hashes, strict=True)
-        ],
-    )
+    for start in range(0, len(rows), _WRITE_SLICE):
+        stop = start + _WRITE_SLICE
+        bulk_update(
+            conn,
+            t.persons,
+            _LATE_WRITTEN,
+            [
+                (row["id"], *(row[c] for c in LATE_COLUMNS), row["computed_at"], h)
+                for row, h in zip(rows[start:stop], hashes[start:stop], strict=True)
+            ],
+        )
 
 
 def delete_persons(conn: Connection, person_ids: Iterable[str]) -> None:
