@@ -43,6 +43,29 @@ def test_only_the_given_columns_of_stored_rows_change(engine: Engine, count: int
     assert _stored(engine) == expected
 
 
+@pytest.mark.parametrize("count", [3, bulk.COPY_MIN_ROWS + 10])
+def test_a_row_changed_since_it_was_read_is_left_alone(engine: Engine, count: int) -> None:
+    """``expected``: a row is updated only while it still holds the values it was read
+    with (another writer's change wins until the next comparison)."""
+    rows = [("email", f"x{n}@example.com", f"read {n}", n) for n in range(count)]
+    with engine.begin() as conn:
+        bulk.bulk_insert(conn, t.placeholders, COLUMNS, rows)
+    changed = f"x{count // 2}@example.com"
+    p = t.placeholders.c
+    with engine.begin() as conn:  # another writer, after the rows were read
+        conn.execute(t.placeholders.update().where(p.value == changed).values(reason="theirs"))
+    updates = [("email", f"x{n}@example.com", 1000 + n, f"read {n}") for n in range(count)]
+    with engine.begin() as conn:
+        bulk.bulk_update(
+            conn, t.placeholders, ("kind", "value", "profiles"), updates, expected=("reason",)
+        )
+    stored = _stored(engine)
+    for n in range(count):
+        value = f"x{n}@example.com"
+        want = ("theirs", n) if value == changed else (f"read {n}", 1000 + n)
+        assert stored["email", value] == want
+
+
 def test_money_and_times_are_bound_as_their_columns_bind_them(engine: Engine) -> None:
     """The columns' own bind processors run (``Money`` as exact text on SQLite)."""
     from datetime import UTC, datetime

@@ -378,7 +378,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             )
             computed.match_finder.keep(conn)
             repo.upsert_persons(conn, plan.full_rows, plan.full_hashes)
-            repo.update_late_columns(conn, plan.late_rows, plan.late_hashes)
+            repo.update_late_columns(conn, plan.late_rows, plan.late_hashes, plan.late_stored)
             repo.delete_persons(conn, plan.vanished)
             repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
         if options.emit_events and (previous or options.announce_first_analysis):

@@ -26,6 +26,7 @@ class WritePlan:
     # everyone's predictions.
     late_rows: list[dict[str, Any]] = field(default_factory=list)
     late_hashes: list[str] = field(default_factory=list)
+    late_stored: list[str] = field(default_factory=list)  # the digests compared with
     vanished: set[str] = field(default_factory=set)
 
     @property
@@ -41,9 +42,10 @@ def plan_writes(results: Sequence[Outcome], previous: Mapping[str, repo.Stored])
         stored = previous.get(result.row["id"])
         if stored is not None and stored.row_hash == digest:
             continue
-        if stored is not None and repo.same_early(stored.row_hash, digest):
+        if stored is not None and stored.row_hash and repo.same_early(stored.row_hash, digest):
             plan.late_rows.append(result.row)
             plan.late_hashes.append(digest)
+            plan.late_stored.append(stored.row_hash)
         else:
             plan.full_rows.append(result.row)
             plan.full_hashes.append(digest)

@@ -463,10 +463,15 @@ _WRITE_SLICE = 20_000
 
 
 def update_late_columns(
-    conn: Connection, rows: Sequence[Mapping[str, Any]], hashes: Sequence[str]
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    hashes: Sequence[str],
+    stored: Sequence[str],
 ) -> None:
     """Write only :data:`LATE_COLUMNS` (with the moment of computing and the digest) of
-    stored persons whose other columns are unchanged (:func:`same_early`)."""
+    stored persons whose other columns are unchanged (:func:`same_early`). ``stored``:
+    the digests they were compared with; a person rewritten since (a one-person
+    recompute) is left as it was rewritten, and the next analysis compares again."""
     for start in range(0, len(rows), _WRITE_SLICE):
         stop = start + _WRITE_SLICE
         bulk_update(
@@ -474,9 +479,12 @@ def update_late_columns(
             t.persons,
             _LATE_WRITTEN,
             [
-                (row["id"], *(row[c] for c in LATE_COLUMNS), row["computed_at"], h)
-                for row, h in zip(rows[start:stop], hashes[start:stop], strict=True)
+                (row["id"], *(row[c] for c in LATE_COLUMNS), row["computed_at"], h, was)
+                for row, h, was in zip(
+                    rows[start:stop], hashes[start:stop], stored[start:stop], strict=True
+                )
             ],
+            expected=("row_hash",),
         )
 
 

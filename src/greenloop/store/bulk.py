@@ -142,11 +142,18 @@ def bulk_upsert(
 
 
 def bulk_update(
-    conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[Sequence[Any]],
+    *,
+    expected: tuple[str, ...] = (),
 ) -> None:
     """Set ``columns`` of existing rows, given as sequences in ``columns`` order (the
     primary key among them); the other columns stay as they are. A row whose key is not
-    stored is ignored.
+    stored is ignored. With ``expected`` each row carries, after its ``columns`` values,
+    the values these columns must still hold for it to be updated (a row changed by
+    another writer since it was read is left as that writer left it).
 
     On PostgreSQL a batch of :data:`COPY_MIN_ROWS` or more goes by ``COPY`` into a
     temporary table of just these columns (``LIKE`` would bring the table's ``NOT
@@ -157,14 +164,15 @@ def bulk_update(
     dialect = conn.dialect
     keys = [c.name for c in table.primary_key.columns]
     sets = [c for c in columns if c not in keys]
-    params = _tuples(rows, _processors(table, columns, dialect))
+    params = _tuples(rows, _processors(table, (*columns, *expected), dialect))
     if _use_copy(conn, params):
-        _copy_update(conn, table, columns, params, keys, sets)
+        _copy_update(conn, table, columns, params, keys, sets, expected)
         return
     mark = _placeholder(dialect)
-    order = [columns.index(c) for c in (*sets, *keys)]
+    width = len(columns)
+    order = [columns.index(c) for c in (*sets, *keys)] + list(range(width, width + len(expected)))
     assign = ", ".join(f"{c} = {mark}" for c in sets)
-    match = " AND ".join(f"{k} = {mark}" for k in keys)
+    match = " AND ".join(f"{k} = {mark}" for k in (*keys, *expected))
     # Names come from our own schema, never from input.
     sql = f"UPDATE {table.name} SET {assign} WHERE {match}"  # noqa: S608
     conn.exec_driver_sql(sql, [tuple(row[i] for i in order) for row in params])
@@ -177,19 +185,29 @@ def _copy_update(
     rows: list[tuple[Any, ...]],
     keys: list[str],
     sets: list[str],
+    expected: tuple[str, ...],
 ) -> None:
     staged = f"{table.name}_update_staged"
-    names = ", ".join(columns)
+    was = [f"was_{c}" for c in expected]
+    names = ", ".join([*columns, *was])
+    picked = ", ".join([*columns, *(f"{c} AS {w}" for c, w in zip(expected, was, strict=True))])
     assign = ", ".join(f"{c} = s.{c}" for c in sets)
-    match = " AND ".join(f"{table.name}.{k} = s.{k}" for k in keys)
+    match = " AND ".join(
+        [
+            *(f"{table.name}.{k} = s.{k}" for k in keys),
+            *(f"{table.name}.{c} = s.{w}" for c, w in zip(expected, was, strict=True)),
+        ]
+    )
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(f"DROP TABLE IF EXISTS {staged}")
         cursor.execute(
             f"CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS "  # noqa: S608
-            f"SELECT {names} FROM {table.name} WITH NO DATA"
+            f"SELECT {picked} FROM {table.name} WITH NO DATA"
         )
-        _copy_rows(cursor, staged, columns, rows)
+        with cursor.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
         cursor.execute(
             f"UPDATE {table.name} SET {assign} FROM {staged} AS s WHERE {match}"  # noqa: S608
         )
