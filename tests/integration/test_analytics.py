@@ -118,14 +118,16 @@ def test_replay_at_a_past_date_equals_the_recorded_history(synced: Settings) -> 
 
 
 def test_a_next_day_run_writes_only_what_changed_and_stores_the_computed_rows(
-    synced: Settings, engine: Engine
+    synced: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A day later the refitted models move most persons' predictions and nothing else
     of them: those rows get only their late columns rewritten, and every stored row
-    still equals the row the analysis computed."""
+    still equals the row the analysis computed (written a few persons at a time)."""
     from greenloop.analytics.run import compute_all
     from greenloop.services.setup import open_engine
+    from greenloop.store import analytics_repo
 
+    monkeypatch.setattr(analytics_repo, "_WRITE_SLICE", 7)
     analysis.analyze(synced, now=ANCHOR)
     with engine.connect() as conn:
         before = dict(conn.execute(select(t.persons.c.id, t.persons.c.row_hash)).all())

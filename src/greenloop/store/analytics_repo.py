@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from itertools import groupby, repeat
@@ -443,23 +443,28 @@ def upsert_persons(
 ) -> None:
     """Write persons with their digests (:func:`row_hash`, computed here unless given)."""
     digests = hashes if hashes is not None else [row_hash(row) for row in rows]
-    # A slice at a time: a first analysis writes every person, and all of them at once
-    # as tuples, then as bound values, held a few hundred megabytes more at its peak.
-    for start in range(0, len(rows), _WRITE_SLICE):
-        stop = start + _WRITE_SLICE
+    for part in _slices(len(rows)):
         bulk_upsert(
             conn,
             t.persons,
             _WRITTEN,
             [
                 (*(row[c] for c in PERSON_COLUMNS), h)
-                for row, h in zip(rows[start:stop], digests[start:stop], strict=True)
+                for row, h in zip(rows[part], digests[part], strict=True)
             ],
             version_guard=False,
         )
 
 
+# Persons are written a slice at a time: a first analysis writes every person, and all
+# of them at once as tuples, then as bound values, held a few hundred megabytes more at
+# its peak.
 _WRITE_SLICE = 20_000
+
+
+def _slices(count: int) -> Iterator[slice]:
+    size = _WRITE_SLICE
+    return (slice(start, start + size) for start in range(0, count, size))
 
 
 def update_late_columns(
@@ -472,17 +477,14 @@ def update_late_columns(
     stored persons whose other columns are unchanged (:func:`same_early`). ``stored``:
     the digests they were compared with; a person rewritten since (a one-person
     recompute) is left as it was rewritten, and the next analysis compares again."""
-    for start in range(0, len(rows), _WRITE_SLICE):
-        stop = start + _WRITE_SLICE
+    for part in _slices(len(rows)):
         bulk_update(
             conn,
             t.persons,
             _LATE_WRITTEN,
             [
                 (row["id"], *(row[c] for c in LATE_COLUMNS), row["computed_at"], h, was)
-                for row, h, was in zip(
-                    rows[start:stop], hashes[start:stop], stored[start:stop], strict=True
-                )
+                for row, h, was in zip(rows[part], hashes[part], stored[part], strict=True)
             ],
             expected=("row_hash",),
         )
