@@ -189,7 +189,6 @@ def _copy_update(
 ) -> None:
     staged = f"{table.name}_update_staged"
     was = [f"was_{c}" for c in expected]
-    names = ", ".join([*columns, *was])
     picked = ", ".join([*columns, *(f"{c} AS {w}" for c, w in zip(expected, was, strict=True))])
     assign = ", ".join(f"{c} = s.{c}" for c in sets)
     match = " AND ".join(
@@ -205,9 +204,7 @@ def _copy_update(
             f"CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS "  # noqa: S608
             f"SELECT {picked} FROM {table.name} WITH NO DATA"
         )
-        with cursor.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        _copy_rows(cursor, staged, [*columns, *was], rows)
         cursor.execute(
             f"UPDATE {table.name} SET {assign} FROM {staged} AS s WHERE {match}"  # noqa: S608
         )
