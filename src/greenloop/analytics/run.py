@@ -98,9 +98,6 @@ class _People:
     stored: Mapping[str, repo.Stored] | None = None
 
 
-_NONE = repo.Stored(None, None, None, None)
-
-
 def _compute_people(people: _People, start: int, stop: int) -> Computed:
     """:func:`compute_person` for clusters[start:stop], with the early part of each row's
     digest and the prediction summaries."""
@@ -125,7 +122,8 @@ def _compute_people(people: _People, start: int, stop: int) -> Computed:
         )
         metrics = result.metrics
         row, digest = result.row, repo.early_digest(result.row)
-        if stored is not None and repo.early_unchanged(stored.get(pid, _NONE).row_hash, digest):
+        before = stored.get(pid) if stored is not None else None
+        if before is not None and repo.early_unchanged(before.row_hash, digest):
             row = repo.late_row(pid, row["computed_at"])
         results.append(
             Outcome(

@@ -40,12 +40,13 @@ def plan_writes(results: Sequence[Outcome], previous: Mapping[str, repo.Stored])
     for result in results:
         digest = repo.row_hash(result.row, result.digest)
         stored = previous.get(result.row["id"])
-        if stored is not None and stored.row_hash == digest:
+        was = stored.row_hash if stored is not None else None
+        if was == digest:
             continue
-        if stored is not None and stored.row_hash and repo.same_early(stored.row_hash, digest):
+        if was is not None and repo.early_unchanged(was, result.digest):
             plan.late_rows.append(result.row)
             plan.late_hashes.append(digest)
-            plan.late_stored.append(stored.row_hash)
+            plan.late_stored.append(was)
         else:
             plan.full_rows.append(result.row)
             plan.full_hashes.append(digest)

@@ -227,13 +227,17 @@ class ColumnarRows:
         checked = self._checker.check(cells, keys, starts, size)
         ends = [*starts[1:], batch.num_rows]
         items = list(zip(*checked.item_columns, strict=True))
-        records: list[Record | None] = []
-        records += [
+        # Up to ``stop`` (zip ends with the shortest).
+        records: list[Record | None] = [
             (order, line, items[start:end])
             for order, line, start, end in zip(
-                zip(*checked.order_columns, strict=True), first_lines, starts, ends, strict=False
+                zip(*checked.order_columns, strict=True),
+                first_lines[:stop],
+                starts,
+                ends,
+                strict=False,
             )
-        ][:stop]
+        ]
         digests: list[str | None] = [
             None if text is None else sha256(text.encode()).hexdigest()
             for text in checked.hash_texts[:stop]

@@ -207,7 +207,10 @@ def _grow_pipe(stream: IO[bytes]) -> None:
 
 
 def _send(stream: IO[bytes], message: Any) -> None:
-    data = marshal.dumps(message)
+    _write_frame(stream, marshal.dumps(message))
+
+
+def _write_frame(stream: IO[bytes], data: bytes) -> None:
     stream.write(len(data).to_bytes(8, "little"))
     stream.write(data)
 
@@ -270,8 +273,7 @@ class _Sender:
             if self._error is not None:
                 continue  # the pipe broke: drain, so that send() never blocks
             try:
-                self._out.write(len(data).to_bytes(8, "little"))
-                self._out.write(data)
+                _write_frame(self._out, data)
                 self._out.flush()
             except BaseException as exc:  # handed to the reading thread by send() or close()
                 self._error = exc

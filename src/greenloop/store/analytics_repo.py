@@ -47,7 +47,6 @@ __all__ = [
     "replace_identity",
     "replace_placeholders",
     "row_hash",
-    "same_early",
     "start_run",
     "update_late_columns",
     "upsert_persons",
@@ -403,7 +402,7 @@ def row_hash(row: Mapping[str, Any], early: bytes | None = None) -> str:
     ``early``: :func:`early_digest` of the row, when already known.
 
     Its first half is the early digest's, so two digests that share it differ only in
-    :data:`LATE_COLUMNS` (:func:`same_early`): a day's run, whose refitted models move
+    :data:`LATE_COLUMNS` (:func:`early_unchanged`): a day's run, whose refitted models move
     most persons' predictions and nothing else of them, then rewrites only those
     columns (:func:`update_late_columns`)."""
     late = repr((row["risk"], *[_amount(row[c]) for c in LATE_COLUMNS if c != "risk"])).encode()
@@ -426,12 +425,6 @@ def late_row(person_id: str, computed_at: datetime) -> dict[str, Any]:
     """A person's row reduced to what an analysis may still write of it when its other
     columns are stored unchanged (:func:`update_late_columns`)."""
     return {"id": person_id, **dict.fromkeys(LATE_COLUMNS), "computed_at": computed_at}
-
-
-def same_early(stored: str | None, digest: str) -> bool:
-    """Whether a stored :func:`row_hash` and a new one agree on every column but
-    :data:`LATE_COLUMNS` (a digest written before the two halves existed never does)."""
-    return stored is not None and stored[:_EARLY_HEX] == digest[:_EARLY_HEX]
 
 
 _WRITTEN = (*PERSON_COLUMNS, "row_hash")
@@ -474,7 +467,7 @@ def update_late_columns(
     stored: Sequence[str],
 ) -> None:
     """Write only :data:`LATE_COLUMNS` (with the moment of computing and the digest) of
-    stored persons whose other columns are unchanged (:func:`same_early`). ``stored``:
+    stored persons whose other columns are unchanged (:func:`early_unchanged`). ``stored``:
     the digests they were compared with; a person rewritten since (a one-person
     recompute) is left as it was rewritten, and the next analysis compares again."""
     for part in _slices(len(rows)):
