@@ -14,7 +14,10 @@ The commands: ``greenloop --help``, ``greenloop customers --help``, every other
 sub-app's ``--help``, and ``greenloop customers show <id>`` against a small SQLite
 store set up first in a temporary directory (the simulator in a subprocess with a
 small generated store, then ``greenloop init``, ``sync`` and ``analyze``; the id is a
-person's). For each command one more run under ``python -X importtime`` gives the
+person's), twice, while ``greenloop serve`` of the same config runs (started once,
+before the rounds): without an API token in its environment, so it reads the database
+itself, and with the token, so it asks the serve instead (``dashboard.cli_asks_serve``).
+For each command one more run under ``python -X importtime`` gives the
 time spent importing (``imports_ms``, the sum of the top-level imports' cumulative
 times) and, for ``greenloop --help``, the 10 slowest imports (by cumulative time,
 which includes the modules each one imports; ``self_ms`` is its own).
@@ -66,6 +69,9 @@ PEERS: dict[str, list[str]] = {
     TYPER_HELP: [PYTHON, "-c", _TYPER_APP],
 }
 
+SHOW_DATABASE = "greenloop customers show <id> (reads the database)"
+SHOW_SERVED = "greenloop customers show <id> (asks the running serve)"
+
 # Every group of the command line (the sub-apps) after the two the brief names.
 SUB_APPS = ["simulator", "tiers", "export", "run", "webhooks", "events", "dashboard"]
 
@@ -84,20 +90,18 @@ def free_port() -> int:
         return port
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str = "the simulator") -> None:
     host, port = url.removeprefix("http://").split(":")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(
-                f"the simulator exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
+            raise SystemExit(f"{what} exited: {proc.stderr.read().decode() if proc.stderr else ''}")
         try:
             with socket.create_connection((host, int(port)), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
-    raise SystemExit("the simulator did not start within 120 s")
+    raise SystemExit(f"{what} did not start within 120 s")
 
 
 def set_up_store(directory: Path, customers: int, env: dict[str, str]) -> tuple[Path, str]:
@@ -209,51 +213,27 @@ def main() -> None:
         set_up_at = time.perf_counter()
         config, person = set_up_store(Path(tmp), args.customers, env)
         set_up_seconds = time.perf_counter() - set_up_at
+        show = greenloop("customers", "show", person, "--config", str(config))
         commands: dict[str, list[str]] = {
             "greenloop --help": greenloop("--help"),
             "greenloop customers --help": greenloop("customers", "--help"),
             **{f"greenloop {name} --help": greenloop(name, "--help") for name in SUB_APPS},
-            "greenloop customers show <id>": greenloop(
-                "customers", "show", person, "--config", str(config)
-            ),
+            SHOW_DATABASE: show,
+            SHOW_SERVED: show,
         }
-        # Warm the bytecode caches and the page cache: the first run of a changed tree
-        # compiles it.
-        for argv in [*PEERS.values(), *commands.values()]:
-            wall(argv, env)
-
-        times: dict[str, list[float]] = {name: [] for name in [*PEERS, *commands]}
-        cpu: dict[str, list[float]] = {name: [] for name in [*PEERS, *commands]}
-        exit_codes: dict[str, set[int]] = {name: set() for name in commands}
-        for _ in range(args.runs):
-            for name, argv in commands.items():
-                for peer, peer_argv in PEERS.items():
-                    seconds, cpu_seconds, _code = wall(peer_argv, env)
-                    times[peer].append(seconds)
-                    cpu[peer].append(cpu_seconds)
-                seconds, cpu_seconds, code = wall(argv, env)
-                times[name].append(seconds)
-                cpu[name].append(cpu_seconds)
-                exit_codes[name].add(code)
-
-        peers = {name: summary(times[name], cpu[name]) for name in PEERS}
-        results: dict[str, Any] = {}
-        help_imports: list[dict[str, Any]] = []
-        for name, argv in commands.items():
-            imports = import_times(argv, env)
-            if name == "greenloop --help":
-                help_imports = imports
-            figures = summary(times[name], cpu[name])
-            results[name] = {
-                **figures,
-                "exit_codes": sorted(exit_codes[name]),
-                "imports_ms": round(sum(r["cumulative_ms"] for r in imports if r["depth"] == 0), 1),
-                "vs_python_pass": round(figures["median_s"] / peers[FLOOR]["median_s"], 1),
-                "vs_import_typer": round(figures["median_s"] / peers[TYPER]["median_s"], 2),
-                "vs_typer_app_help": round(figures["median_s"] / peers[TYPER_HELP]["median_s"], 2),
-            }
-
-    slowest = sorted(help_imports, key=lambda r: r["cumulative_ms"], reverse=True)[:10]
+        serve_env = {
+            **env,
+            "GREENLOOP_DASHBOARD__API_TOKEN": "startup-bench-api-token-0123",
+            "GREENLOOP_JOBS__PORT": str(free_port()),
+            "GREENLOOP_JOBS__POLL_MINUTES": "0",
+        }
+        envs = {name: env for name in commands} | {SHOW_SERVED: serve_env}
+        serve = start_serve(config, serve_env)
+        try:
+            results = time_commands(commands, envs, args.runs)
+        finally:
+            serve.terminate()
+            serve.wait(timeout=30)
     print(
         json.dumps(
             {
@@ -262,13 +242,72 @@ def main() -> None:
                 "source": str(args.src) if args.src else "installed",
                 "runs": args.runs,
                 "store": {"customers": args.customers, "set_up_s": round(set_up_seconds, 1)},
-                "peers": peers,
-                "commands": results,
-                "slowest_imports_help": slowest,
+                "load_average": [round(x, 2) for x in os.getloadavg()],
+                **results,
             },
             indent=2,
         )
     )
+
+
+def start_serve(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`greenloop serve` of the store's config, once it accepts connections."""
+    proc = subprocess.Popen(
+        greenloop("serve", "--config", str(config)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    wait_ready(f"http://127.0.0.1:{env['GREENLOOP_JOBS__PORT']}", proc, "greenloop serve")
+    return proc
+
+
+def time_commands(
+    commands: dict[str, list[str]], envs: dict[str, dict[str, str]], runs: int
+) -> dict[str, Any]:
+    """Each command ``runs`` times interleaved with the peers (which run in the first
+    command's environment), then once under ``-X importtime``."""
+    env = envs[next(iter(commands))]
+    # Warm the bytecode caches and the page cache: the first run of a changed tree
+    # compiles it.
+    for argv in PEERS.values():
+        wall(argv, env)
+    for name, argv in commands.items():
+        wall(argv, envs[name])
+
+    times: dict[str, list[float]] = {name: [] for name in [*PEERS, *commands]}
+    cpu: dict[str, list[float]] = {name: [] for name in [*PEERS, *commands]}
+    exit_codes: dict[str, set[int]] = {name: set() for name in commands}
+    for _ in range(runs):
+        for name, argv in commands.items():
+            for peer, peer_argv in PEERS.items():
+                seconds, cpu_seconds, _code = wall(peer_argv, env)
+                times[peer].append(seconds)
+                cpu[peer].append(cpu_seconds)
+            seconds, cpu_seconds, code = wall(argv, envs[name])
+            times[name].append(seconds)
+            cpu[name].append(cpu_seconds)
+            exit_codes[name].add(code)
+
+    peers = {name: summary(times[name], cpu[name]) for name in PEERS}
+    results: dict[str, Any] = {}
+    help_imports: list[dict[str, Any]] = []
+    for name, argv in commands.items():
+        imports = import_times(argv, envs[name])
+        if name == "greenloop --help":
+            help_imports = imports
+        figures = summary(times[name], cpu[name])
+        results[name] = {
+            **figures,
+            "exit_codes": sorted(exit_codes[name]),
+            "imports_ms": round(sum(r["cumulative_ms"] for r in imports if r["depth"] == 0), 1),
+            "vs_python_pass": round(figures["median_s"] / peers[FLOOR]["median_s"], 1),
+            "vs_import_typer": round(figures["median_s"] / peers[TYPER]["median_s"], 2),
+            "vs_typer_app_help": round(figures["median_s"] / peers[TYPER_HELP]["median_s"], 2),
+        }
+
+    slowest = sorted(help_imports, key=lambda r: r["cumulative_ms"], reverse=True)[:10]
+    return {"peers": peers, "commands": results, "slowest_imports_help": slowest}
 
 
 if __name__ == "__main__":

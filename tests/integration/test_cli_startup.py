@@ -96,4 +96,4 @@ def test_a_command_still_imports_what_it_needs(tmp_path: Path) -> None:
         ["customers", "show", "nobody", "--config", str(tmp_path / "missing.toml")]
     )
     assert code == 2
-    assert "greenloop.services.analysis" in loaded
+    assert "greenloop.services.lookup" in loaded

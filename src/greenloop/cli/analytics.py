@@ -131,11 +131,9 @@ def show_command(
 
     Example: greenloop customers show "(615) 238-4410" --json
     """
-    from greenloop.services import analysis
+    from greenloop.services.lookup import show_customer
 
-    detail = analysis.show_customer(
-        settings_from(config), query, as_of=parse_moment(as_of, "--as-of")
-    )
+    detail = show_customer(settings_from(config), query, as_of=parse_moment(as_of, "--as-of"))
     if as_json:
         print_json(detail)
         return

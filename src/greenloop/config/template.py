@@ -173,6 +173,9 @@ lock_minutes = 180
 # staff_password_hash = ""
 # A bearer token for scripts calling /api/ (`Authorization: Bearer …`).
 # api_token = ""
+# With api_token set, `greenloop customers show` asks the `serve` at [jobs] host:port
+# first and opens the database only when none answers for this store.
+cli_asks_serve = true
 # The key the retailer's app sends as X-API-Key to GET /api/progress/{{customer_id}};
 # empty turns that endpoint off.
 # progress_api_key = ""

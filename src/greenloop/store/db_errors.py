@@ -16,9 +16,8 @@ import re
 import sqlite3
 import sys
 import traceback
+from types import ModuleType
 from typing import Any
-
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError, StatementError
 
 from greenloop.errors import GreenLoopError, StoreError, StoreUnavailable
 
@@ -33,6 +32,13 @@ _SQLITE_SAFE = re.compile(
 )
 
 
+def _sqlalchemy_exc() -> ModuleType | None:
+    # Looked up, never imported, like the drivers below: an error can only come from
+    # SQLAlchemy once it is loaded, and a command that never opens the database (one
+    # that asked a running serve) must not pay ~0.1 s to import it for its logging.
+    return sys.modules.get("sqlalchemy.exc")
+
+
 def _driver_errors() -> tuple[type[BaseException], ...]:
     # Only a loaded driver can have raised: psycopg is looked up, never imported, so a
     # command on SQLite does not pay ~0.1 s to load the PostgreSQL driver.
@@ -45,7 +51,10 @@ def _driver_errors() -> tuple[type[BaseException], ...]:
 
 def is_db_error(exc: BaseException) -> bool:
     """An error of SQLAlchemy or of a database driver (which may quote row data)."""
-    return isinstance(exc, (SQLAlchemyError, *_driver_errors()))
+    sa = _sqlalchemy_exc()
+    if sa is not None and isinstance(exc, sa.SQLAlchemyError):
+        return True
+    return isinstance(exc, _driver_errors())
 
 
 def _driver_detail(orig: BaseException) -> str:
@@ -80,9 +89,10 @@ def _driver_detail(orig: BaseException) -> str:
 def describe_db_error(exc: BaseException) -> str:
     """One line for a database error: class, driver class and constraint/table."""
     orig: BaseException | None
-    if isinstance(exc, DBAPIError):
+    sa = _sqlalchemy_exc()
+    if sa is not None and isinstance(exc, sa.DBAPIError):
         orig = exc.orig
-    elif isinstance(exc, StatementError):
+    elif sa is not None and isinstance(exc, sa.StatementError):
         # A parameter that could not be bound: the inner error may quote the value.
         orig = None
     elif isinstance(exc, _driver_errors()):
@@ -103,7 +113,8 @@ def store_error_from(exc: BaseException, *, doing: str = "") -> GreenLoopError:
     locked, away or a transaction conflicted, otherwise a store error. ``doing``
     prefixes the message ("database migration failed: …")."""
     text = f"{doing}: {describe_db_error(exc)}" if doing else describe_db_error(exc)
-    retryable = isinstance(exc, OperationalError) or (
+    sa = _sqlalchemy_exc()
+    retryable = (sa is not None and isinstance(exc, sa.OperationalError)) or (
         isinstance(exc, _driver_errors()) and type(exc).__name__ == "OperationalError"
     )
     if retryable:

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from greenloop.errors import ConfigError, GreenLoopError, InputFileError, NotFound
+from greenloop.services.serve_client import STORE_HEADER
 from greenloop.web.dashboard.auth import CSRF_FIELD, CSRF_HEADER, Session
 from greenloop.web.dashboard.context import (
     ApiError,
@@ -106,8 +107,13 @@ def api_endpoint(
         except Exception as exc:  # every failure leaves in the one shape
             error = _translate(exc)
             return error_response(error.status, error.code, error.message)
+        if store_tag:
+            response.headers[STORE_HEADER] = store_tag
         return secure_headers(response)
 
+    # Which database answers, for a command that asks this process instead of opening
+    # the database itself (services/serve_client.py); only token holders can read it.
+    store_tag = dash.settings.store_tag() if dash.settings.dashboard.api_token else ""
     return endpoint
 
 
