@@ -357,15 +357,22 @@ def test_the_columnar_reader_is_a_setting_and_stores_the_same_orders(
     with engine.begin() as conn:
         conn.execute(t.ecom_order_items.delete())
         conn.execute(t.ecom_orders.delete())
+    # And by columns in the worker process, as a large file is (with its own Arrow pool).
+    import_exports(engine, [SAMPLE], timezone=TZ, columnar=True, parallel=True)
+    by_worker = _orders(engine)
+    with engine.begin() as conn:
+        conn.execute(t.ecom_order_items.delete())
+        conn.execute(t.ecom_orders.delete())
     import_exports(engine, [SAMPLE], timezone=TZ, columnar=False)
     by_rows = _orders(engine)
-    differ = {
-        name
-        for number, order in by_rows.items()
-        for name, value in order.items()
-        if by_columns[number].get(name) != value
-    }
-    assert differ == {"imported_at", "first_imported_at"}  # when, not what
+    for read in (by_columns, by_worker):
+        differ = {
+            name
+            for number, order in by_rows.items()
+            for name, value in order.items()
+            if read[number].get(name) != value
+        }
+        assert differ == {"imported_at", "first_imported_at"}  # when, not what
 
 
 def test_the_import_gives_its_connection_back_with_the_engine_page_cache(

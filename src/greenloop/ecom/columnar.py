@@ -32,6 +32,7 @@ from greenloop.ecom.column_checks import BlockChecker, stripped
 from greenloop.ecom.dialect import Dialect, HashingStream
 from greenloop.ecom.records import Chunk, Record
 from greenloop.ecom.report import NotContiguous
+from greenloop.ecom.seen_orders import SeenOrders
 
 __all__ = ["BLOCK_BYTES", "ColumnarRows", "reads_columns"]
 
@@ -75,7 +76,7 @@ class ColumnarRows:
         self._build = build
         self._hash_file = hash_file
         self.rows = 0  # rows of the orders given so far
-        self.finished: set[str] = set()  # their order numbers
+        self.finished = SeenOrders()  # their order numbers
         self.resume_at: int | None = None  # rows the row path skips, when it must take over
         self._next_line = 1  # the line the next row read starts on
         self._header = True  # the next row read is the header
@@ -211,15 +212,7 @@ class ColumnarRows:
         """The block's valid orders up to any order number seen before, and that one."""
         starts_array = pa.array(starts, type=pa.int64())
         numbers = keys.take(starts_array).to_pylist()
-        finished = self.finished
-        stop = len(numbers)
-        if not finished.isdisjoint(numbers) or len(set(numbers)) < len(numbers):
-            seen = set(finished)
-            for position, number in enumerate(numbers):
-                if number and number in seen:
-                    stop = position
-                    break
-                seen.add(number)
+        stop = self.finished.first_repeat(numbers)
         line_column = batch.column("line")
         first_lines = line_column.take(starts_array).to_pylist()
         size = batch.column("size")
@@ -250,7 +243,7 @@ class ColumnarRows:
                     numbers[position], _python_rows(cells, start, end), lines
                 )
                 digests[position] = None  # hashed where it is staged
-        finished.update(numbers[:stop])
+        self.finished.add_all(numbers[:stop])
         self.rows += ends[stop - 1] if stop else 0
         valid = [record for record in records if record is not None]
         if len(valid) < len(records):  # orders refused

@@ -18,17 +18,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from greenloop.ecom.columns import REQUIRED_COLUMNS, STANDARD_COLUMNS, XSERIES_ORDER_ID
 from greenloop.ecom.dialect import allow_any_cell_size, detect_dialect, open_export, replacements
 from greenloop.ecom.report import NotContiguous, NotUtf8, ReadReport
 from greenloop.errors import InputFileError
 
-__all__ = ["ExportRows", "Group", "Header"]
+__all__ = ["ExportRows", "Group", "Header", "OrderNumbers"]
 
 # One order: its number, its rows (cells padded to the header's width plus one) and the
 # line each row starts on.
 Group = tuple[str, list[list[str]], list[int]]
+
+
+class OrderNumbers(Protocol):
+    """The order numbers finished so far: a set, or the columnar reader's fingerprints
+    (:class:`~greenloop.ecom.seen_orders.SeenOrders`) when the row path takes over."""
+
+    def __contains__(self, number: object, /) -> bool: ...
+
+    def add(self, number: str, /) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,7 @@ class ExportRows:
         self._stream.close()
 
     def groups(
-        self, in_memory: bool, *, skip: int = 0, finished: set[str] | None = None
+        self, in_memory: bool, *, skip: int = 0, finished: OrderNumbers | None = None
     ) -> Iterator[Group]:
         """Each order's rows and first line numbers, in file order; blank lines skipped.
         Counts the rows into the report; at the end, records the file's SHA-256.
@@ -129,7 +139,8 @@ class ExportRows:
         # One cell past the header's width stays empty: missing columns point at it.
         width = len(self.header.names) + 1
         number_at = self.header.ix["order_number"]
-        finished = set() if finished is None else finished
+        if finished is None:
+            finished = set()
         by_number: dict[str, tuple[list[list[str]], list[int]]] = {}
         current: str | None = None
         rows: list[list[str]] = []
