@@ -116,6 +116,9 @@ def test_the_answers_carry_the_store_tag_only_token_holders_can_make(
         )
         assert answer.status_code == 200
         assert answer.headers[STORE_HEADER] == tag
+        public = httpx.get(f"http://127.0.0.1:{client.jobs.port}/api/openapi.json")
+        assert public.status_code == 200
+        assert STORE_HEADER not in public.headers
 
 
 def test_a_serve_of_another_store_is_not_believed(analysed: Settings, engine: Engine) -> None:

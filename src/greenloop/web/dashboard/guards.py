@@ -112,8 +112,10 @@ def api_endpoint(
         return secure_headers(response)
 
     # Which database answers, for a command that asks this process instead of opening
-    # the database itself (services/serve_client.py); only token holders can read it.
-    store_tag = dash.settings.store_tag() if dash.settings.dashboard.api_token else ""
+    # the database itself (services/serve_client.py): an HMAC keyed with the API token,
+    # so only its holders can make or check it; sent on authenticated routes only.
+    tagged = bool(dash.settings.dashboard.api_token) and not public
+    store_tag = dash.settings.store_tag() if tagged else ""
     return endpoint
 
 
