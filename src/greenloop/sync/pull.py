@@ -39,6 +39,7 @@ from greenloop.store import repo
 from greenloop.store import tables as t
 from greenloop.store.db_errors import describe_db_error, is_db_error
 from greenloop.store.locks import job_lock, renew_lock
+from greenloop.store.planner_stats import GrowthWatch
 
 __all__ = ["RESOURCES", "ResourceResult", "ResourceSpec", "SyncReport", "sync"]
 
@@ -241,6 +242,11 @@ def _sync_collection(
         deleted=True if spec.has_deleted_param else None,
         label=spec.name,
     )
+    # The tables each page looks its ids up in (sales: their line items and payments too).
+    sales = spec.name == "sales"
+    growth = GrowthWatch(
+        engine, (t.sales, t.sale_line_items, t.sale_payments) if sales else (spec.table,)
+    )
     with _fetched_ahead(pages, spec.parse, spec.name) as parsed:
         for page, objects in parsed:
             result.pages += 1
@@ -255,6 +261,7 @@ def _sync_collection(
                     counts = repo.upsert_versioned(conn, spec.table, objects)
                 repo.set_cursor(conn, spec.name, page.max_version, now())
                 lease.renew(conn)
+            growth.added(counts.new)
             result.fetched += len(objects)
             result.new += counts.new
             result.updated += counts.updated
