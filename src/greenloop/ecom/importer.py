@@ -36,6 +36,7 @@ from greenloop.process.collector import rare_collections
 from greenloop.store import tables as t
 from greenloop.store.bulk import insert_stored, placeholders
 from greenloop.store.bulk_indexes import indexes_built_after
+from greenloop.store.planner_stats import GrowthWatch
 
 __all__ = ["ORDER_ROW_COLUMNS", "FileResult", "ImportResult", "import_exports", "read_again"]
 
@@ -168,9 +169,17 @@ def _import_file(conn: Connection, path: Path, staged: StagedFile, result: FileR
     # A first import of a large export loads both tables whole: their secondary indexes
     # are built once afterwards (about 2 s of a 1M-row file's 12 s of writing, SQLite).
     rows = 0 if compare else _rows_in(path)
+    # The look-ups are planned from PostgreSQL's statistics, which lag a table that an
+    # earlier file (or this one) has just filled (store/planner_stats.py).
+    growth = GrowthWatch((t.ecom_orders, t.ecom_order_items))
+    if compare:
+        growth.catch_up(conn)
     with indexes_built_after(conn, (t.ecom_orders, t.ecom_order_items), rows):
         for batch in staged:
+            new = result.orders_new
             _write_batch(conn, batch, result, compare=compare)
+            if compare:
+                growth.added(conn, result.orders_new - new)
 
 
 @contextmanager

@@ -244,9 +244,7 @@ def _sync_collection(
     )
     # The tables each page looks its ids up in (sales: their line items and payments too).
     sales = spec.name == "sales"
-    growth = GrowthWatch(
-        engine, (t.sales, t.sale_line_items, t.sale_payments) if sales else (spec.table,)
-    )
+    growth = GrowthWatch((t.sales, t.sale_line_items, t.sale_payments) if sales else (spec.table,))
     with _fetched_ahead(pages, spec.parse, spec.name) as parsed:
         for page, objects in parsed:
             result.pages += 1
@@ -259,9 +257,9 @@ def _sync_collection(
                     counts = repo.upsert_sales(conn, objects)
                 else:
                     counts = repo.upsert_versioned(conn, spec.table, objects)
+                growth.added(conn, counts.new)
                 repo.set_cursor(conn, spec.name, page.max_version, now())
                 lease.renew(conn)
-            growth.added(counts.new)
             result.fetched += len(objects)
             result.new += counts.new
             result.updated += counts.updated
