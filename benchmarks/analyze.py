@@ -778,6 +778,9 @@ def add_one_sale_each(engine: Engine, share: float) -> int:
         names = [col.name for col in t.sales.c]
         chosen = select(*[copied.get(n, s[n]) for n in names]).where(s.id.in_(latest))
         added = conn.execute(insert(t.sales).from_select(names, chosen)).rowcount
+        if added < 0:  # no row count for INSERT … SELECT on PostgreSQL here: count them
+            again = select(func.count()).select_from(t.sales).where(s.id.like("%-again"))
+            added = conn.execute(again).scalar_one()
         p = t.sale_payments.c
         fresh = {
             "sale_id": p.sale_id + "-again",
