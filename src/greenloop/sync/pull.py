@@ -71,6 +71,10 @@ RESOURCES: dict[str, ResourceSpec] = {
     )
 }
 
+# The tables a page looks its ids up in, besides its resource's own: a changed sale's
+# line items and payments are replaced.
+_LOOKED_UP = {"sales": (t.sales, t.sale_line_items, t.sale_payments)}
+
 
 @dataclass
 class ResourceResult:
@@ -242,9 +246,7 @@ def _sync_collection(
         deleted=True if spec.has_deleted_param else None,
         label=spec.name,
     )
-    # The tables each page looks its ids up in (sales: their line items and payments too).
-    sales = spec.name == "sales"
-    growth = GrowthWatch((t.sales, t.sale_line_items, t.sale_payments) if sales else (spec.table,))
+    growth = GrowthWatch(_LOOKED_UP.get(spec.name, (spec.table,)))
     with _fetched_ahead(pages, spec.parse, spec.name) as parsed:
         for page, objects in parsed:
             result.pages += 1
