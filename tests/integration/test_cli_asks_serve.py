@@ -1,6 +1,7 @@
 """`customers show` asks the running `serve` of its own store over real HTTP, gets the
 answer the database gives, and reads the database itself whenever that `serve` is not
-there, is another store's, is turned off or cannot answer."""
+there, is another store's, is turned off or cannot answer. The API token goes only to a
+process that proved it holds the token and reads this store's database."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from greenloop.config import Settings
 from greenloop.errors import NotFound
 from greenloop.services import analysis, ingest, lookup
-from greenloop.services.serve_client import STORE_HEADER, ask_serve
+from greenloop.services.serve_client import SERVE_PROOF_PATH, ask_serve
 from greenloop.simulator.server import start_in_thread
 from greenloop.store import tables as t
 from greenloop.web.dashboard import dashboard_routes
@@ -94,31 +98,50 @@ def test_show_gets_the_database_answer_from_the_serve_of_its_store(
                     assert (str(refused.value), refused.value.hint) == refusal
                     continue
                 served = lookup.show_customer(client, query)
-                assert app.paths[asked:] == [f"/api/customers/{query}"]
+                assert app.paths[asked:] == [SERVE_PROOF_PATH, f"/api/customers/{query}"]
                 assert served == json.loads(json.dumps(local))
 
 
-def test_the_answers_carry_the_store_tag_only_token_holders_can_make(
+def test_the_proof_names_the_token_and_the_database_without_telling_them(
     analysed: Settings, engine: Engine
 ) -> None:
-    tag = analysed.store_tag()
-    assert len(tag) == 32
-    assert analysed.database_url() not in tag
+    nonce = "ab" * 16
+    proof = analysed.store_proof(nonce)
+    assert len(proof) == 64
+    assert API_TOKEN not in proof
     other_database = with_section(analysed, "database", url=analysed.database_url() + "?x=1")
     other_token = with_section(analysed, "dashboard", api_token="another-token-0123456789")
-    assert other_database.store_tag() != tag
-    assert other_token.store_tag() != tag
+    assert other_database.store_proof(nonce) != proof
+    assert other_token.store_proof(nonce) != proof
+    assert analysed.store_proof("cd" * 16) != proof
     with serving(analysed, engine) as (client, _):
-        person = some_customers(engine)[0]["id"]
-        answer = httpx.get(
-            f"http://127.0.0.1:{client.jobs.port}/api/customers/{person}",
-            headers={"Authorization": f"Bearer {API_TOKEN}"},
-        )
+        base = f"http://127.0.0.1:{client.jobs.port}{SERVE_PROOF_PATH}"
+        answer = httpx.get(f"{base}?nonce={nonce}")  # no credentials needed
         assert answer.status_code == 200
-        assert answer.headers[STORE_HEADER] == tag
-        public = httpx.get(f"http://127.0.0.1:{client.jobs.port}/api/openapi.json")
-        assert public.status_code == 200
-        assert STORE_HEADER not in public.headers
+        assert answer.json() == {"proof": proof}
+        assert httpx.get(f"{base}?nonce=not-hex").status_code == 400
+    without_token = with_section(analysed, "dashboard", api_token="")
+    with serving(without_token, engine) as (client, _):
+        base = f"http://127.0.0.1:{client.jobs.port}{SERVE_PROOF_PATH}"
+        assert httpx.get(f"{base}?nonce={nonce}").status_code == 404
+
+
+def test_another_program_on_the_port_never_gets_the_token(analysed: Settings) -> None:
+    """Whatever listens on jobs.port and answers 200 to anything: no proof, no token."""
+    heard: list[dict[str, str]] = []
+
+    async def anything(request: Request) -> Response:
+        heard.append(dict(request.headers))
+        return JSONResponse({"proof": "0" * 64, "person_id": "p_fake"})
+
+    app = Starlette(routes=[Route("/{path:path}", anything)])
+    with start_in_thread(app) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        client = with_section(analysed, "jobs", port=port)
+        assert ask_serve(client, "/api/customers/anyone") is None
+    assert len(heard) == 1
+    assert "authorization" not in heard[0]
+    assert all(API_TOKEN not in value for value in heard[0].values())
 
 
 def test_a_serve_of_another_store_is_not_believed(analysed: Settings, engine: Engine) -> None:
@@ -129,7 +152,7 @@ def test_a_serve_of_another_store_is_not_believed(analysed: Settings, engine: En
         client = with_section(analysed, "jobs", port=client_of_elsewhere.jobs.port)
         person = some_customers(engine)[0]["id"]
         assert ask_serve(client, f"/api/customers/{person}") is None
-        assert app.paths == [f"/api/customers/{person}"]
+        assert app.paths == [SERVE_PROOF_PATH]  # the token was never sent
         # The command still answers, from the database.
         assert lookup.show_customer(client, person)["person_id"].startswith("p_")
 
@@ -155,14 +178,12 @@ def test_no_serve_or_a_refusal_means_the_database_answers(
     with serving(analysed, engine) as (client, app):
         person = some_customers(engine)[0]["id"]
         wrong_token = with_section(client, "dashboard", api_token="wrong-token-0123456789")
-        assert ask_serve(wrong_token, f"/api/customers/{person}") is None  # 401
+        assert ask_serve(wrong_token, f"/api/customers/{person}") is None  # no proof
         # Not found by serve: the database path says so, with its hint.
         with pytest.raises(NotFound, match="no customer matches"):
             lookup.show_customer(client, "nobody-at-all@nowhere.example")
-        assert app.paths == [
-            f"/api/customers/{person}",
-            "/api/customers/nobody-at-all@nowhere.example",
-        ]
+        nobody = "/api/customers/nobody-at-all@nowhere.example"
+        assert app.paths == [SERVE_PROOF_PATH, SERVE_PROOF_PATH, nobody]
         port = client.jobs.port
     # The server is gone: nothing listens on its port.
     nobody = with_section(analysed, "jobs", port=port)
@@ -197,7 +218,7 @@ def test_the_command_asking_serve_never_imports_the_database_stack(
         )
     report = json.loads(done.stderr.strip().splitlines()[-1])
     assert report["exit_code"] in (0, None), done.stderr
-    assert app.paths == [f"/api/customers/{person}"]
+    assert app.paths == [SERVE_PROOF_PATH, f"/api/customers/{person}"]
     assert json.loads(done.stdout) == json.loads(json.dumps(local))
     loaded = set(report["modules"])
     assert "greenloop.services.serve_client" in loaded

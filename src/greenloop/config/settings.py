@@ -420,8 +420,8 @@ class DashboardSettings(_Section):
     api_token: SecretStr = SecretStr("")
     # With api_token set, `greenloop customers show` asks the `serve` listening at
     # jobs.host:jobs.port first (its JSON API, same answer) and opens the database itself
-    # only when none answers for this store: it starts in half the time (README:
-    # Performance).
+    # only when none proves it serves this store: it starts in half the time (README:
+    # Persons, metrics and tiers).
     cli_asks_serve: bool = True
     # The retailer's app sends this as `X-API-Key` to GET /api/progress/{customer_id};
     # empty turns the endpoint off.
@@ -529,15 +529,16 @@ class Settings(_Section):
         """A configured path; a relative one is relative to the config file's folder."""
         return (self.base_dir / Path(value).expanduser()).resolve()
 
-    def store_tag(self) -> str:
-        """Names this store's database to holders of the API token without telling its
-        URL (which can carry a password): `serve` sends it with each API answer, so a
-        command asking a `serve` knows the answer comes from its own database."""
+    def store_proof(self, nonce: str) -> str:
+        """Proves, to whoever holds the API token, that a `serve` holds it too and reads
+        this database, without telling the URL (which can carry a password): an HMAC
+        of ``nonce`` and the database URL keyed with the token (services/serve_client)."""
         import hashlib
         import hmac
 
         key = self.dashboard.api_token.get_secret_value().encode("utf-8")
-        return hmac.new(key, self.database_url().encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        message = f"{nonce}\n{self.database_url()}".encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
 
     def secrets(self) -> list[str]:
         """Every secret value in force, for log and error redaction."""

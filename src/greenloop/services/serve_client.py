@@ -3,35 +3,48 @@
 A command that opens the database imports SQLAlchemy, ~0.2 s by itself on the 2-core
 machine, before it reads one row; `serve` holds the database open. So a read-only
 command a person types (``customers show``) can ask the `serve` of the same config
-first. It is only trusted when it proves it reads the same database: its API answers
-carry ``X-GreenLoop-Store``, an HMAC of its database URL keyed with the API token
-(:meth:`Settings.store_tag`), and the command compares it with its own. Anything else
-(nothing listening, another store, an error, a slow answer) returns None and the
-command reads the database itself, which also gives the full error and its hint.
+first, at ``jobs.host:jobs.port``.
+
+The API token is sent only to a process that has proved it holds the token and reads
+this store's database: the command first asks ``/api/serve-proof`` with a fresh random
+nonce (no credentials) and compares the answer, an HMAC of the nonce and the database
+URL keyed with the token (:meth:`Settings.store_proof`), with its own. Another program
+on the port (a dev server that logs headers) never sees the token, and a `serve` of
+another store is not believed. Anything else (nothing listening, an error, a slow
+answer) returns None and the command reads the database itself, which also gives the
+full error and its hint.
 
 Imports only the standard library: its point is to start quickly.
 """
 
 from __future__ import annotations
 
+import hmac
 import http.client
 import json
 import logging
+import os
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from greenloop.config import Settings
 
-__all__ = ["STORE_HEADER", "ask_serve"]
+__all__ = ["NONCE", "SERVE_PROOF_PATH", "ask_serve"]
 
 log = logging.getLogger(__name__)
 
-STORE_HEADER = "X-GreenLoop-Store"
+SERVE_PROOF_PATH = "/api/serve-proof"
+NONCE = re.compile(r"[0-9a-f]{32,128}")
 # serve answers a person in tens of milliseconds; a slower answer (a busy analysis on a
 # small machine) is not worth waiting for when the command can read the database.
 TIMEOUT_SECONDS = 5.0
 # serve bound to every interface is reached on loopback.
 _ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+
+
+class _NotOurs(Exception):
+    """The other end is not a `serve` of this store, or did not answer 200."""
 
 
 def ask_serve(settings: Settings, path: str) -> Any | None:
@@ -44,20 +57,23 @@ def ask_serve(settings: Settings, path: str) -> Any | None:
     host = _ANY_ADDRESS.get(settings.jobs.host, settings.jobs.host)
     conn = http.client.HTTPConnection(host, settings.jobs.port, timeout=TIMEOUT_SECONDS)
     try:
-        conn.request(
-            "GET", path, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        )
-        response = conn.getresponse()
-        body = response.read()
-        if response.status != 200:
-            log.debug("serve answered %s: reading the database", response.status)
-            return None
-        if response.getheader(STORE_HEADER) != settings.store_tag():
-            log.debug("the serve at %s:%s reads another database", host, settings.jobs.port)
-            return None
-        return json.loads(body)
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        log.debug("no serve answered (%s): reading the database", type(exc).__name__)
+        nonce = os.urandom(16).hex()
+        proof = _get(conn, f"{SERVE_PROOF_PATH}?nonce={nonce}", {})
+        expected = settings.store_proof(nonce)
+        if not (isinstance(proof, dict) and hmac.compare_digest(str(proof.get("proof")), expected)):
+            raise _NotOurs("no proof of this store")
+        return _get(conn, path, {"Authorization": f"Bearer {token}"})
+    except (_NotOurs, OSError, http.client.HTTPException, ValueError) as exc:
+        log.debug("no serve of this store answered (%s): reading the database", exc)
         return None
     finally:
         conn.close()
+
+
+def _get(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> Any:
+    conn.request("GET", path, headers={**headers, "Accept": "application/json"})
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise _NotOurs(f"{path.split('?')[0]} answered {response.status}")
+    return json.loads(body)

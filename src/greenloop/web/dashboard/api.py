@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Match, Route
 
 from greenloop.analytics.backtest import last_backtest
 from greenloop.analytics.person import person_detail
+from greenloop.services.serve_client import NONCE, SERVE_PROOF_PATH
 from greenloop.web.dashboard import actions, queries, review
 from greenloop.web.dashboard import queries_health as health
 from greenloop.web.dashboard.context import (
@@ -226,11 +227,23 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
     async def openapi(request: Request) -> Response:
         return json_response(openapi_document())
 
+    async def serve_proof(request: Request) -> Response:
+        # Public: a command asking this process checks the proof before it sends the
+        # API token (services/serve_client.py), so the token never reaches another
+        # program listening on the port. It proves the token without revealing it.
+        if not dash.settings.dashboard.api_token:
+            raise ApiError(404, "not_enabled", "set dashboard.api_token to enable this")
+        nonce = request.query_params.get("nonce", "")
+        if not NONCE.fullmatch(nonce):
+            raise ApiError(400, "invalid_parameter", "nonce must be 32 to 128 hex digits")
+        return json_response({"proof": dash.settings.store_proof(nonce)})
+
     def route(path: str, handler: Any, methods: tuple[str, ...] = ("GET",), **kw: Any) -> Route:
         return Route(path, api_endpoint(dash, handler, **kw), methods=list(methods))
 
     routes = [
         route("/api/openapi.json", openapi, public=True),
+        route(SERVE_PROOF_PATH, serve_proof, public=True),
         route("/api/overview", overview),
         route("/api/tiers/history", tier_history),
         route("/api/movements", movements),

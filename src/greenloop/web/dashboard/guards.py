@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from greenloop.errors import ConfigError, GreenLoopError, InputFileError, NotFound
-from greenloop.services.serve_client import STORE_HEADER
 from greenloop.web.dashboard.auth import CSRF_FIELD, CSRF_HEADER, Session
 from greenloop.web.dashboard.context import (
     ApiError,
@@ -107,15 +106,8 @@ def api_endpoint(
         except Exception as exc:  # every failure leaves in the one shape
             error = _translate(exc)
             return error_response(error.status, error.code, error.message)
-        if store_tag:
-            response.headers[STORE_HEADER] = store_tag
         return secure_headers(response)
 
-    # Which database answers, for a command that asks this process instead of opening
-    # the database itself (services/serve_client.py): an HMAC keyed with the API token,
-    # so only its holders can make or check it; sent on authenticated routes only.
-    tagged = bool(dash.settings.dashboard.api_token) and not public
-    store_tag = dash.settings.store_tag() if tagged else ""
     return endpoint
 
 

@@ -507,6 +507,35 @@ def openapi_document() -> dict[str, Any]:
         "/api/openapi.json": {
             "get": {**_get("This document", _json(_OBJECT))["get"], "security": []}
         },
+        "/api/serve-proof": {
+            "get": {
+                "summary": "Proof that this serve holds the API token and reads a database",
+                "description": "For `greenloop customers show`, which asks a running serve "
+                "before opening the database and sends the token only after this proof: "
+                "hex HMAC-SHA256 of the nonce, a newline and the database URL, keyed with "
+                "dashboard.api_token. 404 while no API token is set.",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "nonce",
+                        "in": "query",
+                        "required": True,
+                        "description": "fresh random hex digits",
+                        "schema": {"type": "string", "pattern": "^[0-9a-f]{32,128}$"},
+                    }
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["proof"],
+                            "properties": {"proof": {"type": "string"}},
+                        }
+                    ),
+                    **_ERRORS,
+                },
+            }
+        },
         "/api/overview": _get("Counts, tiers, last daily run", _json(_ref("Overview"))),
         "/api/tiers/history": _get("Persons per tier per day", _json(_ref("TierHistory"))),
         "/api/movements": _get("Tier changes in a period", _json(_ref("Movements")), _PERIOD),
