@@ -12,6 +12,7 @@ import typer
 from greenloop.cli.support import (
     ConfigOption,
     JsonOption,
+    VerboseOption,
     print_json,
     settings_from,
     translate_errors,
@@ -126,6 +127,7 @@ def show_command(
         str | None,
         typer.Option("--as-of", help="Replay the tier at this past date from the stored facts."),
     ] = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """One person: profiles and why they are linked, purchases from both channels, metrics, tier and why, what reaches the next tier or keeps this one, history, predictions.
 
@@ -133,7 +135,8 @@ def show_command(
     """
     from greenloop.services.lookup import show_customer
 
-    detail = show_customer(settings_from(config), query, as_of=parse_moment(as_of, "--as-of"))
+    settings = settings_from(config, verbose)
+    detail = show_customer(settings, query, as_of=parse_moment(as_of, "--as-of"))
     if as_json:
         print_json(detail)
         return
