@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from greenloop.config import Settings
@@ -120,6 +121,12 @@ def test_the_proof_names_the_token_and_the_database_without_telling_them(
         assert answer.status_code == 200
         assert answer.json() == {"proof": proof}
         assert httpx.get(f"{base}?nonce=not-hex").status_code == 400
+        # Only to this machine's own commands: not through a proxy, not from elsewhere.
+        proxied = httpx.get(f"{base}?nonce={nonce}", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert proxied.status_code == 404
+        assert "proof" not in proxied.text
+        remote = TestClient(Starlette(routes=dashboard_routes(analysed, engine)))
+        assert remote.get(f"{SERVE_PROOF_PATH}?nonce={nonce}").status_code == 404
     without_token = with_section(analysed, "dashboard", api_token="")
     with serving(without_token, engine) as (client, _):
         base = f"http://127.0.0.1:{client.jobs.port}{SERVE_PROOF_PATH}"

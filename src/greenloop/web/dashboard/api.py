@@ -4,6 +4,7 @@ errors have one shape, money is a string, datetimes are ISO 8601 in UTC."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from greenloop.web.dashboard.context import (
     key_param,
 )
 from greenloop.web.dashboard.guards import api_endpoint, read_body
+from greenloop.web.dashboard.logins import client_address
 from greenloop.web.dashboard.openapi import openapi_document
 
 __all__ = [
@@ -48,6 +50,17 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PERIOD_DAYS = 90
 FALLBACK = "api-fallback"
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _from_this_machine(request: Request) -> bool:
+    """A loopback client that came straight in, not through a proxy (which may be on
+    loopback itself, passing on a remote client)."""
+    if "x-forwarded-for" in request.headers or "forwarded" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(client_address(request)).is_loopback
+    except ValueError:
+        return False
 
 
 def page_params(request: Request, default_size: int) -> tuple[int, int]:
@@ -228,11 +241,14 @@ def api_routes(dash: Dashboard) -> list[BaseRoute]:
         return json_response(openapi_document())
 
     async def serve_proof(request: Request) -> Response:
-        # Public: a command asking this process checks the proof before it sends the
-        # API token (services/serve_client.py), so the token never reaches another
-        # program listening on the port. It proves the token without revealing it.
+        # A command asking this process checks the proof before it sends the API token
+        # (services/serve_client.py), so the token never reaches another program
+        # listening on the port. Without credentials, so only for this machine: from
+        # elsewhere, proofs for chosen nonces would let a weak token be guessed offline.
         if not dash.settings.dashboard.api_token:
             raise ApiError(404, "not_enabled", "set dashboard.api_token to enable this")
+        if not _from_this_machine(request):
+            raise ApiError(404, "not_found", "answered to this machine's own commands only")
         nonce = request.query_params.get("nonce", "")
         if not NONCE.fullmatch(nonce):
             raise ApiError(400, "invalid_parameter", "nonce must be 32 to 128 hex digits")

@@ -513,7 +513,8 @@ def openapi_document() -> dict[str, Any]:
                 "description": "For `greenloop customers show`, which asks a running serve "
                 "before opening the database and sends the token only after this proof: "
                 "hex HMAC-SHA256 of the nonce, a newline and the database URL, keyed with "
-                "dashboard.api_token. 404 while no API token is set.",
+                "dashboard.api_token. Answered to loopback clients not behind a proxy "
+                "only; 404 elsewhere and while no API token is set.",
                 "security": [],
                 "parameters": [
                     {
