@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine
 
-from greenloop.analytics import purchase_rows, run
+from greenloop.analytics import per_person, purchase_rows, run
 from greenloop.config import Settings
 from greenloop.services import analysis, ingest
 from greenloop.store.analytics_repo import PERSON_COLUMNS
@@ -24,14 +24,14 @@ def synced(engine: Engine, db_url: str) -> Settings:
     return settings
 
 
-@pytest.mark.skipif(run._cpus() < 2, reason="needs two CPUs")
+@pytest.mark.skipif(per_person.cpus() < 2, reason="needs two CPUs")
 def test_two_processes_compute_what_one_does(
     synced: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     analysis.analyze(synced, now=ANCHOR)  # person ids from here on are stable
     options = analysis.analyze_options(synced)
     alone = run.compute_all(engine, options, ANCHOR)
-    monkeypatch.setattr(run, "PARALLEL_MIN_PERSONS", 0)
+    monkeypatch.setattr(per_person, "PARALLEL_MIN_PERSONS", 0)
     split = run.compute_all(engine, options, ANCHOR)
     assert [r.row for r in split.results] == [r.row for r in alone.results]
     assert [r.history for r in split.results] == [r.history for r in alone.results]
@@ -44,7 +44,7 @@ def test_two_processes_compute_what_one_does(
     assert (again.changed, again.rows_written) == (0, 0)
 
 
-@pytest.mark.skipif(run._cpus() < 2, reason="needs two CPUs")
+@pytest.mark.skipif(per_person.cpus() < 2, reason="needs two CPUs")
 def test_late_rows_come_back_from_the_second_process_as_computed(
     synced: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -54,7 +54,7 @@ def test_late_rows_come_back_from_the_second_process_as_computed(
     options = analysis.analyze_options(synced)
     later = ANCHOR + timedelta(days=1)
     alone = run.compute_all(engine, options, later, full_rows=False)
-    monkeypatch.setattr(run, "PARALLEL_MIN_PERSONS", 0)
+    monkeypatch.setattr(per_person, "PARALLEL_MIN_PERSONS", 0)
     split = run.compute_all(engine, options, later, full_rows=False)
     assert [r.row for r in split.results] == [r.row for r in alone.results]
     assert [r.digest for r in split.results] == [r.digest for r in alone.results]
@@ -65,7 +65,7 @@ def test_late_rows_come_back_from_the_second_process_as_computed(
         assert row == {c: full[row["id"]][c] for c in row}
 
 
-@pytest.mark.skipif(run._cpus() < 2, reason="needs two CPUs")
+@pytest.mark.skipif(per_person.cpus() < 2, reason="needs two CPUs")
 def test_purchases_read_in_a_forked_process_are_the_ones_read_here(
     synced: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

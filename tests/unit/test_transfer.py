@@ -10,6 +10,7 @@ from greenloop.analytics.compute import HistoryEntry
 from greenloop.analytics.outcome import Outcome
 from greenloop.domain.predictions import summarize_purchases
 from greenloop.store.analytics_repo import PERSON_COLUMNS, late_row
+from greenloop.store.person_inputs import Carried
 
 
 def _row(pid: str) -> dict[str, object]:
@@ -42,6 +43,25 @@ def test_outcomes_and_summaries_come_back_as_they_were_sent() -> None:
     outcomes = [
         Outcome(_row("p1"), b"digest-1", history, 31, 7, Decimal("41.5")),
         Outcome(_row("p2"), b"digest-2", None, None, 0, None),
+        # With the fingerprint kept for carrying the row over (analytics.carry_over).
+        Outcome(
+            _row("p4"),
+            b"d-4",
+            None,
+            3,
+            1,
+            None,
+            Carried(b"a" * 16, b"d-4", 1_793_498_400_000_000, None, None, 0, None, None, None),
+        ),
+        Outcome(
+            _row("p5"),
+            b"d-5",
+            None,
+            3,
+            1,
+            None,
+            Carried(b"b" * 16, b"d-5", 1, 2, 3, 4, "41.25", (739000, 739005), "12.50"),
+        ),
         # A person stored unchanged but for the late columns travels as its late row.
         Outcome(late_row("p3", datetime(2026, 11, 1, 2, tzinfo=UTC)), b"d-3", None, 400, 2, None),
     ]

@@ -26,6 +26,7 @@ from greenloop.domain.metrics import MetricRules, PersonMetrics, timeline_metric
 from greenloop.domain.purchases import Purchase, Timeline
 from greenloop.domain.replay import Lock, with_lock
 from greenloop.domain.risk import risk_status
+from greenloop.domain.stability import stable_until
 from greenloop.domain.tiers import Evaluation, Program, TierState, decide, evaluate, tier_at
 from greenloop.domain.tiers import Facts as TierFacts
 
@@ -177,6 +178,8 @@ class PersonResult:
     # The digest of the row's columns known before everyone is computed (see
     # analytics_repo.early_digest), when the full analysis took it.
     digest: bytes | None = None
+    # Until when the row holds if only the clock moves (domain.stability; None: for good).
+    stable_until: datetime | None = None
 
 
 def _primary(profiles: Sequence[Profile], rules: IdentityRules) -> Profile | None:
@@ -239,8 +242,10 @@ def compute_person(
     evaluation = evaluate(tier_facts, program, ctx.now, review_at=assumed_review)
     state = with_lock(decide(previous, evaluation, program, ctx.now), lock, ctx.now)
     default_review = ctx.now + timedelta(days=program.downgrade.review_days)
+    keep_review = assumed_review
     if state.review_at is not None and state.review_at != (assumed_review or default_review):
         evaluation = evaluate(tier_facts, program, ctx.now, review_at=state.review_at)
+        keep_review = state.review_at
     history: HistoryEntry | None = None
     old_tier = previous.tier if previous else None
     if (previous is None and state.tier is not None) or (
@@ -329,7 +334,10 @@ def compute_person(
         "predicted_value_12m": None,
         "computed_at": ctx.now,
     }
-    return PersonResult(row, state, evaluation, metrics, history)
+    holds = stable_until(
+        purchases, program, ctx.metrics, previous, lock, state, evaluation, keep_review, ctx.now
+    )
+    return PersonResult(row, state, evaluation, metrics, history, stable_until=holds)
 
 
 def compute_persons(

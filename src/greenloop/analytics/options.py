@@ -43,6 +43,8 @@ class AnalyzeOptions:
     # Outgoing tier-change events (events.url): queue one per history row written.
     emit_events: bool = False
     announce_first_analysis: bool = False
+    # Take an unchanged person's stored row instead of computing it (analytics.carry_over).
+    carry_over: bool = True
 
 
 def counting_rules(settings: Settings) -> CountingRules:

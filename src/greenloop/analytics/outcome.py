@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from greenloop.analytics.compute import HistoryEntry
+from greenloop.store.person_inputs import Carried
 
 if TYPE_CHECKING:
     from greenloop.domain.predictions import CustomerSummary
@@ -31,6 +32,9 @@ class Outcome:
     days_since_last: int | None
     visits: int
     average_cycle_days: Decimal | None
+    # What to keep for carrying the row over next time (analytics.carry_over); None when
+    # it was carried over this time, or carrying over is off.
+    fingerprint: Carried | None = None
 
 
 Computed = tuple[list[Outcome], dict[str, "CustomerSummary"]]

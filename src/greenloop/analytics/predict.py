@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from greenloop.analytics.options import AnalyzeOptions
     from greenloop.domain.predictions import CustomerSummary
 
-__all__ = ["apply_predictions", "summary_of"]
+__all__ = ["apply_predictions", "summary_carried", "summary_of"]
 
 FOUR_PLACES = Decimal("0.0001")
 
@@ -38,6 +38,17 @@ def summary_of(timeline: Timeline, now: datetime, zone: tzinfo | None) -> Custom
         days = [m.astimezone(None).date() for m in timeline.purchase_at[:count]]
     values = timeline.purchase_values()[:count]
     return summarize_purchases(zip(days, values, strict=True), now.astimezone(zone).date())
+
+
+def summary_carried(
+    days: Sequence[int], repeat_value: str, now: datetime, zone: tzinfo | None
+) -> CustomerSummary:
+    """:func:`summary_of` at ``now`` of a person who bought nothing since the summary's
+    days (as ordinals) and repeat value were taken."""
+    from greenloop.domain.predictions import summary_of_days
+
+    end = now.astimezone(zone).date()
+    return summary_of_days(tuple(map(date.fromordinal, days)), Decimal(repeat_value), end)
 
 
 def apply_predictions(

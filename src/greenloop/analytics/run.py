@@ -1,19 +1,17 @@
 """``greenloop analyze``: everyone's identity, metrics, tier and risk, in one transaction.
 
-The rules are recomputed from the facts on every run (they are pure and fast, and
-time-windowed figures change daily anyway); only persons whose figures changed are
-written, tier changes are appended to the history, and the day's snapshot of tier
-counts is replaced. A one-person recompute for the real-time path lives in
+Identity and the purchases are read from the facts on every run; a person whose inputs
+are unchanged and whose row still holds at this moment is carried over
+(:mod:`~greenloop.analytics.carry_over`), everyone else is computed. Only persons whose
+figures changed are written, tier changes are appended to the history, and the day's
+snapshot of tier counts is replaced. A one-person recompute for the real-time path lives in
 :mod:`greenloop.analytics.person`.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,31 +19,35 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from greenloop.analytics import transfer
-from greenloop.analytics.compute import Context, MemberIndex, compute_person
+from greenloop.analytics.carry_over import Fingerprints
+from greenloop.analytics.compute import Context, MemberIndex
 from greenloop.analytics.facts import Facts, load_people
 from greenloop.analytics.match_cache import MatchFinder
 from greenloop.analytics.matches import Matches, match_reason
 from greenloop.analytics.options import AnalyzeOptions, history_row
-from greenloop.analytics.outcome import Computed, Entry, Outcome
+from greenloop.analytics.outcome import Outcome
 from greenloop.analytics.people import cluster_people
-from greenloop.analytics.predict import apply_predictions, summary_of
+from greenloop.analytics.per_person import Everyone, compute_everyone, cpus
+from greenloop.analytics.predict import apply_predictions
 from greenloop.analytics.purchase_rows import PurchaseReader, entries_by_person
 from greenloop.analytics.stages import StageClock
 from greenloop.analytics.writes import placeholder_uses, plan_writes
 from greenloop.domain.identity import Link
-from greenloop.domain.purchases import OrderFact, Timeline
-from greenloop.domain.replay import Lock
+from greenloop.domain.purchases import OrderFact
 from greenloop.domain.risk import confirmed_by_model, risk_status, store_cycle_days
-from greenloop.domain.tiers import TierState
 from greenloop.process.collector import collector_paused
 from greenloop.store import analytics_repo as repo
 from greenloop.store import events_repo, matches_repo
 from greenloop.store import tables as t
 from greenloop.store.bulk_indexes import indexes_built_after
+from greenloop.store.person_inputs import (
+    delete_inputs,
+    load_carried,
+    save_inputs,
+)
 
 if TYPE_CHECKING:
-    from greenloop.domain.predictions import CustomerSummary
+    pass
 
 __all__ = ["AnalyzeReport", "Computation", "analyze_all", "compute_all"]
 
@@ -71,130 +73,14 @@ class AnalyzeReport:
     # Seconds per stage: load, identity, purchases, persons, risk, predictions, compare
     # (row digests against the stored ones), write.
     stages: dict[str, float] = field(default_factory=dict)
+    # Persons whose stored row was taken as it is (analytics.carry_over).
+    carried_over: int = 0
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["as_of"] = self.as_of.isoformat()
         data["store_cycle_days"] = str(self.store_cycle_days)
         return data
-
-
-@dataclass
-class _People:
-    """What the per-person stage reads (a forked worker sees it as it is)."""
-
-    clusters: Sequence[Sequence[str]]
-    assignment: Mapping[str, str]
-    entries: dict[str, list[Entry]]
-    facts: Facts
-    ctx: Context
-    states: Mapping[str, TierState]
-    locks: Mapping[str, Lock]
-    placeholder_emails: Mapping[str, str]
-    predictions: bool
-    # The stored persons, when the rows of those whose columns but the late ones are
-    # stored unchanged are reduced to :func:`~analytics_repo.late_row` (all a writing
-    # analysis needs of them: less to carry between processes and to keep in memory).
-    stored: Mapping[str, repo.Stored] | None = None
-
-
-def _compute_people(people: _People, start: int, stop: int) -> Computed:
-    """:func:`compute_person` for clusters[start:stop], with the early part of each row's
-    digest and the prediction summaries."""
-    ctx = people.ctx
-    zone = ctx.metrics.store_zone
-    stored = people.stored
-    summaries: dict[str, CustomerSummary] = {}
-    results: list[Outcome] = []
-    for members in people.clusters[start:stop]:
-        pid = people.assignment[members[0]]
-        # Each person's entries go once they are computed, to keep the peak down.
-        timeline = Timeline(people.entries.pop(pid, ()))
-        result = compute_person(
-            pid,
-            members,
-            timeline,
-            people.facts,
-            ctx,
-            people.states.get(pid),
-            people.locks.get(pid),
-            people.placeholder_emails,
-        )
-        metrics = result.metrics
-        row, digest = result.row, repo.early_digest(result.row)
-        before = stored.get(pid) if stored is not None else None
-        if before is not None and repo.early_unchanged(before.row_hash, digest):
-            row = repo.late_row(pid, row["computed_at"])
-        results.append(
-            Outcome(
-                row,
-                digest,
-                result.history,
-                metrics.days_since_last,
-                metrics.visits,
-                metrics.average_cycle_days,
-            )
-        )
-        if people.predictions:
-            summary = summary_of(timeline, ctx.now, zone)
-            if summary is not None:
-                summaries[pid] = summary
-    return results, summaries
-
-
-# Below this many persons a second process costs more than it saves.
-PARALLEL_MIN_PERSONS = 40_000
-# The forked process' share of the persons: it also packs its results, which costs about
-# a third of computing them (measured on 200,000 persons), and the parent unpacks them
-# once it has computed its own; this share has both end at about the same moment.
-WORKER_SHARE = 0.44
-
-
-def _compute_everyone(people: _People) -> Computed:
-    """The per-person stage, its last :data:`WORKER_SHARE` in a forked process when there
-    are many persons and a second CPU: it is most of a full analysis' time, and each
-    person is computed alone. Results come back in cluster order either way."""
-    count = len(people.clusters)
-    if (
-        count < PARALLEL_MIN_PERSONS
-        or _cpus() < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
-        return _compute_people(people, 0, count)
-    if people.predictions:
-        # Imported once, before the fork, rather than once in each process.
-        import greenloop.domain.predictions  # noqa: F401
-
-    fork = multiprocessing.get_context("fork")
-    receive, send = fork.Pipe(duplex=False)
-    mine = count - int(count * WORKER_SHARE)
-    worker = fork.Process(target=_worker, args=(people, mine, count, send), daemon=True)
-    worker.start()
-    send.close()
-    try:
-        results, summaries = _compute_people(people, 0, mine)
-        people.entries.clear()  # the worker's share, computed there
-        try:
-            theirs, their_summaries = transfer.unpack(receive.recv_bytes())
-        except EOFError:
-            raise RuntimeError("the second analysis process failed") from None
-    finally:
-        receive.close()
-        worker.join()
-    results.extend(theirs)
-    summaries.update(their_summaries)
-    return results, summaries
-
-
-def _cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _worker(people: _People, start: int, stop: int, send: Any) -> None:
-    send.send_bytes(transfer.pack(*_compute_people(people, start, stop)))
-    send.close()
 
 
 @dataclass
@@ -216,6 +102,7 @@ class Computation:
     # Keeps the pairs just scored for the next analysis (when their inputs changed).
     match_finder: MatchFinder
     clock: StageClock
+    carried_over: int = 0
 
 
 def compute_all(
@@ -235,7 +122,7 @@ def _compute_all(
     clock = StageClock()
     with engine.connect() as conn:
         facts, orders = load_people(conn)
-    reader = PurchaseReader(engine, orders, options.counting, _cpus())
+    reader = PurchaseReader(engine, orders, options.counting, cpus())
     try:
         return _compute_with(engine, options, now, clock, facts, orders, reader, full_rows)
     finally:
@@ -258,6 +145,7 @@ def _compute_with(
         locks = repo.load_locks(conn)
         last_choice = repo.last_model_choice(conn)
         finder = MatchFinder.read(conn)
+        carried = load_carried(conn) if options.carry_over and not full_rows else None
         clock.mark("load")
         people = cluster_people(facts, options.identity, previous_members, match=True, find=finder)
         index, clusters, links, assignment = (
@@ -283,7 +171,7 @@ def _compute_with(
         Decimal(90),
         options.min_visits_for_own_cycle,
     )
-    work = _People(
+    work = Everyone(
         clusters,
         assignment,
         entries,
@@ -294,8 +182,16 @@ def _compute_with(
         index.placeholders.emails,
         options.predictions,
         None if full_rows else previous,
+        carried,
+        None
+        if carried is None
+        else Fingerprints(ctx, index.placeholders.emails, options.predictions),
     )
-    results, summaries = _compute_everyone(work)
+    del carried
+    results, summaries = compute_everyone(work)
+    carried_over = 0
+    if work.fingerprints is not None:
+        carried_over = sum(r.fingerprint is None for r in results)
     del entries
     clock.mark("persons")
     min_visits = options.min_visits_for_own_cycle
@@ -335,6 +231,7 @@ def _compute_with(
         matches,
         finder,
         clock,
+        carried_over,
     )
 
 
@@ -378,6 +275,10 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             repo.upsert_persons(conn, plan.full_rows, plan.full_hashes)
             repo.update_late_columns(conn, plan.late_rows, plan.late_hashes, plan.late_stored)
             repo.delete_persons(conn, plan.vanished)
+            if options.carry_over:
+                kept = {r.row["id"]: r.fingerprint for r in results if r.fingerprint is not None}
+                save_inputs(conn, kept)
+            delete_inputs(conn, plan.vanished)
             repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
         if options.emit_events and (previous or options.announce_first_analysis):
             events_repo.enqueue_for_runs(conn, [run_id], datetime.now(UTC))
@@ -399,6 +300,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
             predictions=predictions,
             seconds=0.0,
             matches=computed.matches.summary(),
+            carried_over=computed.carried_over,
         )
         computed.clock.mark("write")
         report.stages = computed.clock.seconds
@@ -418,6 +320,7 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
                 "matches": computed.matches.summary(),
                 "seconds": report.seconds,
                 "stages": report.stages,
+                "carried_over": report.carried_over,
             },
         )
     return report

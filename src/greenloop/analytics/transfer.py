@@ -21,6 +21,7 @@ from greenloop.analytics.compute import HistoryEntry
 from greenloop.analytics.outcome import Outcome
 from greenloop.store import tables as t
 from greenloop.store.analytics_repo import PERSON_COLUMNS, late_row
+from greenloop.store.person_inputs import Carried
 from greenloop.store.types import Money, UtcDateTime
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ def pack(outcomes: Sequence[Outcome], summaries: dict[str, CustomerSummary]) -> 
                 o.days_since_last,
                 o.visits,
                 _text(o.average_cycle_days),
+                None if o.fingerprint is None else tuple(o.fingerprint),
             )
         )
     packed_summaries = [
@@ -103,7 +105,7 @@ def unpack(data: bytes) -> tuple[list[Outcome], dict[str, CustomerSummary]]:
     rows, packed_summaries = marshal.loads(data)  # noqa: S302 (our own forked child)
     parse_time, columns = datetime.fromisoformat, PERSON_COLUMNS
     outcomes = []
-    for values, digest, history, days_since_last, visits, cycle in rows:
+    for values, digest, history, days_since_last, visits, cycle, fingerprint in rows:
         if type(values) is tuple:
             row = late_row(values[0], parse_time(values[1]))
         else:
@@ -126,6 +128,7 @@ def unpack(data: bytes) -> tuple[list[Outcome], dict[str, CustomerSummary]]:
                 days_since_last,
                 visits,
                 None if cycle is None else Decimal(cycle),
+                None if fingerprint is None else Carried(*fingerprint),
             )
         )
     summaries = {

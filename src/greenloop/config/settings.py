@@ -324,6 +324,9 @@ class AnalyticsSettings(_Section):
     at_risk_expected_purchases_below: Decimal = Field(default=Decimal("0.5"), ge=0)
     # The horizon `greenloop backtest` scores over when --horizon-days is not given.
     backtest_horizon_days: int = Field(default=90, ge=1, le=730)
+    # A full analysis takes an unchanged person's stored row instead of computing it
+    # again (README: How analyze carries rows over); false computes everyone every run.
+    carry_over: bool = True
 
     @field_validator("prediction_models", mode="before")
     @classmethod

@@ -118,6 +118,9 @@ backtest_horizon_days = 90
 # The choice is kept this many days (the chosen model is refitted at each analysis in
 # between); 0 backtests every candidate at every analysis.
 model_choice_days = 7
+# Take an unchanged person's stored row instead of computing it again; false
+# computes everyone at every analysis.
+carry_over = true
 # Past their purchase cycle is "at risk"; once the model is fitted, a person it still
 # expects to buy at least this many times in the next 90 days is not.
 at_risk_expected_purchases_below = 0.5

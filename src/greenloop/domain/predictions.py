@@ -61,6 +61,7 @@ __all__ = [
     "predict",
     "probability_alive",
     "summarize_purchases",
+    "summary_of_days",
 ]
 
 Floats = npt.NDArray[np.float64]
@@ -124,16 +125,26 @@ def summarize_purchases(
     if not by_day:
         raise ValueError("a summary needs at least one purchase")
     days = sorted(by_day)
+    repeat_value = sum((by_day[d] for d in days[1:]), Decimal(0))
+    return summary_of_days(tuple(days), repeat_value, observation_end)
+
+
+def summary_of_days(
+    days: tuple[date, ...], repeat_value: Decimal, observation_end: date
+) -> CustomerSummary:
+    """The summary of a person's sorted purchase days, the value of all but the first,
+    at ``observation_end``: what :func:`summarize_purchases` gives for the same
+    purchases, and what a later end gives when nobody bought since."""
     first, last = days[0], days[-1]
     return CustomerSummary(
         frequency=len(days) - 1,
         recency=(last - first).days / DAYS_PER_WEEK,
         T=(observation_end - first).days / DAYS_PER_WEEK,
-        repeat_value=sum((by_day[d] for d in days[1:]), Decimal(0)),
+        repeat_value=repeat_value,
         first_purchase=first,
         last_purchase=last,
         observation_end=observation_end,
-        days=tuple(days),
+        days=days,
     )
 
 

@@ -78,6 +78,7 @@ def analyze_options(settings: Settings) -> AnalyzeOptions:
         },
         emit_events=settings.events.enabled,
         announce_first_analysis=settings.events.announce_first_analysis,
+        carry_over=analytics.carry_over,
     )
 
 
