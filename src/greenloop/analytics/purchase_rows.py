@@ -35,7 +35,12 @@ from greenloop.domain.purchases import (
     statuses_needing_payments,
     stream_purchases,
 )
-from greenloop.store.purchase_facts import load_payments, load_return_originals, stream_sale_rows
+from greenloop.store.purchase_facts import (
+    load_order_facts,
+    load_payments,
+    load_return_originals,
+    stream_sale_rows,
+)
 
 __all__ = ["PurchaseReader", "entries_by_person", "read_purchase_rows"]
 
@@ -55,13 +60,14 @@ def read_purchase_rows(
 
 class PurchaseReader:
     """Starts reading the purchase rows in a forked process (when worth it); :meth:`rows`
-    gives them, from that process or read here."""
+    gives them, from that process or read here.
 
-    def __init__(
-        self, engine: Engine, orders: Sequence[OrderFact], counting: CountingRules, cpus: int
-    ) -> None:
+    Started before the parent loads the profiles and orders: the forked process loads
+    the orders itself, so its reading overlaps the parent's loading as well as its
+    clustering."""
+
+    def __init__(self, engine: Engine, counting: CountingRules, cpus: int) -> None:
         self._engine = engine
-        self._orders = orders
         self._counting = counting
         self._receive: Any = None
         self._worker: Any = None
@@ -77,12 +83,12 @@ class PurchaseReader:
         self._worker.start()
         send.close()
 
-    def rows(self, conn: Connection) -> Iterator[PurchaseRow]:
-        """The purchase rows, in ``stream_purchases``' order; ``conn`` reads them here
-        when no forked process did."""
+    def rows(self, conn: Connection, orders: Sequence[OrderFact]) -> Iterator[PurchaseRow]:
+        """The purchase rows, in ``stream_purchases``' order; ``conn`` reads them here,
+        merged with ``orders``, when no forked process did."""
         chunks = self._received() if self._worker is not None else None
         if chunks is None:
-            yield from read_purchase_rows(conn, self._orders, self._counting)
+            yield from read_purchase_rows(conn, orders, self._counting)
             return
         parse_time = datetime.fromisoformat
         for chunk in chunks:
@@ -118,8 +124,9 @@ class PurchaseReader:
         chunks: list[bytes] = []
         batch: list[tuple[Any, ...]] = []
         with self._engine.connect() as conn:
+            orders = list(load_order_facts(conn))
             for customer, email, number, at, counts, flags, value in read_purchase_rows(
-                conn, self._orders, self._counting
+                conn, orders, self._counting
             ):
                 moment = None if at is None else at.isoformat()
                 batch.append((customer, email, number, moment, counts, flags, str(value)))

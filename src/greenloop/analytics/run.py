@@ -120,10 +120,10 @@ def _compute_all(
     engine: Engine, options: AnalyzeOptions, now: datetime, full_rows: bool
 ) -> Computation:
     clock = StageClock()
-    with engine.connect() as conn:
-        facts, orders = load_people(conn)
-    reader = PurchaseReader(engine, orders, options.counting, cpus())
+    reader = PurchaseReader(engine, options.counting, cpus())
     try:
+        with engine.connect() as conn:
+            facts, orders = load_people(conn)
         return _compute_with(engine, options, now, clock, facts, orders, reader, full_rows)
     finally:
         reader.close()
@@ -158,7 +158,7 @@ def _compute_with(
         del previous_members, people
         clock.mark("identity")
         entries, purchases, unattributed = entries_by_person(
-            reader.rows(conn), index, assignment, options
+            reader.rows(conn, orders), index, assignment, options
         )
     del orders
     clock.mark("purchases")
