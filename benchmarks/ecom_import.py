@@ -9,6 +9,11 @@ file, each in a process of its own:
 * pandas: ``read_csv`` (every column as text, in chunks of 50,000 rows so memory stays
   bounded) and ``to_sql`` into a new SQLite file.
 
+With ``--reimport``, each GreenLoop run then imports a second export into the same
+database: the same orders, every one with another total (the next day's export with
+every order edited, the most a re-import can have to change), timed on its own. It
+has no peer: a table loader would load the file again.
+
 The peers only load the cells; GreenLoop also checks every value and builds orders. Each
 figure is given per run, with its median and the ratio of GreenLoop's median rows/s to
 each peer's. Peak memory is the largest sum of the resident sizes of a process and all
@@ -16,7 +21,7 @@ its descendants (GreenLoop reads in a worker process of its own), sampled every 
 
     .venv/bin/python benchmarks/ecom_import.py [--rows 1000000] [--runs 3]
         [--database-url URL] [--export FILE] [--peers duckdb,pandas]
-        [--reader configured|columnar|rows]
+        [--reader configured|columnar|rows] [--reimport]
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ from tests.ecom_files import sample_rows, with_cells  # noqa: E402
 BIN = Path(sys.executable).parent
 
 
-def write_big_export(path: Path, rows: int) -> int:
+def write_big_export(path: Path, rows: int, *, edited: bool = False) -> int:
+    """An export of ``rows`` item rows; ``edited``: every order's total a cent higher."""
     header, template = sample_rows()
     first, second = template[0], template[1]
     start = datetime(2026, 1, 1, 12, 0)
@@ -56,7 +62,8 @@ def write_big_export(path: Path, rows: int) -> int:
             number = str(10_000_000 - n)  # newest first, like the real export
             when = start - timedelta(minutes=7 * n)
             stamp = when.strftime("%b ") + str(when.day) + when.strftime(", %Y %I:%M %p")
-            total = f"{20 + n % 300}.{n % 100:02d}"
+            cents = 2000 + (n % 300) * 100 + n % 100 + (1 if edited else 0)
+            total = f"{cents // 100}.{cents % 100:02d}"
             cells = dict(
                 order_number=number,
                 timestamp=stamp,
@@ -112,7 +119,7 @@ def measured(command: list[str], env: dict[str, str] | None = None) -> tuple[flo
 
 
 def run_greenloop(
-    export: Path, tmp: Path, database_url: str, run: int, reader: str
+    export: Path, tmp: Path, database_url: str, run: int, reader: str, again: Path | None
 ) -> dict[str, float]:
     config = tmp / f"greenloop-{run}.toml"
     with scratch_database(database_url, "ecom") as url:
@@ -125,10 +132,19 @@ def run_greenloop(
         if reader != "configured":
             env["GREENLOOP_ECOM__COLUMNAR_READER"] = str(reader == "columnar").lower()
         seconds, peak, stdout = measured([*command, "--json"], env)
+        figures = {"seconds": seconds, "peak_rss_mb": peak}
+        if again is not None:
+            second = [str(BIN / "greenloop"), "import-ecom", str(again), "--config", str(config)]
+            again_seconds, again_peak, again_out = measured([*second, "--json"], env)
+            changed = json.loads(again_out)
+            figures |= {
+                "reimport_seconds": again_seconds,
+                "reimport_peak_rss_mb": again_peak,
+                "reimport_orders_updated": changed["orders_updated"],
+            }
     report = json.loads(stdout)
     return {
-        "seconds": seconds,
-        "peak_rss_mb": peak,
+        **figures,
         "rows": report["rows"],
         "orders": report["orders_new"],
         "rejected": len(report["rejected"]),
@@ -194,6 +210,9 @@ def main() -> None:
         default="configured",
         help="GreenLoop's reader: ecom.columnar_reader as configured (the default), or forced",
     )
+    parser.add_argument(
+        "--reimport", action="store_true", help="then import an edited copy into the same db"
+    )
     parser.add_argument("--peer", choices=["duckdb", "pandas"], help=argparse.SUPPRESS)
     parser.add_argument("target", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -211,11 +230,15 @@ def main() -> None:
             orders = write_big_export(export, args.rows)
         write_seconds = time.perf_counter() - began
         size_mb = export.stat().st_size / 1e6
+        again = None
+        if args.reimport:
+            again = Path(tmp) / "ecom_orders_export_edited.csv"
+            write_big_export(again, args.rows, edited=True)
         results: dict[str, list[dict[str, float]]] = {"greenloop": []}
         results.update({peer: [] for peer in peers})
         for run in range(args.runs):  # alternated, so a busy moment hits every contender
             results["greenloop"].append(
-                run_greenloop(export, Path(tmp), args.database_url, run, args.reader)
+                run_greenloop(export, Path(tmp), args.database_url, run, args.reader, again)
             )
             for peer in peers:
                 results[peer].append(run_peer(peer, export, Path(tmp), run))
@@ -238,6 +261,17 @@ def main() -> None:
         "peak_rss_mb": max(run["peak_rss_mb"] for run in results["greenloop"]),
         "peers": {peer: summary(results[peer]) for peer in peers},
     }
+    if args.reimport:
+        runs = results["greenloop"]
+        figures["reimport"] = {
+            "seconds": [round(run["reimport_seconds"], 2) for run in runs],
+            "median_seconds": round(statistics.median(r["reimport_seconds"] for r in runs), 2),
+            "median_rows_per_second": round(
+                statistics.median(r["rows"] / r["reimport_seconds"] for r in runs)
+            ),
+            "peak_rss_mb": max(round(run["reimport_peak_rss_mb"], 1) for run in runs),
+            "orders_updated": runs[-1]["reimport_orders_updated"],
+        }
     ratios = {
         peer: round(
             float(greenloop["median_rows_per_second"])  # type: ignore[arg-type]

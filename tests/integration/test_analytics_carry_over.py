@@ -42,6 +42,11 @@ def _both_ways(engine: Engine, settings: Settings, now: datetime) -> tuple[Any, 
     return computed, carried
 
 
+def _kept(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t.person_inputs)).scalar_one())
+
+
 def _outcomes(computation: Any) -> list[tuple[Any, ...]]:
     return [
         (r.row, r.digest, r.history, r.days_since_last, r.visits, r.average_cycle_days)
@@ -123,7 +128,7 @@ def test_carrying_over_gives_what_computing_gives(
         assert _predictions(carried) == _predictions(computed), now
         assert computed.predictions.get("fitted"), computed.predictions
         assert all(r.fingerprint is None for r in computed.results)  # nothing kept when off
-        reused = sum(r.fingerprint is None for r in carried.results)
+        reused = sum(r.carried for r in carried.results)
         if step in (2, 3, 5, 6):
             assert reused < len(carried.results)  # the edited persons are computed
         carried_somewhere = carried_somewhere or reused > 0
@@ -135,11 +140,13 @@ def test_the_same_moment_again_carries_everyone_whose_row_holds(
     synced: Settings, engine: Engine
 ) -> None:
     # A first analysis dates everyone's state at its own moment: nobody's row holds
-    # past it. From the second on, most persons keep their state.
+    # past it, and nothing is kept. From the second on, most persons keep their state.
     analysis.analyze(synced, now=ANCHOR - timedelta(days=1))
+    assert _kept(engine) == 0
     analysis.analyze(synced, now=ANCHOR)
+    assert _kept(engine) > 0
     _computed, carried = _both_ways(engine, synced, ANCHOR)
-    held = [r for r in carried.results if r.fingerprint is None]
+    held = [r for r in carried.results if r.carried]
     assert len(held) > len(carried.results) // 2
     again = analysis.analyze(synced, now=ANCHOR)
     assert (again.changed, again.rows_written) == (0, 0)
@@ -152,17 +159,17 @@ def test_a_rewritten_row_or_other_rules_are_computed_again(
     analysis.analyze(synced, now=ANCHOR)
     later = ANCHOR + timedelta(hours=1)
     _computed, carried = _both_ways(engine, synced, later)
-    held = [r.row["id"] for r in carried.results if r.fingerprint is None]
+    held = [r.row["id"] for r in carried.results if r.carried]
     assert held
     # A one-person recompute rewrote this row since: it is computed, not carried.
     with engine.begin() as conn:
         conn.execute(update(t.persons).where(t.persons.c.id == held[0]).values(row_hash="0" * 32))
     _computed, carried = _both_ways(engine, synced, later)
-    fresh = {r.row["id"] for r in carried.results if r.fingerprint is not None}
+    fresh = {r.row["id"] for r in carried.results if not r.carried}
     assert held[0] in fresh
     # Another downgrade policy: every person is computed again.
     options = analysis.analyze_options(synced)
     policy = replace(options.program.downgrade, review_days=60)
     options = replace(options, program=replace(options.program, downgrade=policy))
     again = run.compute_all(engine, options, later, full_rows=False)
-    assert all(r.fingerprint is not None for r in again.results)
+    assert not any(r.carried for r in again.results)

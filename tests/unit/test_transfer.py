@@ -62,6 +62,17 @@ def test_outcomes_and_summaries_come_back_as_they_were_sent() -> None:
             None,
             Carried(b"b" * 16, b"d-5", 1, 2, 3, 4, "41.25", (739000, 739005), "12.50"),
         ),
+        # A person carried over (analytics.carry_over).
+        Outcome(
+            late_row("p6", datetime(2026, 11, 1, 2, tzinfo=UTC)),
+            b"d-6",
+            None,
+            9,
+            3,
+            None,
+            None,
+            True,
+        ),
         # A person stored unchanged but for the late columns travels as its late row.
         Outcome(late_row("p3", datetime(2026, 11, 1, 2, tzinfo=UTC)), b"d-3", None, 400, 2, None),
     ]

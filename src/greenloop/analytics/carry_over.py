@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from greenloop.analytics.compute import Context, PersonResult
 from greenloop.analytics.facts import Facts
@@ -33,7 +33,7 @@ from greenloop.domain.tiers import TierState
 from greenloop.store.analytics_repo import Stored, early_unchanged, late_row
 from greenloop.store.person_inputs import Carried, micros, unpack
 
-__all__ = ["Carry", "Fingerprints", "code_digest", "reusable"]
+__all__ = ["Carry", "Fingerprints", "PersonKey", "code_digest", "reusable"]
 
 if TYPE_CHECKING:
     from greenloop.domain.predictions import CustomerSummary
@@ -83,10 +83,10 @@ class Fingerprints:
         self,
         person_id: str,
         members: Sequence[str],
-        facts: Facts,
         entries: Sequence[Entry],
         previous: TierState | None,
         lock: Lock | None,
+        facts: Facts,
     ) -> bytes:
         profiles = []
         for key in sorted(members):
@@ -175,46 +175,43 @@ class Carry:
         self._micros = micros(ctx.now)
         self._predictions = predictions
 
-    def inputs(
-        self,
-        pid: str,
-        members: Sequence[str],
-        entries: Sequence[Entry],
-        previous: TierState | None,
-        lock: Lock | None,
-    ) -> bytes:
-        return self._fingerprints.of(pid, members, self._facts, entries, previous, lock)
-
-    def outcome(self, pid: str, inputs: bytes) -> tuple[Outcome, CustomerSummary | None] | None:
-        """The person carried over, with their prediction summary; None: compute them."""
-        packed = self._carried.get(pid)
-        last = None if packed is None else unpack(packed)
-        stored = self._stored.get(pid)
-        if last is None or stored is None:
-            return None
-        if not reusable(last, inputs, self._micros, stored.row_hash):
-            return None
+    def take(self, person: PersonKey) -> tuple[bytes | None, Taken | None]:
+        """The person carried over (their outcome and prediction summary), or None:
+        compute them; with their inputs' fingerprint when it was taken."""
+        packed = self._carried.get(person.pid)
+        stored = self._stored.get(person.pid)
+        if packed is None or stored is None:
+            return None, None  # nothing to compare with: no need of a fingerprint yet
+        inputs = self._fingerprints.of(*person, self._facts)
+        last = unpack(packed)
+        if last is None or not reusable(last, inputs, self._micros, stored.row_hash):
+            return inputs, None
         since = None
         if last.last_purchase is not None:
             since = (self._micros - last.last_purchase) // _DAY_MICROS  # as timedelta.days
         cycle = None if last.average_cycle_days is None else Decimal(last.average_cycle_days)
-        row = late_row(pid, self._now)
+        row = late_row(person.pid, self._now)
         summary = None
         if self._predictions and last.summary_days and last.repeat_value is not None:
             summary = summary_carried(last.summary_days, last.repeat_value, self._now, self._zone)
-        return Outcome(row, last.early, None, since, last.visits, cycle), summary
+        outcome = Outcome(row, last.early, None, since, last.visits, cycle, carried=True)
+        return inputs, (outcome, summary)
 
-    def kept(
+    def keep(
         self,
+        person: PersonKey,
         inputs: bytes | None,
         early: bytes,
         result: PersonResult,
         summary: CustomerSummary | None,
     ) -> Carried | None:
-        """What to keep of a person just computed, to carry them over next time."""
-        if inputs is None:
-            return None
+        """What to keep of a person just computed, to carry them over next time (None:
+        their row holds no longer than this moment, as when their tier state changes)."""
         metrics, until = result.metrics, result.stable_until
+        if until is not None and until <= self._now:
+            return None
+        if inputs is None:
+            inputs = self._fingerprints.of(*person, self._facts)
         last, cycle = metrics.last_purchase, metrics.average_cycle_days
         return Carried(
             inputs,
@@ -227,6 +224,19 @@ class Carry:
             None if summary is None else tuple(d.toordinal() for d in summary.days),
             None if summary is None else str(summary.repeat_value),
         )
+
+
+class PersonKey(NamedTuple):
+    """What a person's fingerprint is taken of, but the shared facts."""
+
+    pid: str
+    members: Sequence[str]
+    entries: Sequence[Entry]
+    previous: TierState | None
+    lock: Lock | None
+
+
+Taken = tuple[Outcome, "CustomerSummary | None"]
 
 
 _DAY_MICROS = 86_400_000_000

@@ -35,6 +35,8 @@ class Outcome:
     # What to keep for carrying the row over next time (analytics.carry_over); None when
     # it was carried over this time, or carrying over is off.
     fingerprint: Carried | None = None
+    # Taken as stored, not computed (analytics.carry_over).
+    carried: bool = False
 
 
 Computed = tuple[list[Outcome], dict[str, "CustomerSummary"]]

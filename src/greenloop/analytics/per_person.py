@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from greenloop.analytics import transfer
-from greenloop.analytics.carry_over import Carry, Fingerprints
+from greenloop.analytics.carry_over import Carry, Fingerprints, PersonKey
 from greenloop.analytics.compute import Context, compute_person
 from greenloop.analytics.facts import Facts
 from greenloop.analytics.outcome import Computed, Entry, Outcome
@@ -75,12 +75,12 @@ def _compute_share(everyone: Everyone, start: int, stop: int) -> Computed:
         # Each person's entries go once they are computed, to keep the peak down.
         entries = everyone.entries.pop(pid, [])
         previous, lock = everyone.states.get(pid), everyone.locks.get(pid)
+        person = PersonKey(pid, members, entries, previous, lock)
         inputs = None
         if carry is not None:
-            inputs = carry.inputs(pid, members, entries, previous, lock)
-            kept = carry.outcome(pid, inputs)
-            if kept is not None:
-                outcome, summary = kept
+            inputs, taken = carry.take(person)
+            if taken is not None:
+                outcome, summary = taken
                 results.append(outcome)
                 if summary is not None:
                     summaries[pid] = summary
@@ -105,7 +105,7 @@ def _compute_share(everyone: Everyone, start: int, stop: int) -> Computed:
                 metrics.days_since_last,
                 metrics.visits,
                 metrics.average_cycle_days,
-                None if carry is None else carry.kept(inputs, digest, result, summary),
+                None if carry is None else carry.keep(person, inputs, digest, result, summary),
             )
         )
     return results, summaries

@@ -189,9 +189,7 @@ def _compute_with(
     )
     del carried
     results, summaries = compute_everyone(work)
-    carried_over = 0
-    if work.fingerprints is not None:
-        carried_over = sum(r.fingerprint is None for r in results)
+    carried_over = sum(r.carried for r in results)
     del entries
     clock.mark("persons")
     min_visits = options.min_visits_for_own_cycle

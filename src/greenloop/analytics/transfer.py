@@ -79,6 +79,7 @@ def pack(outcomes: Sequence[Outcome], summaries: dict[str, CustomerSummary]) -> 
                 o.visits,
                 _text(o.average_cycle_days),
                 None if o.fingerprint is None else tuple(o.fingerprint),
+                o.carried,
             )
         )
     packed_summaries = [
@@ -105,7 +106,7 @@ def unpack(data: bytes) -> tuple[list[Outcome], dict[str, CustomerSummary]]:
     rows, packed_summaries = marshal.loads(data)  # noqa: S302 (our own forked child)
     parse_time, columns = datetime.fromisoformat, PERSON_COLUMNS
     outcomes = []
-    for values, digest, history, days_since_last, visits, cycle, fingerprint in rows:
+    for values, digest, history, days_since_last, visits, cycle, fingerprint, carried in rows:
         if type(values) is tuple:
             row = late_row(values[0], parse_time(values[1]))
         else:
@@ -129,6 +130,7 @@ def unpack(data: bytes) -> tuple[list[Outcome], dict[str, CustomerSummary]]:
                 visits,
                 None if cycle is None else Decimal(cycle),
                 None if fingerprint is None else Carried(*fingerprint),
+                carried,
             )
         )
     summaries = {
