@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, insert, literal, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from greenloop.analytics import per_person, run
 from greenloop.config import Settings
@@ -73,26 +73,25 @@ def _edit_profiles(engine: Engine, step: int) -> None:
 def _add_sales(engine: Engine, when: datetime, customers: int) -> None:
     """Each of a few customers buys again what they last bought, at ``when``."""
     s = t.sales.c
+    plain = (s.status == "CLOSED", s.return_for.is_(None), s.customer_id.is_not(None))
+    latest: dict[str, dict[str, Any]] = {}
     with engine.begin() as conn:
-        plain = (s.status == "CLOSED", s.return_for.is_(None), s.customer_id.is_not(None))
-        picked = (
-            select(s.customer_id).where(*plain).distinct().order_by(s.customer_id).limit(customers)
-        ).scalar_subquery()
-        latest = (
-            select(func.max(s.id)).where(s.customer_id.in_(picked), *plain).group_by(s.customer_id)
-        ).scalar_subquery()
+        for sale in conn.execute(select(t.sales).where(*plain).order_by(s.sale_date)).mappings():
+            latest[sale["customer_id"]] = dict(sale)
         tag = when.strftime("-%Y%m%d%H")
-        copied = {
-            "id": s.id + tag,
-            "invoice_number": s.invoice_number + tag,
-            "sale_date": literal(when, s.sale_date.type),
-            "created_at": literal(when, s.created_at.type),
-            "updated_at": literal(when, s.updated_at.type),
-            "version": s.version + 10**9,
-        }
-        names = [col.name for col in t.sales.c]
-        chosen = select(*[copied.get(n, s[n]) for n in names]).where(s.id.in_(latest))
-        conn.execute(insert(t.sales).from_select(names, chosen))
+        again = [
+            sale
+            | {
+                "id": sale["id"] + tag,
+                "invoice_number": sale["invoice_number"] + tag,
+                "sale_date": when,
+                "created_at": when,
+                "updated_at": when,
+                "version": sale["version"] + 10**9,
+            }
+            for _customer, sale in sorted(latest.items())[:customers]
+        ]
+        conn.execute(insert(t.sales), again)
 
 
 MOMENTS = (

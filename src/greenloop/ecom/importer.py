@@ -34,7 +34,7 @@ from greenloop.ecom.worker import StagedFile, stage_file
 from greenloop.errors import InputFileError
 from greenloop.process.collector import rare_collections
 from greenloop.store import tables as t
-from greenloop.store.bulk import insert_stored, placeholders
+from greenloop.store.bulk import any_of, insert_stored
 from greenloop.store.bulk_indexes import indexes_built_after
 from greenloop.store.planner_stats import GrowthWatch
 
@@ -120,14 +120,14 @@ def _changes(
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The batch's new and changed orders (with their items); counts the rest."""
     numbers = [order[0] for order in batch.orders]
-    marks = placeholders(conn, len(numbers))
+    matching, params = any_of(conn, "order_number", numbers)
     stored = {
         number: (digest, _stored_time(snapshot), first)
         for number, digest, snapshot, first in conn.exec_driver_sql(
-            # Only placeholders are interpolated; the values are bound.
+            # Only parameter marks are interpolated; the values are bound.
             "SELECT order_number, content_hash, snapshot_at, first_imported_at "  # noqa: S608
-            f"FROM ecom_orders WHERE order_number IN ({marks})",
-            tuple(numbers),
+            f"FROM ecom_orders WHERE {matching}",
+            params,
         )
     }
     write: list[tuple[Any, ...]] = []
@@ -151,11 +151,8 @@ def _changes(
             write.append(tuple(row))
             replaced.append(order[0])
     if replaced:
-        marks = placeholders(conn, len(replaced))
-        conn.exec_driver_sql(
-            f"DELETE FROM ecom_order_items WHERE order_number IN ({marks})",  # noqa: S608
-            tuple(replaced),
-        )
+        matching, params = any_of(conn, "order_number", replaced)
+        conn.exec_driver_sql(f"DELETE FROM ecom_order_items WHERE {matching}", params)  # noqa: S608
     keep = {order[0] for order in write}
     return write, [item for item in batch.items if item[0] in keep]
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from greenloop.errors import StoreError
 from greenloop.store import tables as t
-from greenloop.store.bulk import bulk_insert, bulk_upsert, placeholders
+from greenloop.store.bulk import any_of, bulk_insert, bulk_upsert
 
 __all__ = [
     "UpsertCounts",
@@ -72,12 +72,11 @@ def _existing_versions(conn: Connection, table: Table, ids: Sequence[str]) -> di
     # execution, and a sync page has a thousand ids (about 5% of a first sync).
     found: dict[str, int] = {}
     for start in range(0, len(ids), _IN_CHUNK):
-        chunk = tuple(ids[start : start + _IN_CHUNK])
+        matching, params = any_of(conn, "id", ids[start : start + _IN_CHUNK])
+        # Only parameter marks are interpolated (and our own table name).
         rows = conn.exec_driver_sql(
-            # Only placeholders are interpolated (and our own table name).
-            f"SELECT id, version FROM {table.name} "  # noqa: S608
-            f"WHERE id IN ({placeholders(conn, len(chunk))})",
-            chunk,
+            f"SELECT id, version FROM {table.name} WHERE {matching}",  # noqa: S608
+            params,
         )
         found.update((key, version) for key, version in rows)
     return found
@@ -85,13 +84,9 @@ def _existing_versions(conn: Connection, table: Table, ids: Sequence[str]) -> di
 
 def _delete_children(conn: Connection, sale_ids: Sequence[str]) -> None:
     for start in range(0, len(sale_ids), _IN_CHUNK):
-        chunk = tuple(sale_ids[start : start + _IN_CHUNK])
-        marks = placeholders(conn, len(chunk))
+        matching, params = any_of(conn, "sale_id", sale_ids[start : start + _IN_CHUNK])
         for table in (t.sale_line_items, t.sale_payments):
-            conn.exec_driver_sql(
-                f"DELETE FROM {table.name} WHERE sale_id IN ({marks})",  # noqa: S608
-                chunk,
-            )
+            conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {matching}", params)  # noqa: S608
 
 
 def _split_by_version(
