@@ -13,13 +13,14 @@ Beside it, in the same run, its peer: ``notebook_peer.py``, the pandas RFM + Sci
 BG/NBD and Gamma-Gamma pipeline a data person would write, over the same SQLite file.
 The two alternate ``--rounds`` times (each first analyze starts from the same generated
 file), then again at the next daily run, a day later, after that day's change (a new
-sale for 1% of customers, from the same analyzed file each round); medians and the
+sale for 1% of customers, and ``--profile-edits`` of the profiles edited: a new phone,
+email, surname or address; from the same analyzed file each round); medians and the
 ratios GreenLoop / peer are printed, with the load average, since the machine is shared
 and only ratios hold.
 
     .venv/bin/python benchmarks/analyze.py [--customers 200000] [--sales 1000000]
         [--rounds 3] [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-        [--profile] [--keep DIR]
+        [--profile-edits 0.002] [--profile] [--keep DIR]
 
 On PostgreSQL everything lives in a fresh schema that is dropped at the end. With
 ``--profile`` the first full analyze runs under cProfile (still in its own process, so
@@ -796,6 +797,35 @@ def add_one_sale_each(engine: Engine, share: float) -> int:
     return int(added)
 
 
+def edit_profiles(engine: Engine, share: float) -> int:
+    """A day's profile edits (``customer.update``) for ``share`` of the customers, spread
+    over the store: in turn a new phone, a new email, a new surname, a moved address."""
+    c = t.customers.c
+    when = NEXT_DAY - timedelta(hours=4)
+    with engine.begin() as conn:
+        ids = conn.execute(select(c.id).where(c.deleted_at.is_(None)).order_by(c.id)).scalars()
+        ids = list(ids)
+        step = max(1, round(1 / share)) if share > 0 else len(ids) + 1
+        picked = ids[::step][: int(len(ids) * share)]
+        for n, customer_id in enumerate(picked):
+            kind = n % 4
+            change: dict[str, Any]
+            if kind == 0:
+                change = {"mobile": f"+1555{n:07d}"}
+            elif kind == 1:
+                change = {"email": f"moved{n}@example.org"}
+            elif kind == 2:
+                change = {"last_name": f"Newname{n}"}
+            else:
+                change = {"physical_address_1": f"{n} Elm Street", "physical_postcode": "60601"}
+            conn.execute(
+                t.customers.update()
+                .where(c.id == customer_id)
+                .values(**change, updated_at=when, version=c.version + 10**12)
+            )
+    return len(picked)
+
+
 def restore(snapshot: Path, database: Path) -> None:
     for leftover in (
         database.with_name(database.name + "-wal"),
@@ -818,6 +848,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="GreenLoop and its peer, alternated")
     parser.add_argument("--database-url", default="", help="default: a fresh SQLite file")
     parser.add_argument("--profile", action="store_true", help="cProfile the first analyze")
+    parser.add_argument(
+        "--profile-edits",
+        type=float,
+        default=0.002,
+        help="share of the profiles edited in the day's change (a phone, email, surname, address)",
+    )
     parser.add_argument(
         "--keep", default="", help="write config and SQLite file to this new directory, kept"
     )
@@ -874,11 +910,12 @@ def main() -> None:
         times = time_recomputes(config, customer_ids, args.recomputes)
         second, second_seconds, second_peak_mb = run_measured(analyze_command(config, False))
 
-        # A day's change: a new sale for 1% of customers, then the next day's full
-        # analyze (and the peer, which has no other way than all over again), alternated.
+        # A day's change: a new sale for 1% of customers and a few edited profiles, then
+        # the next day's full analyze (and the peer, which has no other way than all over
+        # again), alternated.
         changed_runs: list[tuple[dict[str, Any], float, float]] = []
         changed_peers: list[tuple[dict[str, Any], float, float]] = []
-        added = 0
+        added = edited = 0
         if database is not None:
             shutil.copyfile(database, analyzed)
         for round_ in range(rounds if database is not None else 1):
@@ -886,6 +923,7 @@ def main() -> None:
                 restore(analyzed, database)  # type: ignore[arg-type]
             engine = make_engine(settings.database_url())
             added = add_one_sale_each(engine, 0.01)
+            edited = edit_profiles(engine, args.profile_edits)
             engine.dispose()
             changed_runs.append(run_measured(analyze_command(config, False, NEXT_DAY)))
             if database is not None:
@@ -918,6 +956,7 @@ def main() -> None:
         "second_analyze_changed": second["changed"],
         "second_analyze_rows_written": second["rows_written"],
         "changed_customers": added,
+        "edited_profiles": edited,
         "changed_analyze_seconds": round(changed_seconds, 2),
         "changed_analyze_seconds_each": [round(r[1], 2) for r in changed_runs],
         "changed_analyze_peak_rss_mb": round(max(r[2] for r in changed_runs), 1),

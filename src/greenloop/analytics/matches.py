@@ -21,7 +21,7 @@ Placeholders are taken out of the records before scoring, so no suggestion rests
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,12 +32,21 @@ from greenloop.domain.matching import (
     LAST,
     MatchRecord,
     ScoredPair,
+    Weights,
     names_agree,
     new_last_name,
     score_pairs,
 )
 
-__all__ = ["Matches", "find_matches", "match_reason", "match_records"]
+__all__ = [
+    "Matches",
+    "decided_pairs",
+    "find_matches",
+    "match_reason",
+    "match_records",
+    "score_across",
+    "sort_matches",
+]
 
 
 @dataclass
@@ -47,8 +56,12 @@ class Matches:
     weights: dict[str, Any] | None = None
     candidates: int = 0
     seconds: float = 0.0
-    # Taken from the last full analysis, whose inputs were the same (analytics.match_cache).
+    # Taken whole from the last analysis, whose inputs were the same (analytics.match_cache).
     reused: bool = False
+    # Records whose pairs were scored (all of them when the weights were learnt; only the
+    # changed ones when the last analysis' weights were kept), and whether they were.
+    scored_records: int = 0
+    weights_learnt: bool = False
 
     def links(self) -> list[tuple[str, str, str]]:
         return [(p.a, p.b, match_reason(p)) for p in self.auto]
@@ -75,6 +88,8 @@ class Matches:
             "candidate_pairs": self.candidates,
             "seconds": round(self.seconds, 3),
             "reused": self.reused,
+            "scored_records": self.scored_records,
+            "weights_learnt": self.weights_learnt,
         }
 
 
@@ -129,8 +144,9 @@ def match_records(facts: Facts, index: MemberIndex) -> list[MatchRecord]:
     return records
 
 
-def _decided(pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    return {(min(a, b), max(a, b)) for a, b in pairs}
+def decided_pairs(facts: Facts) -> set[tuple[str, str]]:
+    """The pairs staff linked or unlinked, each as (smaller key, larger key)."""
+    return {(min(a, b), max(a, b)) for a, b in [*facts.manual_links, *facts.manual_unlinks]}
 
 
 def _new_surname(pair: ScoredPair, by_key: Mapping[str, MatchRecord]) -> bool:
@@ -138,29 +154,40 @@ def _new_surname(pair: ScoredPair, by_key: Mapping[str, MatchRecord]) -> bool:
     return pair.levels[LAST] == 0 and new_last_name(by_key[pair.a], by_key[pair.b])
 
 
-def find_matches(
-    facts: Facts,
-    index: MemberIndex,
+def score_across(
+    records: Sequence[MatchRecord],
     clusters: Sequence[Sequence[str]],
+    decided: Collection[tuple[str, str]],
     rules: IdentityRules,
     *,
-    records: list[MatchRecord] | None = None,
-) -> Matches:
-    """Score pairs across the exact clusters; see the module docstring. ``records``:
-    :func:`match_records` of these facts, when the caller has them already."""
-    if not rules.suggestions:
-        return Matches()
-    began = time.perf_counter()
+    weights: Weights | None = None,
+    touching: Collection[str] | None = None,
+) -> tuple[list[ScoredPair], Weights]:
+    """Pairs at or above the suggestion threshold that cross the exact clusters and that
+    staff have not decided, best first, and the weights (learnt unless given).
+    ``touching``: only the pairs with a record of these keys (see ``score_pairs``)."""
     cluster_of = {key: at for at, members in enumerate(clusters) for key in members}
-    decided = _decided([*facts.manual_links, *facts.manual_unlinks])
 
     def skip(a: str, b: str) -> bool:
         return cluster_of.get(a) == cluster_of.get(b) or (a, b) in decided
 
-    if records is None:
-        records = match_records(facts, index)
+    return score_pairs(
+        records,
+        skip=skip,
+        min_probability=rules.suggest_probability,
+        weights=weights,
+        touching=touching,
+    )
+
+
+def sort_matches(
+    scored: Sequence[ScoredPair],
+    records: Sequence[MatchRecord],
+    rules: IdentityRules,
+    weights: Weights,
+) -> Matches:
+    """Scored pairs as joins and suggestions; see the module docstring."""
     by_key = {r.key: r for r in records}
-    scored, weights = score_pairs(records, skip=skip, min_probability=rules.suggest_probability)
     matches = Matches(weights=weights.as_json(), candidates=len(scored))
     for pair in scored:
         if not names_agree(by_key[pair.a].first, by_key[pair.b].first):
@@ -169,5 +196,22 @@ def find_matches(
             matches.auto.append(pair)
         else:
             matches.suggested.append(pair)
+    return matches
+
+
+def find_matches(
+    facts: Facts,
+    index: MemberIndex,
+    clusters: Sequence[Sequence[str]],
+    rules: IdentityRules,
+) -> Matches:
+    """Score every pair across the exact clusters; see the module docstring."""
+    if not rules.suggestions:
+        return Matches()
+    began = time.perf_counter()
+    records = match_records(facts, index)
+    scored, weights = score_across(records, clusters, decided_pairs(facts), rules)
+    matches = sort_matches(scored, records, rules, weights)
+    matches.scored_records, matches.weights_learnt = len(records), True
     matches.seconds = time.perf_counter() - began
     return matches

@@ -40,6 +40,10 @@ class AnalyzeOptions:
     # A model choice younger than this many days is kept (refitted, not backtested
     # again); 0 chooses at every analysis (analytics.model_choice_days).
     model_choice_days: int = 7
+    # Match weights younger than this many days are kept and only the changed records'
+    # pairs are scored again; 0 learns and scores everything at every analysis
+    # (analytics.match_cache).
+    match_weights_days: int = 7
     # Outgoing tier-change events (events.url): queue one per history row written.
     emit_events: bool = False
     announce_first_analysis: bool = False

@@ -144,7 +144,7 @@ def _compute_with(
         previous = repo.load_person_states(conn)
         locks = repo.load_locks(conn)
         last_choice = repo.last_model_choice(conn)
-        finder = MatchFinder.read(conn)
+        finder = MatchFinder.read(conn, now, options.match_weights_days)
         carried = load_carried(conn) if options.carry_over and not full_rows else None
         clock.mark("load")
         people = cluster_people(facts, options.identity, previous_members, match=True, find=finder)

@@ -291,6 +291,10 @@ class IdentitySettings(_Section):
     suggestions: bool = True
     auto_link_probability: float = Field(default=0.995, gt=0, le=1)
     suggest_probability: float = Field(default=0.9, gt=0, le=1)
+    # The match weights learnt from the store are kept this many days: analyses in
+    # between score only the pairs of changed records with them. 0 learns them again and
+    # scores every pair at every analysis.
+    match_weights_days: int = Field(default=7, ge=0, le=365)
 
 
 class AnalyticsSettings(_Section):

@@ -104,6 +104,9 @@ max_profiles_per_value = 5
 suggestions = true
 auto_link_probability = 0.995
 suggest_probability = 0.9
+# The weights scoring learns from the store are kept this many days; analyses in
+# between score only changed profiles' pairs. 0 learns and scores all every time.
+match_weights_days = 7
 
 [analytics]
 # What a purchase is worth toward tiers, and whether same-day purchases are one visit.

@@ -71,6 +71,7 @@ def analyze_options(settings: Settings) -> AnalyzeOptions:
         predictions=analytics.predictions,
         prediction_models=tuple(analytics.prediction_models),
         model_choice_days=analytics.model_choice_days,
+        match_weights_days=ident.match_weights_days,
         readiness={
             "min_customers": analytics.min_customers_for_predictions,
             "min_history_days": analytics.min_history_days_for_predictions,

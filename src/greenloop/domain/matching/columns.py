@@ -176,7 +176,7 @@ def _compare_slice(prep: Prepared, i: IntArray, j: IntArray) -> LevelArray:
         shorter = np.minimum(prep.local_len[local_a], prep.local_len[local_b])
         typo = (edits <= 1) | ((edits == 2) & (shorter >= TWO_TYPOS_MIN_LOCAL))
         same_digits = prep.email_digits[a_ids] == prep.email_digits[b_ids]
-        named_a, named_b = prep.email_named[at_a[rest]], prep.email_named[at_b[rest]]
+        named_a, named_b = prep.email_named(at_a[rest]), prep.email_named(at_b[rest])
         named = named_a & named_b
         close = typo | (local_a == local_b)
         letter_typo = (

@@ -158,17 +158,11 @@ class Prepared:
         self.email_off = np.r_[0, np.cumsum([len(v) for v in email_lists])].astype(np.int64)
         self.phone_flat = self.phone.column([p for values in phone_lists for p in values])
         self.phone_off = np.r_[0, np.cumsum([len(v) for v in phone_lists])].astype(np.int64)
-        owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.email_off))
-        firsts, lasts = self.first.values, self.last.values
-        self.email_named = np.array(
-            [
-                made_of_names(local_part(email), firsts[f], lasts[la])
-                for email, f, la in zip(
-                    emails, first_id[owner].tolist(), last_id[owner].tolist(), strict=True
-                )
-            ],
-            np.bool_,
-        )
+        self._emails = emails
+        self._email_owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.email_off))
+        # Whether an email (by flat position) spells its owner's name: asked only for the
+        # emails of compared pairs, which after a day's change are a few hundred.
+        self._named = np.full(len(emails), -1, np.int8)  # -1: not asked yet
 
         # Per distinct first name: its initial and length (for the "initial" level).
         names = self.first.values
@@ -205,6 +199,18 @@ class Prepared:
         self.email_bare = np.array([bare.id(bare_address(v)) for v in self.email.values], np.int64)
         self.tail = Vocab()
         self.phone_tail = np.array([self.tail.id(v[-7:]) for v in self.phone.values], np.int64)
+
+    def email_named(self, positions: IntArray) -> npt.NDArray[np.bool_]:
+        """Does the email at each flat position merely spell its owner's names?"""
+        known = self._named
+        asked = np.unique(positions)
+        firsts, lasts = self.first.values, self.last.values
+        for at in asked[known[asked] < 0].tolist():
+            owner = int(self._email_owner[at])
+            first, last = firsts[self.first_id[owner]], lasts[self.last_id[owner]]
+            known[at] = made_of_names(local_part(self._emails[at]), first, last)
+        named: npt.NDArray[np.bool_] = known[positions] == 1
+        return named
 
     def _nickname_codes(self) -> IntArray:
         """Codes ``lo * V + hi`` of every pair of distinct first names sharing a group."""

@@ -7,7 +7,7 @@ the prior turns each pair's match weight into a probability.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +49,7 @@ def score_pairs(
     min_probability: float = 0.5,
     seed: int = 0,
     max_block: int = 200,
+    touching: Collection[str] | None = None,
 ) -> tuple[list[ScoredPair], Weights]:
     """Likely duplicates, best first, and the weights used.
 
@@ -57,9 +58,20 @@ def score_pairs(
     duplicates look like), then keeps pairs with probability >= ``min_probability`` that
     ``skip(a, b)`` (keys, a < b) does not reject. Ties sort by keys, so the output is
     deterministic. Records sharing one key are never paired.
+
+    ``touching``: score only the candidate pairs with at least one record of these keys
+    (the records changed since a full scoring). Blocking still sees every record, so the
+    candidates are the ones a full scoring compares; ``weights`` must be given, as a
+    sample of pairs around a few records would teach the wrong ones.
     """
+    if touching is not None and weights is None:
+        raise ValueError("scoring only some records' pairs needs the weights learnt from all")
     prep = Prepared(records)
     i, j = candidate_columns(prep, max_block)
+    if touching is not None:
+        wanted = np.fromiter((key in touching for key in prep.keys), bool, prep.n)
+        near = wanted[i] | wanted[j]
+        i, j = i[near], j[near]
     levels = compare_columns(prep, i, j)
     if weights is None:
         weights = estimate_from_levels(prep, levels, seed=seed, random_pairs=200_000, iterations=25)
