@@ -144,3 +144,14 @@ def test_person_ids_survive_growth_splits_and_merges() -> None:
     assert split["a"] == "new3"
     merged = stable_person_ids([["a", "b", "x", "c"]], split, new_id)
     assert set(merged.values()) == {"new1"}
+
+
+def test_placeholder_patterns_match_as_one_alternation_or_one_by_one() -> None:
+    emails = ["noemail@shop.com", "anna@shop.com", "x@example.invalid", "NA@shop.com"]
+    members = [Member(f"customer:{n}", emails=(e,)) for n, e in enumerate(emails)]
+    found = find_placeholders(members, IdentityRules())
+    assert set(found.emails) == {"noemail@shop.com", "x@example.invalid"}
+    # A global flag in a later pattern cannot join an alternation: each is searched alone.
+    flagged = IdentityRules(placeholder_email_patterns=(r"^noemail", r"(?i)^na@"))
+    assert set(find_placeholders(members, flagged).emails) == {"noemail@shop.com", "NA@shop.com"}
+    assert find_placeholders(members, IdentityRules(placeholder_email_patterns=())).emails == {}

@@ -162,9 +162,23 @@ class Placeholders:
     phones: dict[str, str] = field(default_factory=dict)
 
 
+def _any_pattern(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a text matches any of ``patterns``, searched as one alternation: 200,000
+    emails against a dozen patterns one at a time took seconds. A pattern that cannot sit
+    in an alternation (a global flag such as ``(?i)`` not at its start) keeps them apart."""
+    if not patterns:
+        return lambda _text: False
+    try:
+        either = re.compile("|".join(f"(?:{p})" for p in patterns))
+    except re.error:
+        each = [re.compile(p) for p in patterns]
+        return lambda text: any(p.search(text) for p in each)
+    return lambda text: either.search(text) is not None
+
+
 def find_placeholders(members: Sequence[Member], rules: IdentityRules) -> Placeholders:
     found = Placeholders()
-    patterns = [re.compile(p) for p in rules.placeholder_email_patterns]
+    looks_made_up = _any_pattern(rules.placeholder_email_patterns)
     listed_emails = {normalise_email(e, rules) for e in rules.placeholder_emails}
     listed_phones = {normalise_phone(p, rules) for p in rules.placeholder_phones}
     email_count: Counter[str] = Counter()
@@ -175,7 +189,7 @@ def find_placeholders(members: Sequence[Member], rules: IdentityRules) -> Placeh
     for email, count in email_count.items():
         if email in listed_emails:
             found.emails[email] = "configured placeholder"
-        elif any(p.search(email) for p in patterns):
+        elif looks_made_up(email):
             found.emails[email] = "looks like a placeholder"
         elif count > rules.max_profiles_per_value:
             found.emails[email] = f"shared by {count} profiles"
