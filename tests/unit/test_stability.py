@@ -135,9 +135,9 @@ def test_the_row_holds_until_the_edge(
         assert _visible(later) == _visible(first), moment
 
 
-def test_a_moving_example_date_ends_the_span_at_midnight() -> None:
-    # A Seed member (loyalty, one purchase) is told "3 more visits within 30 days
-    # for Sprout (e.g. by …)": the example date moves each day.
+def test_the_way_to_a_rolling_window_tier_does_not_move_with_the_day() -> None:
+    # A Seed member (loyalty, one purchase) is told "3 more visits within 30 days for
+    # Sprout": no example date that moves each day, so the row holds past midnight.
     program = PROGRAMS[0]
     timeline = Timeline([(START, Decimal(20), 0)])
     before = START + timedelta(days=1)
@@ -145,8 +145,11 @@ def test_a_moving_example_date_ends_the_span_at_midnight() -> None:
     now = datetime(2026, 1, 10, 14, 0, tzinfo=UTC)
     result = _compute(program, timeline, now, previous, None)
     assert result.row["tier"] == "Seed"
-    assert any("e.g. by" in hint for hint in result.row["to_next"])
-    assert result.stable_until == datetime(2026, 1, 11, tzinfo=UTC)
+    assert any(hint.endswith("within 30 days for Sprout") for hint in result.row["to_next"])
+    assert result.stable_until is not None
+    assert result.stable_until > datetime(2026, 1, 12, tzinfo=UTC)
+    later = _compute(program, timeline, datetime(2026, 1, 12, 9, 0, tzinfo=UTC), previous, None)
+    assert _visible(later) == _visible(result)
 
 
 def test_a_purchase_leaving_the_window_ends_the_span() -> None:

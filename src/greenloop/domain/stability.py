@@ -3,8 +3,7 @@
 A person's row (metrics, tier, reasons, the way to the next tier, what keeps the tier)
 depends on the moment of analysis only at a few edges: a purchase dated later coming
 into view, a purchase leaving a rolling window, a new calendar year, a review date, a
-lock's start or end, and the day on which the example date of a "within N days (e.g.
-by …)" hint moves. :func:`stable_until` gives the earliest edge after ``now``: with the
+lock's start or end. :func:`stable_until` gives the earliest edge after ``now``: with the
 same facts and the same previous state, an analysis at any moment from ``now`` up to
 (not including) it gives the same row, but for the moment of computing and the columns
 only known once everyone is computed (risk and the predictions). A full analysis reuses
@@ -72,9 +71,6 @@ def stable_until(
                 local.date().replace(year=local.year + 1, month=1, day=1), time(), local.tzinfo
             )
         )
-    if _dated_hint(program, evaluation):
-        # "(e.g. by <now + N days>)": the date is taken in ``now``'s own zone.
-        edges.append(datetime.combine(now.date() + timedelta(days=1), time(), now.tzinfo))
     # Past decision edges are behind us: the policy already decides as after them.
     edges += _decision_edges(program, previous, lock)
     first = min((edge for edge in edges if edge > now), default=None)
@@ -107,17 +103,6 @@ def _recent_visits_edge(timeline: Timeline, metrics: MetricRules, now: datetime)
     # In absolute time, as the metrics subtract the window (a local day that spans a
     # change of clocks is 23 or 25 hours long).
     return next_day.astimezone(UTC) + timedelta(days=metrics.recent_days)
-
-
-def _dated_hint(program: Program, evaluation: Evaluation) -> bool:
-    """Whether the way to the next tier may carry a date that moves with the clock."""
-    rank = program.rank(evaluation.tier)
-    if rank == 0:
-        return False
-    return any(
-        c.window.kind == "rolling" and c.kind in ("visits", "purchase_count") and c.at_least
-        for c in program.tiers[rank - 1].conditions
-    )
 
 
 def _decision_edges(

@@ -225,9 +225,7 @@ def _explain(condition: Condition, measured: Decimal | int | bool) -> str:
     return f"{measured} {noun} {window} (needs {need})"
 
 
-def _gap(
-    condition: Condition, measured: Decimal | int | bool, tier: str, now: datetime
-) -> str | None:
+def _gap(condition: Condition, measured: Decimal | int | bool, tier: str) -> str | None:
     if condition.kind == "loyalty":
         return None if measured else f"join the loyalty program for {tier}"
     if condition.at_least is None:
@@ -241,9 +239,9 @@ def _gap(
     count = int(missing)
     plural = "" if count == 1 else "s"
     if condition.window.kind == "rolling":
-        by = (now + timedelta(days=condition.window.days or 0)).date().isoformat()
-        days = condition.window.days
-        return f"{count} more {noun}{plural} within {days} days for {tier} (e.g. by {by})"
+        # No example date ("by <today + N days>"): it would restate "within N days" and
+        # move every day, rewriting every such person's row at every daily run.
+        return f"{count} more {noun}{plural} within {condition.window.days} days for {tier}"
     return f"{count} more {noun}{plural} for {tier}"
 
 
@@ -316,9 +314,9 @@ def evaluate(
         above = program.tiers[rank - 1]
         evaluation.next_tier = above.name
         gaps = [
-            _gap(c, measured_now[id(c)], above.name, now)
+            _gap(c, measured_now[id(c)], above.name)
             if id(c) in measured_now
-            else _gap(c, _measure(c, facts, now, zone), above.name, now)
+            else _gap(c, _measure(c, facts, now, zone), above.name)
             for c in above.conditions
         ]
         evaluation.to_next = [g for g in gaps if g]
