@@ -189,6 +189,18 @@ def changed_records(
     return changed & digests.keys(), gone
 
 
+@dataclass(frozen=True)
+class _Scoring:
+    """What this analysis scores: the records, their exact clusters, staff's decided
+    pairs and the rules (with their digest)."""
+
+    records: list[MatchRecord]
+    clusters: Sequence[Sequence[str]]
+    decided: set[tuple[str, str]]
+    rules: IdentityRules
+    rules_digest: str
+
+
 @dataclass
 class MatchFinder:
     """:func:`find_matches` that scores only what changed since the last analysis (see
@@ -214,42 +226,63 @@ class MatchFinder:
         if not rules.suggestions:
             return find_matches(facts, index, clusters, rules)
         began = time.perf_counter()
-        records = match_records(facts, index)
-        decided = decided_pairs(facts)
-        digests = record_digests(records, clusters)
-        rules_now = rules_digest(rules)
+        scoring = _Scoring(
+            match_records(facts, index), clusters, decided_pairs(facts), rules, rules_digest(rules)
+        )
+        digests = record_digests(scoring.records, clusters)
         kept = Kept.loads(self.stored)
-        if kept is not None and kept.rules == rules_now and self._recent(kept.learnt_at):
-            changed, gone = changed_records(kept, digests, decided)
+        matches: Matches | None = None
+        if kept is not None and kept.rules == scoring.rules_digest and self._recent(kept.learnt_at):
+            changed, gone = changed_records(kept, digests, scoring.decided)
             if not changed and not gone:
-                matches = sort_matches(kept.pairs, records, rules, kept.weights)
+                matches = sort_matches(kept.pairs, scoring.records, rules, kept.weights)
                 matches.reused = True
-                matches.seconds = time.perf_counter() - began
-                return matches
-            if len(changed) <= RELEARN_ABOVE_SHARE * len(records):
-                rescored, _ = score_across(
-                    records, clusters, decided, rules, weights=kept.weights, touching=changed
-                )
-                unchanged = [
-                    pair
-                    for pair in kept.pairs
-                    if pair.a in digests
-                    and pair.b in digests
-                    and pair.a not in changed
-                    and pair.b not in changed
-                ]
-                pairs = sorted([*unchanged, *rescored], key=lambda p: (-p.score, p.a, p.b))
-                fresh = Kept(rules_now, kept.learnt_at, kept.weights, digests, decided, pairs)
-                self.fresh = fresh.dumps()
-                matches = sort_matches(pairs, records, rules, kept.weights)
-                matches.scored_records = len(changed)
-                matches.seconds = time.perf_counter() - began
-                return matches
-        pairs, weights = score_across(records, clusters, decided, rules)
-        self.fresh = Kept(rules_now, self.now, weights, digests, decided, pairs).dumps()
-        matches = sort_matches(pairs, records, rules, weights)
-        matches.scored_records, matches.weights_learnt = len(records), True
+            elif len(changed) <= RELEARN_ABOVE_SHARE * len(scoring.records):
+                matches = self._score_changed(scoring, kept, digests, changed)
+        if matches is None:
+            matches = self._score_all(scoring, digests)
         matches.seconds = time.perf_counter() - began
+        return matches
+
+    def _score_changed(
+        self, scoring: _Scoring, kept: Kept, digests: dict[str, str], changed: set[str]
+    ) -> Matches:
+        """The changed records' pairs scored with the kept weights, the rest as kept."""
+        rescored, _ = score_across(
+            scoring.records,
+            scoring.clusters,
+            scoring.decided,
+            scoring.rules,
+            weights=kept.weights,
+            touching=changed,
+        )
+        unchanged = [
+            pair
+            for pair in kept.pairs
+            if pair.a in digests
+            and pair.b in digests
+            and pair.a not in changed
+            and pair.b not in changed
+        ]
+        pairs = sorted([*unchanged, *rescored], key=lambda p: (-p.score, p.a, p.b))
+        kept_now = Kept(
+            scoring.rules_digest, kept.learnt_at, kept.weights, digests, scoring.decided, pairs
+        )
+        self.fresh = kept_now.dumps()
+        matches = sort_matches(pairs, scoring.records, scoring.rules, kept.weights)
+        matches.scored_records = len(changed)
+        return matches
+
+    def _score_all(self, scoring: _Scoring, digests: dict[str, str]) -> Matches:
+        """Weights learnt again, every pair scored."""
+        pairs, weights = score_across(
+            scoring.records, scoring.clusters, scoring.decided, scoring.rules
+        )
+        self.fresh = Kept(
+            scoring.rules_digest, self.now, weights, digests, scoring.decided, pairs
+        ).dumps()
+        matches = sort_matches(pairs, scoring.records, scoring.rules, weights)
+        matches.scored_records, matches.weights_learnt = len(scoring.records), True
         return matches
 
     def _recent(self, learnt_at: datetime) -> bool:
