@@ -26,6 +26,7 @@ date, as it does the weights.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -36,6 +37,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection
 
 from greenloop.analytics.compute import MemberIndex
@@ -55,7 +58,7 @@ from greenloop.store.service_state import put_value, read_value
 __all__ = ["CACHE_NAME", "RELEARN_ABOVE_SHARE", "MatchFinder"]
 
 CACHE_NAME = "analyze.match_cache"
-_FORMAT = 2
+_FORMAT = 3
 
 # Past this share of changed records the weights are learnt again: a store that changed
 # this much may no longer look like the one they were learnt from, and scoring a
@@ -97,21 +100,21 @@ def astuple_of(record: MatchRecord) -> tuple[Any, ...]:
 
 def record_digests(
     records: Sequence[MatchRecord], clusters: Sequence[Sequence[str]]
-) -> dict[str, str]:
-    """Each record's digest, its exact cluster's members included: a pair is skipped
-    when its two records share a cluster, so a record whose cluster changed is scored
-    again even when the record itself did not change."""
+) -> dict[str, int]:
+    """Each record's 64-bit digest, of its key, its fields and its exact cluster's
+    members: a pair is skipped when its two records share a cluster, so a record whose
+    cluster changed is scored again even when the record itself did not change."""
     of_cluster: dict[str, bytes] = {}
     for members in clusters:
         joined = "\x1f".join(sorted(members)).encode()
         cluster_digest = hashlib.blake2b(joined, digest_size=8).digest()
         for key in members:
             of_cluster[key] = cluster_digest
-    found: dict[str, str] = {}
+    found: dict[str, int] = {}
     for record in records:
         digest = hashlib.blake2b(repr(astuple_of(record)).encode(), digest_size=8)
         digest.update(of_cluster.get(record.key, b""))
-        found[record.key] = digest.hexdigest()
+        found[record.key] = int.from_bytes(digest.digest(), "little")
     return found
 
 
@@ -133,9 +136,15 @@ class Kept:
     rules: str
     learnt_at: datetime
     weights: Weights
-    records: dict[str, str]
+    # The records' digests (:func:`record_digests`), sorted: the key is inside each, so
+    # the keys themselves (three quarters of the size) are not kept.
+    records: npt.NDArray[np.uint64]
     decided: set[tuple[str, str]]
     pairs: list[ScoredPair]
+
+    @staticmethod
+    def digests_of(digests: Mapping[str, int]) -> npt.NDArray[np.uint64]:
+        return np.sort(np.fromiter(digests.values(), np.uint64, len(digests)))
 
     def dumps(self) -> str:
         return json.dumps(
@@ -144,7 +153,7 @@ class Kept:
                 "rules": self.rules,
                 "learnt_at": self.learnt_at.isoformat(),
                 "weights": self.weights.as_json(),
-                "records": self.records,
+                "records": base64.b64encode(self.records.astype("<u8").tobytes()).decode(),
                 "decided": sorted(self.decided),
                 "pairs": [_pair_json(p) for p in self.pairs],
             },
@@ -163,14 +172,13 @@ class Kept:
             learnt_at = datetime.fromisoformat(stored["learnt_at"])
             if learnt_at.tzinfo is None:
                 return None
-            records = stored["records"]
-            if not isinstance(records, dict):
-                return None
+            packed = base64.b64decode(stored["records"], validate=True)
+            records = np.frombuffer(packed, "<u8").astype(np.uint64)
             return cls(
                 rules=str(stored["rules"]),
                 learnt_at=learnt_at,
                 weights=Weights.from_json(stored["weights"]),
-                records={str(k): str(v) for k, v in records.items()},
+                records=records,
                 decided={(str(a), str(b)) for a, b in stored["decided"]},
                 pairs=[_pair(p) for p in stored["pairs"]],
             )
@@ -179,13 +187,17 @@ class Kept:
 
 
 def changed_records(
-    kept: Kept, digests: Mapping[str, str], decided: set[tuple[str, str]]
+    kept: Kept, digests: Mapping[str, int], decided: set[tuple[str, str]]
 ) -> tuple[set[str], bool]:
-    """The records to score again, and whether any kept record is gone."""
-    changed = {key for key, digest in digests.items() if kept.records.get(key) != digest}
+    """The records to score again (new, changed, or in a pair staff decided or undid),
+    and whether a kept record is gone (or changed: its old digest is no longer found)."""
+    keys = list(digests)
+    values = np.fromiter(digests.values(), np.uint64, len(keys))
+    found = np.isin(values, kept.records)
+    changed = {keys[at] for at in np.flatnonzero(~found).tolist()}
     for a, b in decided ^ kept.decided:
         changed.update((a, b))
-    gone = any(key not in digests for key in kept.records)
+    gone = int(found.sum()) < len(kept.records)
     return changed & digests.keys(), gone
 
 
@@ -245,7 +257,7 @@ class MatchFinder:
         return matches
 
     def _score_changed(
-        self, scoring: _Scoring, kept: Kept, digests: dict[str, str], changed: set[str]
+        self, scoring: _Scoring, kept: Kept, digests: dict[str, int], changed: set[str]
     ) -> Matches:
         """The changed records' pairs scored with the kept weights, the rest as kept."""
         rescored, _ = score_across(
@@ -265,21 +277,23 @@ class MatchFinder:
             and pair.b not in changed
         ]
         pairs = sorted([*unchanged, *rescored], key=lambda p: (-p.score, p.a, p.b))
+        records = Kept.digests_of(digests)
         kept_now = Kept(
-            scoring.rules_digest, kept.learnt_at, kept.weights, digests, scoring.decided, pairs
+            scoring.rules_digest, kept.learnt_at, kept.weights, records, scoring.decided, pairs
         )
         self.fresh = kept_now.dumps()
         matches = sort_matches(pairs, scoring.records, scoring.rules, kept.weights)
         matches.scored_records = len(changed)
         return matches
 
-    def _score_all(self, scoring: _Scoring, digests: dict[str, str]) -> Matches:
+    def _score_all(self, scoring: _Scoring, digests: dict[str, int]) -> Matches:
         """Weights learnt again, every pair scored."""
         pairs, weights = score_across(
             scoring.records, scoring.clusters, scoring.decided, scoring.rules
         )
+        records = Kept.digests_of(digests)
         self.fresh = Kept(
-            scoring.rules_digest, self.now, weights, digests, scoring.decided, pairs
+            scoring.rules_digest, self.now, weights, records, scoring.decided, pairs
         ).dumps()
         matches = sort_matches(pairs, scoring.records, scoring.rules, weights)
         matches.scored_records, matches.weights_learnt = len(scoring.records), True
