@@ -803,8 +803,8 @@ def edit_profiles(engine: Engine, share: float) -> int:
     c = t.customers.c
     when = NEXT_DAY - timedelta(hours=4)
     with engine.begin() as conn:
-        ids = conn.execute(select(c.id).where(c.deleted_at.is_(None)).order_by(c.id)).scalars()
-        ids = list(ids)
+        live = select(c.id).where(c.deleted_at.is_(None)).order_by(c.id)
+        ids = list(conn.execute(live).scalars())
         step = max(1, round(1 / share)) if share > 0 else len(ids) + 1
         picked = ids[::step][: int(len(ids) * share)]
         for n, customer_id in enumerate(picked):

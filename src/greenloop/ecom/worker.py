@@ -317,6 +317,8 @@ def _lean_arrow_memory() -> None:
     pages resident (its own allocations never passed 25 MB), and no slower."""
     import pyarrow as pa  # type: ignore[import-untyped]
 
+    # A pyarrow wheel built without jemalloc raises NotImplementedError here: the
+    # default pool is then kept, which only costs memory.
     with contextlib.suppress(NotImplementedError):
         pa.set_memory_pool(pa.jemalloc_memory_pool())
 
