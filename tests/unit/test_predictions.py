@@ -26,6 +26,9 @@ from greenloop.domain.prediction_models import (
     fit_family,
     fit_model,
     kept_choice,
+    mbgnbd_log_likelihood,
+    nbd_log_likelihood,
+    pareto_nbd_log_likelihood,
 )
 from greenloop.domain.predictions import (
     BgNbdParams,
@@ -476,10 +479,20 @@ def test_a_large_store_chooses_its_model_on_an_even_sample_and_fits_it_on_everyo
     sampled = choose_model(summaries, days, max_people=1000)
     assert "each of 1,000 people's (an even sample)" in sampled.reason
     assert "(an even sample)" not in whole.reason
-    # The model is fitted on everyone, not on the sample.
+    # The model is fitted on everyone, not on the sample: from the sample's fit, to the
+    # optimum a cold start finds, within the optimiser's tolerance.
     x, tx, age = columns(summaries)
     everyone = fit_model(sampled.model.name, x, tx, age)
-    assert sampled.model.params == pytest.approx(everyone.params)
+    assert sampled.model.params == pytest.approx(everyone.params, rel=1e-3)
+    likelihood = {
+        "bgnbd": lambda p: bgnbd_log_likelihood(BgNbdParams(*p), x, tx, age),
+        "mbgnbd": lambda p: mbgnbd_log_likelihood(p, x, tx, age),
+        "pareto_nbd": lambda p: pareto_nbd_log_likelihood(p, x, tx, age),
+        "nbd": lambda p: nbd_log_likelihood(p, x, tx, age),
+    }[sampled.model.name]
+    warm = float(np.sum(likelihood(list(sampled.model.params.values()))))
+    cold = float(np.sum(likelihood(list(everyone.params.values()))))
+    assert warm >= cold - 1e-6 * abs(cold)
 
 
 def test_a_young_choice_is_kept_and_refitted_an_old_or_different_one_is_made_again(
@@ -496,9 +509,11 @@ def test_a_young_choice_is_kept_and_refitted_an_old_or_different_one_is_made_aga
     again = fit_family(summaries, kept=kept)
     assert again.choice.kept is True
     assert again.choice.model.name == first.choice.model.name
-    # Refitted on everyone from the stored parameters: the optimum the full choice found,
-    # to the optimiser's tolerance.
-    assert again.choice.model.params == pytest.approx(first.choice.model.params, rel=1e-3)
+    # Fitted on as many people as there are today: the parameters are used as they are.
+    assert stored["fitted_customers"] == len(summaries)
+    assert again.choice.model.params == first.choice.model.params
+    assert again.choice.refitted is False
+    assert again.choice.as_json()["fitted_customers"] == len(summaries)
     assert again.predictions.keys() == first.predictions.keys()
     for key, prediction in again.predictions.items():
         before = first.predictions[key]
@@ -508,6 +523,31 @@ def test_a_young_choice_is_kept_and_refitted_an_old_or_different_one_is_made_aga
         )
     assert again.choice.as_json()["chosen_on"] == stored["chosen_on"]  # it still ages
     assert again.choice.reason == first.choice.reason
+
+    # A store that grew by more than REFIT_ABOVE_SHARE since the fit is refitted.
+    keys = list(summaries)
+    smaller = fit_family({k: summaries[k] for k in keys[: len(keys) * 19 // 20]})
+    grown = kept_choice(smaller.choice.as_json(), MODEL_NAMES, today, 7)
+    assert grown is not None
+    assert grown.fitted_customers == len(keys) * 19 // 20
+    regrown = fit_family(summaries, kept=grown).choice
+    assert regrown.refitted is True
+    assert regrown.fitted_customers == len(summaries)
+    assert regrown.model.params != grown.model.params
+    # One more person than fitted on is within the share: kept as they are.
+    near = fit_family(dict(list(summaries.items())[:-1])).choice
+    kept_near = kept_choice(near.as_json(), MODEL_NAMES, today, 7)
+    assert kept_near is not None
+    assert fit_family(summaries, kept=kept_near).choice.model.params == near.model.params
+
+    # Stored before the number fitted on was: refitted on everyone from the stored
+    # parameters, to the optimum the full choice found within the optimiser's tolerance.
+    unknown = kept_choice({**stored, "fitted_customers": None}, MODEL_NAMES, today, 7)
+    assert unknown is not None
+    refitted = fit_family(summaries, kept=unknown).choice
+    assert refitted.refitted is True
+    assert refitted.fitted_customers == len(summaries)
+    assert refitted.model.params == pytest.approx(first.choice.model.params, rel=1e-3)
 
     assert kept_choice(stored, MODEL_NAMES, today + timedelta(days=7), 7) is None  # old
     assert kept_choice(stored, MODEL_NAMES, today - timedelta(days=1), 7) is None  # as-of

@@ -37,8 +37,9 @@ class AnalyzeOptions:
     at_risk_expected_below: Decimal = DEFAULT_EXPECTED_BACK_SOON
     # The purchase models the per-store choice may pick from (analytics.prediction_models).
     prediction_models: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd", "nbd")
-    # A model choice younger than this many days is kept (refitted, not backtested
-    # again); 0 chooses at every analysis (analytics.model_choice_days).
+    # A model choice younger than this many days is kept with its fit (refitted only
+    # when the people with a purchase changed by more than 1%, never backtested again);
+    # 0 chooses at every analysis (analytics.model_choice_days).
     model_choice_days: int = 7
     # Match weights younger than this many days are kept and only the changed records'
     # pairs are scored again; 0 learns and scores everything at every analysis

@@ -22,7 +22,7 @@ class WritePlan:
     full_rows: list[dict[str, Any]] = field(default_factory=list)
     full_hashes: list[str] = field(default_factory=list)
     # Persons whose only change is in the columns known once everyone is computed (risk,
-    # predictions): most of a day's changes, since the refitted models move nearly
+    # predictions): most of a day's changes, since a day's ageing moves nearly
     # everyone's predictions.
     late_rows: list[dict[str, Any]] = field(default_factory=list)
     late_hashes: list[str] = field(default_factory=list)

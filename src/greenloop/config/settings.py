@@ -320,8 +320,10 @@ class AnalyticsSettings(_Section):
     prediction_models: tuple[Literal["bgnbd", "mbgnbd", "pareto_nbd", "nbd"], ...] = Field(
         default=("bgnbd", "mbgnbd", "pareto_nbd", "nbd"), min_length=1
     )
-    # The choice among them (a backtest of each) is kept this many days: analyses in
-    # between refit the chosen model on everyone. 0 chooses again at every analysis.
+    # The choice among them (a backtest of each) and its fit are kept this many days:
+    # analyses in between predict with them, refitting the chosen model on everyone only
+    # when the people with a purchase number more than 1% away from those it was fitted
+    # on. 0 chooses again at every analysis.
     model_choice_days: int = Field(default=7, ge=0, le=365)
     # Past their cycle but expected back: a person the fitted model expects to buy at
     # least this many times in the next 90 days is not at risk (README: At risk).

@@ -118,8 +118,9 @@ same_day_is_one_visit = true
 # bgnbd, mbgnbd, pareto_nbd, nbd. `greenloop backtest` scores them over this many days.
 prediction_models = ["bgnbd", "mbgnbd", "pareto_nbd", "nbd"]
 backtest_horizon_days = 90
-# The choice is kept this many days (the chosen model is refitted at each analysis in
-# between); 0 backtests every candidate at every analysis.
+# The choice and its fit are kept this many days (the analyses in between refit the
+# chosen model only when the people with a purchase grew or shrank by more than 1%);
+# 0 backtests every candidate at every analysis.
 model_choice_days = 7
 # Take an unchanged person's stored row instead of computing it again; false
 # computes everyone at every analysis.

@@ -402,8 +402,8 @@ def row_hash(row: Mapping[str, Any], early: bytes | None = None) -> str:
     ``early``: :func:`early_digest` of the row, when already known.
 
     Its first half is the early digest's, so two digests that share it differ only in
-    :data:`LATE_COLUMNS` (:func:`early_unchanged`): a day's run, whose refitted models move
-    most persons' predictions and nothing else of them, then rewrites only those
+    :data:`LATE_COLUMNS` (:func:`early_unchanged`): a day's run, in which a day's
+    ageing moves most persons' predictions and nothing else of them, then rewrites only those
     columns (:func:`update_late_columns`)."""
     late = repr((row["risk"], *[_amount(row[c]) for c in LATE_COLUMNS if c != "risk"])).encode()
     first = early if early is not None else early_digest(row)
