@@ -28,6 +28,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -50,6 +51,7 @@ from greenloop.domain.predictions import (
 
 __all__ = [
     "MODEL_NAMES",
+    "Distinct",
     "FamilyResult",
     "FittedModel",
     "ModelChoice",
@@ -107,18 +109,51 @@ def mbgnbd_log_likelihood(params: Sequence[float], x: Floats, tx: Floats, age: F
     return out
 
 
-def _log_a0(params: Sequence[float], x: Floats, tx: Floats, age: Floats) -> Floats:
+@dataclass(frozen=True)
+class Distinct:
+    """Each row's (x, tx) and (x, age) pair, each distinct pair once.
+
+    Of Pareto/NBD's two hypergeometric terms, one reads only (x, tx) and the other only
+    (x, age), and they are most of its cost. Far fewer pairs than rows are distinct (all
+    one-time buyers share x = 0, tx = 0; ages are whole days): on 124,000 generated
+    people, 22,000 and 23,000 pairs against 85,000 distinct rows."""
+
+    x_tx: Floats  # (pairs, 2)
+    of_tx: npt.NDArray[np.intp]  # row -> its pair
+    x_age: Floats
+    of_age: npt.NDArray[np.intp]
+
+    @classmethod
+    def of(cls, x: Floats, tx: Floats, age: Floats) -> Distinct:
+        # As complex numbers: a 1-D unique, several times faster than one over rows.
+        x_tx, of_tx = np.unique(x + 1j * tx, return_inverse=True)
+        x_age, of_age = np.unique(x + 1j * age, return_inverse=True)
+        return cls(
+            np.stack([x_tx.real, x_tx.imag], axis=1),
+            of_tx.reshape(-1),
+            np.stack([x_age.real, x_age.imag], axis=1),
+            of_age.reshape(-1),
+        )
+
+
+def _log_a0_term(params: Sequence[float], x: Floats, moment: Floats) -> Floats:
     r, alpha, s, beta = params
     if alpha < beta:
         low, high, t = alpha, beta, r + x
     else:
         low, high, t = beta, alpha, s + 1.0 + 0.0 * x
-    gap = high - low
     rsx = r + s + x
-    p1 = special.hyp2f1(rsx, t, rsx + 1.0, gap / (high + tx))
-    p2 = special.hyp2f1(rsx, t, rsx + 1.0, gap / (high + age))
-    first = np.log(p1) - rsx * np.log(high + tx)
-    second = np.log(p2) - rsx * np.log(high + age)
+    p = special.hyp2f1(rsx, t, rsx + 1.0, (high - low) / (high + moment))
+    term: Floats = np.log(p) - rsx * np.log(high + moment)
+    return term
+
+
+def _log_a0(
+    params: Sequence[float], x: Floats, tx: Floats, age: Floats, distinct: Distinct | None = None
+) -> Floats:
+    pairs = distinct if distinct is not None else Distinct.of(x, tx, age)
+    first = _log_a0_term(params, pairs.x_tx[:, 0], pairs.x_tx[:, 1])[pairs.of_tx]
+    second = _log_a0_term(params, pairs.x_age[:, 0], pairs.x_age[:, 1])[pairs.of_age]
     # log(e^first - e^second), first > second
     with np.errstate(divide="ignore", invalid="ignore"):
         out: Floats = first + np.log1p(-np.exp(second - first))
@@ -126,13 +161,18 @@ def _log_a0(params: Sequence[float], x: Floats, tx: Floats, age: Floats) -> Floa
 
 
 def pareto_nbd_log_likelihood(
-    params: Sequence[float], x: Floats, tx: Floats, age: Floats
+    params: Sequence[float],
+    x: Floats,
+    tx: Floats,
+    age: Floats,
+    distinct: Distinct | None = None,
 ) -> Floats:
-    """Per-row Pareto/NBD log-likelihood (Fader & Hardie 2005, eq. 22)."""
+    """Per-row Pareto/NBD log-likelihood (Fader & Hardie 2005, eq. 22). ``distinct``:
+    :meth:`Distinct.of` the same rows, when many evaluations share them."""
     r, alpha, s, beta = params
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * math.log(alpha) + s * math.log(beta)
     alive = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
-    died = math.log(s) - np.log(r + s + x) + _log_a0(params, x, tx, age)
+    died = math.log(s) - np.log(r + s + x) + _log_a0(params, x, tx, age, distinct)
     out: Floats = a1 + np.logaddexp(alive, died)
     return out
 
@@ -227,8 +267,10 @@ def _fit_numeric(
     name: str, x: Floats, tx: Floats, age: Floats, start: Mapping[str, float] | None = None
 ) -> FittedModel:
     names = _NAMES[name]
-    ll = _LIKELIHOODS[name]
     ux, utx, uage, w = _collapse(x, tx, age)
+    ll = _LIKELIHOODS[name]
+    if name == "pareto_nbd":
+        ll = partial(pareto_nbd_log_likelihood, distinct=Distinct.of(ux, utx, uage))
     total = float(w.sum())
     scale = float(np.average(uage, weights=w)) or 1.0
 
