@@ -37,6 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection
@@ -85,6 +86,10 @@ def rules_digest(rules: IdentityRules) -> str:
     return digest.hexdigest()
 
 
+# MessagePack keeps types apart at half of repr's cost (every record, every analysis).
+_pack = msgspec.msgpack.Encoder().encode
+
+
 def astuple_of(record: MatchRecord) -> tuple[Any, ...]:
     return (
         record.key,
@@ -112,7 +117,7 @@ def record_digests(
             of_cluster[key] = cluster_digest
     found: dict[str, int] = {}
     for record in records:
-        digest = hashlib.blake2b(repr(astuple_of(record)).encode(), digest_size=8)
+        digest = hashlib.blake2b(_pack(astuple_of(record)), digest_size=8)
         digest.update(of_cluster.get(record.key, b""))
         found[record.key] = int.from_bytes(digest.digest(), "little")
     return found
