@@ -31,7 +31,8 @@ from greenloop.domain.matching import (
 )
 from greenloop.domain.matching.blocking import BLOCKING_KEYS, PAIRS_PER_RECORD, _within_budget
 from greenloop.domain.matching.evidence import evidence
-from greenloop.domain.matching.levels import made_of_names
+from greenloop.domain.matching.levels import NOT_DIGIT, bare_address, local_part, made_of_names
+from greenloop.domain.matching.prepared import Prepared
 from greenloop.domain.nicknames import NICKNAME_GROUPS, nickname_of
 
 T = TypeVar("T")
@@ -738,3 +739,18 @@ def test_two_hundred_thousand_records_score_in_seconds() -> None:
     # Timings are printed, not asserted (the machine is shared): benchmarks/identity.py
     # measures matching inside a whole analysis.
     assert sum(truth) / len(truth) >= 0.9
+
+
+def test_an_emails_digits_and_letters_are_worked_out_when_asked_and_agree_across_asks() -> None:
+    emails = ["anna.smith1@mail.com", "anna.smith2@mail.com", "annasmith1@mail.com", "a1@x.org"]
+    prep = Prepared([MatchRecord(f"customer:{n}", emails=(e,)) for n, e in enumerate(emails)])
+    ids = prep.email_flat
+    # Asked in pieces and in any order, the ids are equal exactly when the values are.
+    late = np.concatenate([prep.email_digits(ids[[3, 1]]), prep.email_digits(ids[[0, 2]])])
+    late = late[[2, 1, 3, 0]]
+    digits = [NOT_DIGIT.sub("", local_part(e)) for e in emails]
+    bare = [bare_address(e) for e in emails]
+    for x, y in itertools.combinations(range(len(emails)), 2):
+        assert (late[x] == late[y]) == (digits[x] == digits[y])
+        same_bare = prep.email_bare(ids[[x]])[0] == prep.email_bare(ids[[y]])[0]
+        assert same_bare == (bare[x] == bare[y])

@@ -175,12 +175,12 @@ def _compare_slice(prep: Prepared, i: IntArray, j: IntArray) -> LevelArray:
         edits = _edits(prep.email, a_ids, b_ids, 3)
         shorter = np.minimum(prep.local_len[local_a], prep.local_len[local_b])
         typo = (edits <= 1) | ((edits == 2) & (shorter >= TWO_TYPOS_MIN_LOCAL))
-        same_digits = prep.email_digits[a_ids] == prep.email_digits[b_ids]
+        same_digits = prep.email_digits(a_ids) == prep.email_digits(b_ids)
         named_a, named_b = prep.email_named(at_a[rest]), prep.email_named(at_b[rest])
         named = named_a & named_b
         close = typo | (local_a == local_b)
         letter_typo = (
-            (edits <= 1) & same_digits & (prep.email_bare[a_ids] != prep.email_bare[b_ids])
+            (edits <= 1) & same_digits & (prep.email_bare(a_ids) != prep.email_bare(b_ids))
         )
         levels = np.where(named, np.where(letter_typo, 3, 0), np.where(close, 3, 1))
         unsure = np.flatnonzero(~named & ~close)  # similar local parts, or different
