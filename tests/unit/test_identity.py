@@ -4,8 +4,12 @@ stable person ids."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from greenloop.domain.identity import (
     IdentityRules,
@@ -144,6 +148,41 @@ def test_person_ids_survive_growth_splits_and_merges() -> None:
     assert split["a"] == "new3"
     merged = stable_person_ids([["a", "b", "x", "c"]], split, new_id)
     assert set(merged.values()) == {"new1"}
+
+
+def _ids_by_votes(
+    clusters: list[list[str]], previous: dict[str, str], new_id: Callable[[], str]
+) -> dict[str, str]:
+    """stable_person_ids' rule, every cluster's votes counted alike."""
+    claims = sorted(
+        (-count, pid, index)
+        for index, members in enumerate(clusters)
+        for pid, count in Counter(previous[m] for m in members if m in previous).items()
+    )
+    assigned: dict[int, str] = {}
+    for _votes, pid, index in claims:
+        if index not in assigned and pid not in assigned.values():
+            assigned[index] = pid
+    ids = [assigned.get(i) or new_id() for i in range(len(clusters))]
+    return {m: ids[i] for i, c in enumerate(clusters) for m in c}
+
+
+@given(
+    st.lists(st.integers(0, 5), min_size=1, max_size=40),
+    st.lists(st.one_of(st.none(), st.integers(0, 6)), min_size=40, max_size=40),
+)
+def test_person_ids_of_single_members_follow_the_same_votes(
+    cluster_of: list[int], held: list[int | None]
+) -> None:
+    # Clusters of one take the quick path; the ids must be those of counting every vote.
+    grouped: dict[int, list[str]] = {}
+    for n, c in enumerate(cluster_of):
+        grouped.setdefault(c, []).append(f"m{n:02d}")
+    clusters = sorted(grouped.values())
+    previous = {f"m{n:02d}": f"p{h}" for n, h in enumerate(held) if h is not None}
+    counters = [itertools.count(), itertools.count()]
+    quick = stable_person_ids(clusters, previous, lambda: f"new{next(counters[0])}")
+    assert quick == _ids_by_votes(clusters, previous, lambda: f"new{next(counters[1])}")
 
 
 def test_placeholder_patterns_match_as_one_alternation_or_one_by_one() -> None:

@@ -314,6 +314,11 @@ def stable_person_ids(
     """
     claims: list[tuple[int, str, int]] = []  # (-votes, id, cluster index)
     for index, members in enumerate(clusters):
+        if len(members) == 1:  # most people: one vote at most, no Counter to build
+            held = previous.get(members[0])
+            if held is not None:
+                claims.append((-1, held, index))
+            continue
         votes = Counter(previous[m] for m in members if m in previous)
         claims.extend((-count, pid, index) for pid, count in votes.items())
     assigned: dict[int, str] = {}
