@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -136,7 +136,7 @@ def _phone(raw: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """A profile (``customer:<id>``) or an eCom buyer (``email:<address>``) to cluster."""
 
@@ -176,16 +176,20 @@ def _any_pattern(patterns: Sequence[str]) -> Callable[[str], bool]:
     return lambda text: either.search(text) is not None
 
 
+def _once(values: tuple[str, ...]) -> Collection[str]:
+    """The values, each once (as a set, in its order, when there are two or more)."""
+    return values if len(values) < 2 else set(values)
+
+
 def find_placeholders(members: Sequence[Member], rules: IdentityRules) -> Placeholders:
     found = Placeholders()
     looks_made_up = _any_pattern(rules.placeholder_email_patterns)
     listed_emails = {normalise_email(e, rules) for e in rules.placeholder_emails}
     listed_phones = {normalise_phone(p, rules) for p in rules.placeholder_phones}
-    email_count: Counter[str] = Counter()
-    phone_count: Counter[str] = Counter()
-    for member in members:
-        email_count.update(set(member.emails))
-        phone_count.update(set(member.phones))
+    # Each member's values once; counted in one pass (an update per member cost a
+    # second on 235,000 members).
+    email_count = Counter(e for m in members for e in _once(m.emails))
+    phone_count = Counter(p for m in members for p in _once(m.phones))
     for email, count in email_count.items():
         if email in listed_emails:
             found.emails[email] = "configured placeholder"
@@ -206,7 +210,8 @@ class _UnionFind:
         self.parent: dict[str, str] = {}
 
     def find(self, key: str) -> str:
-        parent = self.parent.setdefault(key, key)
+        # A key never joined is its own root and is not stored: most members.
+        parent = self.parent.get(key, key)
         if parent != key:
             root = self.find(parent)
             self.parent[key] = root
@@ -271,12 +276,12 @@ def cluster(
         ("phone", defaultdict(list)),
     ]
     for member in members:
-        for email in set(member.emails):
+        for email in _once(member.emails):
             if email not in placeholders.emails:
                 by_value[0][1][email].append(member.key)
         if member.code:
             by_value[1][1][member.code].append(member.key)
-        for phone in set(member.phones):
+        for phone in _once(member.phones):
             if phone not in placeholders.phones:
                 by_value[2][1][phone].append(member.key)
     first = {m.key: m.first for m in members}
