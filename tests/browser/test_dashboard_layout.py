@@ -29,6 +29,11 @@ ADMIN_LINKS = ["/", "/lookup", "/customers", "/at-risk", "/review", "/program", 
 STAFF_LINKS = ["/lookup", "/customers"]
 AXE = Axe()
 
+# Layout, keyboard and accessibility come from the same templates and stylesheet whichever
+# database answered, so this module runs on SQLite only; what each database shows is
+# checked on both by test_dashboard_pages and the API's schema test.
+pytestmark = pytest.mark.parametrize("served", ["sqlite"], indirect=True)
+
 
 def check_accessible(page: Any, where: str) -> None:
     """axe-core on the page as it is now; fails on serious or critical violations."""
