@@ -31,7 +31,12 @@ from sqlalchemy import Connection, Engine
 
 from greenloop.analytics.facts import load_people
 from greenloop.analytics.options import AnalyzeOptions
-from greenloop.analytics.purchase_rows import entries_by_person, read_purchase_rows
+from greenloop.analytics.purchase_rows import (
+    entries_by_person,
+    group_rows,
+    parse_entries,
+    read_purchase_rows,
+)
 from greenloop.analytics.run import AnalyzeReport, Computation, compute_all
 from greenloop.domain.purchases import RETURN
 from greenloop.errors import FatalError
@@ -201,8 +206,10 @@ def backtest(
     zone = options.metrics.store_zone
     with engine.connect() as conn:
         _, orders = load_people(conn)
-        rows = read_purchase_rows(conn, orders, options.counting)
-        entries, _, _ = entries_by_person(rows, computed.index, computed.assignment, options)
+        grouped = group_rows(read_purchase_rows(conn, orders, options.counting))
+    read, _, _ = entries_by_person(grouped, computed.index, computed.assignment, options.identity)
+    del grouped
+    entries = {pid: parse_entries(person) for pid, person in read.items()}
     horizon_end = as_of + timedelta(days=horizon_days)
     value_end = as_of + timedelta(days=_VALUE_DAYS)
     latest = max((e[0] for person in entries.values() for e in person), default=as_of)

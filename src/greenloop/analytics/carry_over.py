@@ -16,7 +16,6 @@ Turned off with ``analytics.carry_over = false``: every person is then computed.
 from __future__ import annotations
 
 import hashlib
-import marshal
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -24,9 +23,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+import msgspec
+
 from greenloop.analytics.compute import Context, PersonResult
 from greenloop.analytics.facts import Facts
-from greenloop.analytics.outcome import Entry, Outcome
+from greenloop.analytics.outcome import Outcome, RawEntry
 from greenloop.analytics.predict import summary_carried
 from greenloop.domain.replay import Lock
 from greenloop.domain.tiers import TierState
@@ -50,6 +51,12 @@ def code_digest() -> str:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+# MessagePack writes values only. marshal, used before, also marks each object that has
+# another reference somewhere, so the same inputs could pack differently depending on
+# what else happened to hold them.
+_pack = msgspec.msgpack.Encoder().encode
 
 
 def _moment(value: datetime | None) -> float | None:
@@ -83,7 +90,7 @@ class Fingerprints:
         self,
         person_id: str,
         members: Sequence[str],
-        entries: Sequence[Entry],
+        entries: Sequence[RawEntry],
         previous: TierState | None,
         lock: Lock | None,
         facts: Facts,
@@ -124,15 +131,16 @@ class Fingerprints:
                 previous.reason,
             )
         held = None if lock is None else (lock.tier, _moment(lock.since), _moment(lock.until))
-        packed = marshal.dumps(
+        packed = _pack(
             (
                 person_id,
                 sorted(members),
                 profiles,
                 # The timeline's entries in the order read (a fixed order: by sale
-                # date and id). Money as its text: 12.5 and 12.50 differ here (an
-                # unneeded recompute, never a wrong row).
-                [(at.timestamp(), str(value), flags) for at, value, flags in entries],
+                # date and id), as read: moments as ISO-8601 UTC text, money as its
+                # text. 12.5 and 12.50 differ here (an unneeded recompute, never a
+                # wrong row).
+                entries,
                 state,
                 held,
             )
@@ -231,7 +239,7 @@ class PersonKey(NamedTuple):
 
     pid: str
     members: Sequence[str]
-    entries: Sequence[Entry]
+    entries: Sequence[RawEntry]
     previous: TierState | None
     lock: Lock | None
 

@@ -13,10 +13,13 @@ from greenloop.store.person_inputs import Carried
 if TYPE_CHECKING:
     from greenloop.domain.predictions import CustomerSummary
 
-__all__ = ["Computed", "Entry", "Outcome"]
+__all__ = ["Computed", "Entry", "Outcome", "RawEntry"]
 
 # A timeline entry: when, the value, the purchase flags.
 Entry = tuple[datetime, Decimal, int]
+# The same entry as a full analysis reads it: the moment as ISO-8601 text and the value
+# as its Decimal text (parsed only for the persons computed again).
+RawEntry = tuple[str, str, int]
 
 
 @dataclass

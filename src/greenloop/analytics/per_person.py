@@ -18,8 +18,9 @@ from greenloop.analytics import transfer
 from greenloop.analytics.carry_over import Carry, Fingerprints, PersonKey
 from greenloop.analytics.compute import Context, compute_person
 from greenloop.analytics.facts import Facts
-from greenloop.analytics.outcome import Computed, Entry, Outcome
+from greenloop.analytics.outcome import Computed, Outcome, RawEntry
 from greenloop.analytics.predict import summary_of
+from greenloop.analytics.purchase_rows import parse_entries
 from greenloop.domain.purchases import Timeline
 from greenloop.domain.replay import Lock
 from greenloop.domain.tiers import TierState
@@ -37,7 +38,7 @@ class Everyone:
 
     clusters: Sequence[Sequence[str]]
     assignment: Mapping[str, str]
-    entries: dict[str, list[Entry]]
+    entries: dict[str, list[RawEntry]]  # as text, in the order read
     facts: Facts
     ctx: Context
     states: Mapping[str, TierState]
@@ -85,7 +86,7 @@ def _compute_share(everyone: Everyone, start: int, stop: int) -> Computed:
                 if summary is not None:
                     summaries[pid] = summary
                 continue
-        timeline = Timeline(entries)
+        timeline = Timeline(parse_entries(entries))
         summary = summary_of(timeline, now, zone) if everyone.predictions else None
         if summary is not None:
             summaries[pid] = summary

@@ -4,9 +4,15 @@ A full analysis needs two things that do not depend on each other until the very
 who is who (identity, from profiles and eCom buyers) and what was bought (a million
 sales merged with their twins, returns and payments). Each takes about ten seconds on
 a large store, in one process. With a second CPU the purchases are read and merged in
-a forked process while the parent clusters; the rows come back as ``marshal`` text
-(moments as ISO-8601, money as its ``Decimal`` text, both round-trip exactly), and the
-parent only attributes them to persons.
+a forked process while the parent clusters.
+
+That process also groups the rows by customer (:class:`Grouped`), so the parent
+attributes two hundred thousand groups to persons rather than a million rows, and it
+sends each timeline entry as text (:data:`~greenloop.analytics.outcome.RawEntry`: the
+moment as ISO-8601, the value as its ``Decimal`` text; both round-trip exactly). Text
+is all a person carried over needs (their fingerprint is taken of it); only the persons
+computed again have theirs parsed (:func:`parse_entries`). On a day's run that is a few
+thousand persons, not a million entries.
 
 If the forked process fails, the parent reads the purchases itself, so an error (a
 damaged database, say) surfaces as the same exception the one-process path raises.
@@ -16,8 +22,9 @@ from __future__ import annotations
 
 import marshal
 import multiprocessing
-from collections import defaultdict
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -25,9 +32,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from greenloop.analytics.compute import MemberIndex
-from greenloop.analytics.options import AnalyzeOptions
-from greenloop.analytics.outcome import Entry
-from greenloop.domain.identity import normalise_email
+from greenloop.analytics.outcome import Entry, RawEntry
+from greenloop.domain.identity import IdentityRules, normalise_email
 from greenloop.domain.purchases import (
     CountingRules,
     OrderFact,
@@ -42,11 +48,17 @@ from greenloop.store.purchase_facts import (
     stream_sale_rows,
 )
 
-__all__ = ["PurchaseReader", "entries_by_person", "read_purchase_rows"]
+__all__ = [
+    "Grouped",
+    "PurchaseReader",
+    "entries_by_person",
+    "group_rows",
+    "parse_entries",
+    "read_purchase_rows",
+]
 
 # Below this many sales a second process costs more than it saves.
 FORK_MIN_SALES = 200_000
-_CHUNK = 100_000
 
 
 def read_purchase_rows(
@@ -58,9 +70,84 @@ def read_purchase_rows(
     return stream_purchases(stream_sale_rows(conn), orders, counting, originals, payments)
 
 
+# A purchase row without a customer: its email and order number (which decide whom it
+# belongs to once identity is known), its position in the stream, its entry (None when
+# it does not count or has no moment).
+Other = tuple[str | None, str | None, int, RawEntry | None]
+
+
+@dataclass
+class Grouped:
+    """The purchase rows, in ``stream_purchases``' order, grouped by the customer they
+    name (most of them) with their positions in that order, so that a person with
+    several members gets their entries back in it."""
+
+    # Customer id → how many rows name them, counted or not.
+    rows: dict[str, int] = field(default_factory=dict)
+    # Customer id → their counted entries with a moment, and those entries' positions
+    # (``array("q")`` bytes: a million positions as Python ints held 36 MB more).
+    entries: dict[str, list[RawEntry]] = field(default_factory=dict)
+    positions: dict[str, bytes] = field(default_factory=dict)
+    others: list[Other] = field(default_factory=list)
+
+    def packed(self, customers: int = 20_000) -> Iterator[bytes]:
+        """The groups as ``marshal`` parts of ``customers`` customers each (the rows
+        without one go with the first), so that the receiver never holds the whole
+        packed beside what it unpacked."""
+        keys = list(self.rows)
+        for start in range(0, max(len(keys), 1), customers):
+            part = keys[start : start + customers]
+            entries = {k: self.entries[k] for k in part if k in self.entries}
+            yield marshal.dumps(
+                (
+                    {k: self.rows[k] for k in part},
+                    entries,
+                    {k: self.positions[k] for k in entries},
+                    [] if start else self.others,
+                )
+            )
+
+    def add(self, part: bytes) -> None:
+        """One part of :meth:`packed`, unpacked into these groups."""
+        rows, entries, positions, others = marshal.loads(part)  # noqa: S302 (our own fork)
+        self.rows.update(rows)
+        self.entries.update(entries)
+        self.positions.update(positions)
+        self.others.extend(others)
+
+
+def group_rows(rows: Iterable[PurchaseRow]) -> Grouped:
+    """The purchase rows grouped (:class:`Grouped`), each entry as text."""
+    grouped = Grouped()
+    counts_of, entries, others = grouped.rows, grouped.entries, grouped.others
+    positions: dict[str, list[int]] = {}
+    for position, (customer, email, number, at, counts, flags, value) in enumerate(rows):
+        entry = (at.isoformat(), str(value), flags) if counts and at is not None else None
+        if customer is None:
+            others.append((email, number, position, entry))
+            continue
+        counts_of[customer] = counts_of.get(customer, 0) + 1
+        if entry is not None:
+            found = entries.get(customer)
+            if found is None:
+                entries[customer] = [entry]
+                positions[customer] = [position]
+            else:
+                found.append(entry)
+                positions[customer].append(position)
+    grouped.positions = {key: array("q", at).tobytes() for key, at in positions.items()}
+    return grouped
+
+
+def parse_entries(entries: Iterable[RawEntry]) -> list[Entry]:
+    """Entries as text, back to moments and amounts (exactly the ones read)."""
+    moment = datetime.fromisoformat
+    return [(moment(at), Decimal(value), flags) for at, value, flags in entries]
+
+
 class PurchaseReader:
-    """Starts reading the purchase rows in a forked process (when worth it); :meth:`rows`
-    gives them, from that process or read here.
+    """Starts reading and grouping the purchase rows in a forked process (when worth
+    it); :meth:`grouped` gives them, from that process or read here.
 
     Started before the parent loads the profiles and orders: the forked process loads
     the orders itself, so its reading overlaps the parent's loading as well as its
@@ -83,19 +170,13 @@ class PurchaseReader:
         self._worker.start()
         send.close()
 
-    def rows(self, conn: Connection, orders: Sequence[OrderFact]) -> Iterator[PurchaseRow]:
-        """The purchase rows, in ``stream_purchases``' order; ``conn`` reads them here,
-        merged with ``orders``, when no forked process did."""
-        chunks = self._received() if self._worker is not None else None
-        if chunks is None:
-            yield from read_purchase_rows(conn, orders, self._counting)
-            return
-        parse_time = datetime.fromisoformat
-        for chunk in chunks:
-            rows = marshal.loads(chunk)  # noqa: S302 (our own forked child)
-            for customer, email, number, at, counts, flags, value in rows:
-                moment = None if at is None else parse_time(at)
-                yield customer, email, number, moment, counts, flags, Decimal(value)
+    def grouped(self, conn: Connection, orders: Sequence[OrderFact]) -> Grouped:
+        """The purchase rows grouped; ``conn`` reads them here, merged with ``orders``,
+        when no forked process did."""
+        received = self._received() if self._worker is not None else None
+        if received is None:
+            return group_rows(read_purchase_rows(conn, orders, self._counting))
+        return received
 
     def close(self) -> None:
         """Stops the forked process if its rows were never taken (an earlier stage failed)."""
@@ -105,74 +186,91 @@ class PurchaseReader:
         if self._receive is not None:
             self._receive.close()
 
-    def _received(self) -> list[bytes] | None:
-        """Every chunk the forked process sent, or None when it did not finish."""
-        chunks: list[bytes] = []
+    def _received(self) -> Grouped | None:
+        """What the forked process sent, or None when it did not finish."""
+        grouped = Grouped()
         try:
-            while chunk := self._receive.recv_bytes():
-                chunks.append(chunk)
+            while part := self._receive.recv_bytes():
+                grouped.add(part)
         except EOFError:
             return None
         finally:
             self._receive.close()
             self._worker.join()
-        return chunks
+        return grouped
 
     def _send_rows(self, send: Any) -> None:
         # The parent's pooled connections must not be used here: a fresh pool, same engine.
         self._engine.dispose(close=False)
-        chunks: list[bytes] = []
-        batch: list[tuple[Any, ...]] = []
         with self._engine.connect() as conn:
             orders = list(load_order_facts(conn))
-            for customer, email, number, at, counts, flags, value in read_purchase_rows(
-                conn, orders, self._counting
-            ):
-                moment = None if at is None else at.isoformat()
-                batch.append((customer, email, number, moment, counts, flags, str(value)))
-                if len(batch) >= _CHUNK:
-                    chunks.append(marshal.dumps(batch))
-                    batch = []
-        chunks.append(marshal.dumps(batch))
-        # Sent only once all is read: the parent reads the pipe after clustering.
-        for chunk in chunks:
-            send.send_bytes(chunk)
+            grouped = group_rows(read_purchase_rows(conn, orders, self._counting))
+        # Sent only once all is read: the parent reads the pipe after clustering. The
+        # empty message after the parts says the whole was sent.
+        for part in grouped.packed():
+            send.send_bytes(part)
         send.send_bytes(b"")
         send.close()
 
 
 def entries_by_person(
-    rows: Iterable[PurchaseRow],
+    grouped: Grouped,
     index: MemberIndex,
     assignment: Mapping[str, str],
-    options: AnalyzeOptions,
-) -> tuple[dict[str, list[Entry]], int, int]:
-    """Each person's counted purchases and returns as timeline entries, from the merged
-    purchase rows (:func:`member_of`'s rules, without building each purchase); with the
-    number of purchases and of those that belong to nobody."""
-    rules = options.identity
+    rules: IdentityRules,
+) -> tuple[dict[str, list[RawEntry]], int, int]:
+    """Each person's counted purchases and returns as timeline entries (as text), in
+    the order read, from the grouped purchase rows (:func:`member_of`'s rules, without
+    building each purchase); with the number of purchases and of those that belong to
+    nobody."""
     by_customer = {
         key.removeprefix("customer:"): pid
         for key, pid in assignment.items()
         if key.startswith("customer:")
     }
-    email_members = index.email_members
-    entries: dict[str, list[Entry]] = defaultdict(list)
-    total = unattributed = 0
-    for customer_id, email, number, at, counts, flags, value in rows:
-        total += 1
-        if customer_id is not None:
-            pid = by_customer.get(customer_id)
+    entries: dict[str, list[RawEntry]] = {}
+    # A person fed by one group keeps that group's lists; one fed by several gets lists
+    # of its own, with the positions to put them back in the order read.
+    first_at: dict[str, bytes] = {}
+    several: dict[str, array[int]] = {}
+
+    def add(pid: str, found: list[RawEntry], at: bytes) -> None:
+        have = entries.get(pid)
+        if have is None:
+            entries[pid], first_at[pid] = found, at
+            return
+        positions = several.get(pid)
+        if positions is None:
+            entries[pid] = have + found
+            positions = several[pid] = array("q", first_at[pid])
         else:
-            normal = normalise_email(email, rules)
-            if normal is not None and normal in email_members:
-                pid = assignment.get(f"email:{normal}")
-            elif number is not None:
-                pid = assignment.get(f"order:{number}")
-            else:
-                pid = None
+            have.extend(found)
+        positions.frombytes(at)
+
+    total = unattributed = 0
+    grouped_entries, grouped_positions = grouped.entries, grouped.positions
+    for customer_id, count in grouped.rows.items():
+        total += count
+        pid = by_customer.get(customer_id)
+        if pid is None:
+            unattributed += count
+        elif customer_id in grouped_entries:
+            add(pid, grouped_entries[customer_id], grouped_positions[customer_id])
+    email_members = index.email_members
+    for email, number, position, entry in grouped.others:
+        total += 1
+        normal = normalise_email(email, rules)
+        if normal is not None and normal in email_members:
+            pid = assignment.get(f"email:{normal}")
+        elif number is not None:
+            pid = assignment.get(f"order:{number}")
+        else:
+            pid = None
         if pid is None:
             unattributed += 1
-        elif counts and at is not None:
-            entries[pid].append((at, value, flags))
+        elif entry is not None:
+            add(pid, [entry], array("q", [position]).tobytes())
+    for pid, at in several.items():
+        found = entries[pid]
+        entries[pid] = [found[k] for k in sorted(range(len(at)), key=at.__getitem__)]
     return entries, total, unattributed

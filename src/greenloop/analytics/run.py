@@ -158,7 +158,7 @@ def _compute_with(
         del previous_members, people
         clock.mark("identity")
         entries, purchases, unattributed = entries_by_person(
-            reader.rows(conn, orders), index, assignment, options
+            reader.grouped(conn, orders), index, assignment, options.identity
         )
     del orders
     clock.mark("purchases")
