@@ -51,6 +51,7 @@ from greenloop.store.purchase_facts import (
 __all__ = [
     "Grouped",
     "PurchaseReader",
+    "buyer_of",
     "entries_by_person",
     "group_rows",
     "parse_entries",
@@ -213,6 +214,23 @@ class PurchaseReader:
         send.close()
 
 
+def buyer_of(
+    email: str | None,
+    number: str | None,
+    index: MemberIndex,
+    assignment: Mapping[str, str],
+    rules: IdentityRules,
+) -> str | None:
+    """The person of a purchase row without a customer: its eCom buyer's email when
+    that is a member, else its order's own member (:func:`member_of`'s rules)."""
+    normal = normalise_email(email, rules)
+    if normal is not None and normal in index.email_members:
+        return assignment.get(f"email:{normal}")
+    if number is not None:
+        return assignment.get(f"order:{number}")
+    return None
+
+
 def entries_by_person(
     grouped: Grouped,
     index: MemberIndex,
@@ -256,16 +274,9 @@ def entries_by_person(
             unattributed += count
         elif customer_id in grouped_entries:
             add(pid, grouped_entries[customer_id], grouped_positions[customer_id])
-    email_members = index.email_members
     for email, number, position, entry in grouped.others:
         total += 1
-        normal = normalise_email(email, rules)
-        if normal is not None and normal in email_members:
-            pid = assignment.get(f"email:{normal}")
-        elif number is not None:
-            pid = assignment.get(f"order:{number}")
-        else:
-            pid = None
+        pid = buyer_of(email, number, index, assignment, rules)
         if pid is None:
             unattributed += 1
         elif entry is not None:
