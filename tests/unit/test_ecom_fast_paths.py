@@ -128,7 +128,7 @@ def test_stored_forms_are_what_the_column_types_store_on_sqlite() -> None:
     job = StageJob(path=SAMPLE, timezone="America/Chicago", now="2026-05-01T00:00:00.000000+00:00")
     [batch] = list(stage(job.reader(), job))
     columns = t.ecom_orders.c
-    for row in batch.orders:
+    for row in batch.order_rows():
         for name, value in zip(ORDER_ROW_COLUMNS, row, strict=True):
             column_type = columns[name].type
             process = column_type.bind_processor(dialect)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from hashlib import sha256
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -30,7 +30,7 @@ import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
 from greenloop.ecom.column_checks import BlockChecker, stripped
 from greenloop.ecom.dialect import Dialect, HashingStream
-from greenloop.ecom.records import Chunk, Record
+from greenloop.ecom.records import Block, OrderColumns, Record
 from greenloop.ecom.report import NotContiguous
 from greenloop.ecom.seen_orders import SeenOrders
 
@@ -83,7 +83,7 @@ class ColumnarRows:
         self.sha256 = ""
         self._reader: Any = None
 
-    def chunks(self) -> Iterator[Chunk]:
+    def chunks(self) -> Iterator[Block]:
         """Valid orders in file order, a few thousand at a time. When it stops early,
         :attr:`resume_at` says how many rows the row path must skip to carry on."""
         stream = HashingStream(self._path, hashing=self._hash_file, scan_lines=True)
@@ -94,7 +94,7 @@ class ColumnarRows:
                 self._reader.close()  # before the stream: it may be reading ahead
             stream.close()
 
-    def _read(self, stream: HashingStream) -> Iterator[Chunk]:
+    def _read(self, stream: HashingStream) -> Iterator[Block]:
         names = [f"c{index}" for index in range(self._width)]
         try:
             reader = self._reader = pcsv.open_csv(
@@ -198,27 +198,44 @@ class ColumnarRows:
         batch = batch.append_column("line", pa.array(starts)).append_column("size", pa.array(size))
         return batch, next_line + total
 
-    def _given(self, batch: Any, keys: Any, starts: list[int]) -> Iterator[Chunk]:
+    def _given(self, batch: Any, keys: Any, starts: list[int]) -> Iterator[Block]:
         """The block's valid orders; :class:`NotContiguous` after those before an order
         number that comes back after other orders."""
-        chunk, repeated = self._orders(batch, keys, starts)
-        if chunk[0]:
-            yield chunk
+        block, repeated = self._orders(batch, keys, starts)
+        if len(block) if isinstance(block, OrderColumns) else block[0]:
+            yield block
         if repeated is not None:
             self.rows += 1  # the row path had read the first row of that order
             raise NotContiguous(repeated)
 
-    def _orders(self, batch: Any, keys: Any, starts: list[int]) -> tuple[Chunk, str | None]:
-        """The block's valid orders up to any order number seen before, and that one."""
+    def _orders(self, batch: Any, keys: Any, starts: list[int]) -> tuple[Block, str | None]:
+        """The block's valid orders up to any order number seen before, and that one:
+        by columns when each of them is clean, else as records."""
         starts_array = pa.array(starts, type=pa.int64())
         numbers = keys.take(starts_array).to_pylist()
         stop = self.finished.first_repeat(numbers)
+        repeated = numbers[stop] if stop < len(numbers) else None
         line_column = batch.column("line")
         first_lines = line_column.take(starts_array).to_pylist()
         size = batch.column("size")
         cells = batch.drop_columns(["line", "size"])
         checked = self._checker.check(cells, keys, starts, size)
         ends = [*starts[1:], batch.num_rows]
+        self.finished.add_all(numbers[:stop])
+        self.rows += ends[stop - 1] if stop else 0
+        digests: list[str | None] = [
+            None if text is None else sha256(text.encode()).hexdigest()
+            for text in checked.hash_texts[:stop]
+        ]
+        if None not in digests and not any(position < stop for position in checked.slow):
+            clean = OrderColumns(
+                orders=checked.order_columns,
+                lines=first_lines,
+                digests=cast(list[str], digests),
+                items=checked.item_columns,
+                bounds=[*starts, batch.num_rows],
+            )
+            return (clean if stop == len(numbers) else clean.part(0, stop)), repeated
         items = list(zip(*checked.item_columns, strict=True))
         # Up to ``stop`` (zip ends with the shortest).
         records: list[Record | None] = [
@@ -231,10 +248,6 @@ class ColumnarRows:
                 strict=False,
             )
         ]
-        digests: list[str | None] = [
-            None if text is None else sha256(text.encode()).hexdigest()
-            for text in checked.hash_texts[:stop]
-        ]
         for position in checked.slow:
             if position < stop:
                 start, end = starts[position], ends[position]
@@ -243,12 +256,10 @@ class ColumnarRows:
                     numbers[position], _python_rows(cells, start, end), lines
                 )
                 digests[position] = None  # hashed where it is staged
-        self.finished.add_all(numbers[:stop])
-        self.rows += ends[stop - 1] if stop else 0
         valid = [record for record in records if record is not None]
         if len(valid) < len(records):  # orders refused
             digests = [d for r, d in zip(records, digests, strict=True) if r is not None]
-        return (valid, digests), numbers[stop] if stop < len(numbers) else None
+        return (valid, digests), repeated
 
 
 def _python_rows(batch: Any, start: int, end: int) -> list[list[str]]:

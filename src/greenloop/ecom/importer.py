@@ -103,9 +103,9 @@ def _stored_time(value: Any) -> str:
 
 
 def _write_batch(conn: Connection, batch: Batch, result: FileResult, *, compare: bool) -> None:
-    orders, items = batch.orders, batch.items
+    orders, items = batch.order_rows(), batch.item_rows()
     if compare:
-        orders, items = _changes(conn, batch, result)
+        orders, items = _changes(conn, orders, items, result)
     else:
         result.orders_new += len(orders)
     if not orders:
@@ -116,10 +116,13 @@ def _write_batch(conn: Connection, batch: Batch, result: FileResult, *, compare:
 
 
 def _changes(
-    conn: Connection, batch: Batch, result: FileResult
+    conn: Connection,
+    orders: list[tuple[Any, ...]],
+    items: list[tuple[Any, ...]],
+    result: FileResult,
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The batch's new and changed orders (with their items); counts the rest."""
-    numbers = [order[0] for order in batch.orders]
+    numbers = [order[0] for order in orders]
     matching, params = any_of(conn, "order_number", numbers)
     stored = {
         number: (digest, _stored_time(snapshot), first)
@@ -132,7 +135,7 @@ def _changes(
     }
     write: list[tuple[Any, ...]] = []
     replaced: list[str] = []
-    for order in batch.orders:
+    for order in orders:
         old = stored.get(order[0])
         if old is None:
             result.orders_new += 1
@@ -154,7 +157,7 @@ def _changes(
         matching, params = any_of(conn, "order_number", replaced)
         conn.exec_driver_sql(f"DELETE FROM ecom_order_items WHERE {matching}", params)  # noqa: S608
     keep = {order[0] for order in write}
-    return write, [item for item in batch.items if item[0] in keep]
+    return write, [item for item in items if item[0] in keep]
 
 
 def _import_file(conn: Connection, path: Path, staged: StagedFile, result: FileResult) -> None:

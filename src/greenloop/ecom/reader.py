@@ -30,10 +30,12 @@ from greenloop.ecom.orders import OrderBuilder
 from greenloop.ecom.records import (
     ITEM_RECORD,
     ORDER_RECORD,
+    Block,
     Chunk,
     EcomItem,
     EcomOrder,
     ItemRecord,
+    OrderColumns,
     OrderRecord,
     to_order,
 )
@@ -113,7 +115,13 @@ class ExportReader:
 
     def chunks(self, *, in_memory: bool = False) -> Iterator[Chunk]:
         """:meth:`records` in lists of up to a few thousand, with the content hashes
-        the columnar reader computes by columns (the import's hot path)."""
+        the columnar reader computes by columns."""
+        for block in self.blocks(in_memory=in_memory):
+            yield block.records() if isinstance(block, OrderColumns) else block
+
+    def blocks(self, *, in_memory: bool = False) -> Iterator[Block]:
+        """The import's hot path: :meth:`chunks`, with the columnar reader's clean
+        orders left by columns (:class:`OrderColumns`)."""
         count = 0
         try:
             with ExportRows(
@@ -139,9 +147,11 @@ class ExportReader:
                         hash_file=self.hash_file,
                     )
                     try:
-                        for chunk in columnar.chunks():
-                            count += len(chunk[0])
-                            yield chunk
+                        for block in columnar.chunks():
+                            count += (
+                                len(block) if isinstance(block, OrderColumns) else len(block[0])
+                            )
+                            yield block
                     finally:
                         self.report.rows = self.rows_by_columns = columnar.rows
                     if columnar.resume_at is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 
 __all__ = [
@@ -18,10 +19,12 @@ __all__ = [
     "HASHED_ORDER_FIELDS",
     "ITEM_RECORD",
     "ORDER_RECORD",
+    "Block",
     "Chunk",
     "EcomItem",
     "EcomOrder",
     "ItemRecord",
+    "OrderColumns",
     "OrderRecord",
     "Record",
     "to_order",
@@ -62,6 +65,99 @@ Record = tuple[OrderRecord, int, list[ItemRecord]]
 # Orders in file order, and the content hash of each where the reader computed it
 # (greenloop.ecom.staging.content_hash; None where it did not).
 Chunk = tuple[list[Record], list[str | None]]
+
+
+@dataclass(slots=True)
+class OrderColumns:
+    """Orders in file order by columns: the same values as their records, without a
+    tuple per order or item. The columnar reader gives a block of clean orders this way
+    (building records only to take them apart again cost about a tenth of its time).
+
+    ``orders`` holds one list per :data:`ORDER_RECORD` field and ``items`` one per
+    :data:`ITEM_RECORD` field; order ``i`` started on line ``lines[i]``, its content
+    hash is ``digests[i]`` and its items are rows ``bounds[i]`` to ``bounds[i + 1]``.
+    """
+
+    orders: list[list[Any]]
+    lines: list[int]
+    digests: list[str]
+    items: list[list[Any]]
+    bounds: list[int]
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def records(self) -> Chunk:
+        """The same orders as records, with their content hashes."""
+        items = list(zip(*self.items, strict=True))
+        records: list[Record] = [
+            (order, line, items[start:end])
+            for order, line, start, end in zip(
+                zip(*self.orders, strict=True),
+                self.lines,
+                self.bounds[:-1],
+                self.bounds[1:],
+                strict=True,
+            )
+        ]
+        return records, list(self.digests)
+
+    def part(self, start: int, stop: int) -> OrderColumns:
+        """Orders ``start`` to ``stop``, with their items."""
+        first, last = self.bounds[start], self.bounds[stop]
+        return OrderColumns(
+            orders=[values[start:stop] for values in self.orders],
+            lines=self.lines[start:stop],
+            digests=self.digests[start:stop],
+            items=[values[first:last] for values in self.items],
+            bounds=[bound - first for bound in self.bounds[start : stop + 1]],
+        )
+
+    @classmethod
+    def joined(cls, parts: list[OrderColumns]) -> OrderColumns:
+        """``parts`` one after the other."""
+        if len(parts) == 1:
+            return parts[0]
+        bounds = [0]
+        for part in parts:
+            offset = bounds.pop()
+            bounds += [bound + offset for bound in part.bounds]
+        return cls(
+            orders=[
+                list(chain.from_iterable(v)) for v in zip(*(p.orders for p in parts), strict=True)
+            ],
+            lines=[line for part in parts for line in part.lines],
+            digests=[digest for part in parts for digest in part.digests],
+            items=[
+                list(chain.from_iterable(v)) for v in zip(*(p.items for p in parts), strict=True)
+            ],
+            bounds=bounds,
+        )
+
+    @classmethod
+    def of_records(cls, records: list[Record], digests: list[str]) -> OrderColumns:
+        """Records (and their content hashes) by columns."""
+        bounds = [0]
+        for _, _, items in records:
+            bounds.append(bounds[-1] + len(items))
+        flat = [item for _, _, items in records for item in items]
+        return cls(
+            orders=_columns([order for order, _, _ in records], len(ORDER_RECORD)),
+            lines=[line for _, line, _ in records],
+            digests=digests,
+            items=_columns(flat, len(ITEM_RECORD)),
+            bounds=bounds,
+        )
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(values) for values in zip(*rows, strict=True)]
+
+
+# What a reader gives at a time: records, or clean orders by columns.
+Block = Chunk | OrderColumns
 # What decides "unchanged" on a re-import (greenloop.ecom.staging.content_hash): these
 # fields of the order, then these of each item, joined by U+001F. An absent value is
 # the text beside it: 'None' where the hash once took str() of a Decimal, which the

@@ -1,15 +1,15 @@
 """Export records turned into the rows ``import-ecom`` stores, in batches.
 
 Two halves: :func:`read_records` reads and checks the file (it imports nothing heavier
-than the reader), and :class:`Stager` turns its records into rows, with the content
-hashes the columnar reader did not compute already; a large file's worker process
-(:mod:`greenloop.ecom.worker`) runs both and sends the rows to the writing process. A
-batch holds ``ecom_orders`` rows (:data:`ORDER_ROW_COLUMNS`) and ``ecom_order_items``
-rows (:data:`ITEM_ROW_COLUMNS`) in stored form: money as canonical ``Decimal`` text,
-times as ISO-8601 UTC text, which is what the ``Money`` and ``UtcDateTime`` columns
-store on SQLite and what PostgreSQL casts to ``NUMERIC`` and ``timestamptz``. Plain
-strings and integers also travel between processes far faster than ``Decimal`` and
-``datetime`` objects.
+than the reader) and gives its orders by columns, with every content hash; and
+:class:`Stager` adds the columns the import stores beside them (snapshot time, file,
+line, import times). A large file's worker process (:mod:`greenloop.ecom.worker`) runs
+both and sends the columns to the writing process. A batch holds ``ecom_orders`` columns
+(:data:`ORDER_ROW_COLUMNS`) and ``ecom_order_items`` columns (:data:`ITEM_ROW_COLUMNS`)
+in stored form: money as canonical ``Decimal`` text, times as ISO-8601 UTC text, which
+is what the ``Money`` and ``UtcDateTime`` columns store on SQLite and what PostgreSQL
+casts to ``NUMERIC`` and ``timestamptz``. Plain strings and integers also travel between
+processes far faster than ``Decimal`` and ``datetime`` objects.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from itertools import accumulate, chain, islice
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,8 @@ from greenloop.ecom.records import (
     HASHED_ORDER_FIELDS,
     ITEM_RECORD,
     ORDER_RECORD,
-    Chunk,
     ItemRecord,
+    OrderColumns,
     OrderRecord,
     Record,
 )
@@ -117,8 +117,18 @@ class StageJob:
 
 @dataclass(slots=True)
 class Batch:
-    orders: list[tuple[Any, ...]]
-    items: list[tuple[Any, ...]]
+    """Rows by columns: ``orders`` in :data:`ORDER_ROW_COLUMNS` order, ``items`` in
+    :data:`ITEM_ROW_COLUMNS` order. Between the processes, lists of values load about
+    2.5 times as fast as as many tuples; the writer takes rows (:meth:`order_rows`)."""
+
+    orders: list[list[Any]]
+    items: list[list[Any]]
+
+    def order_rows(self) -> list[tuple[Any, ...]]:
+        return list(zip(*self.orders, strict=True))
+
+    def item_rows(self) -> list[tuple[Any, ...]]:
+        return list(zip(*self.items, strict=True))
 
 
 _PLACED = ORDER_RECORD.index("placed_at")
@@ -136,25 +146,51 @@ def content_hash(order: OrderRecord, items: list[ItemRecord]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def read_records(reader: ExportReader, job: StageJob) -> Iterator[Chunk]:
-    """The reading half: the file's valid orders as records with any content hashes
-    the reader computed, ``job.batch_orders`` at a time. When the iterator is
-    exhausted, ``reader.report`` is complete."""
+def _hashed(records: list[Record], digests: list[str | None]) -> OrderColumns:
+    """Records by columns, with the content hashes the reader did not compute."""
+    known = [
+        content_hash(order, items) if digest is None else digest
+        for (order, _, items), digest in zip(records, digests, strict=True)
+    ]
+    return OrderColumns.of_records(records, known)
+
+
+def read_records(reader: ExportReader, job: StageJob) -> Iterator[OrderColumns]:
+    """The reading half: the file's valid orders by columns with their content hashes,
+    ``job.batch_orders`` at a time. When the iterator is exhausted, ``reader.report``
+    is complete."""
     size = job.batch_orders
-    records: list[Record] = []
+    parts: list[OrderColumns] = []  # ready, fewer than ``size`` orders in all
+    held = 0
+    records: list[Record] = []  # the row path's records, not yet by columns
     digests: list[str | None] = []
-    for chunk_records, chunk_digests in reader.chunks(in_memory=job.in_memory):
-        records += chunk_records
-        digests += chunk_digests
-        while len(records) >= size:
-            yield records[:size], digests[:size]
-            records, digests = records[size:], digests[size:]
+    for block in reader.blocks(in_memory=job.in_memory):
+        if not isinstance(block, OrderColumns):
+            records += block[0]
+            digests += block[1]
+            if held + len(records) < size:
+                continue
+            block, records, digests = _hashed(records, digests), [], []
+        elif records:
+            parts.append(_hashed(records, digests))
+            held += len(records)
+            records, digests = [], []
+        start = 0
+        while held + len(block) - start >= size:
+            stop = start + size - held
+            yield OrderColumns.joined([*parts, block.part(start, stop)])
+            parts, held, start = [], 0, stop
+        if start < len(block):
+            parts.append(block.part(start, len(block)) if start else block)
+            held += len(block) - start
     if records:
-        yield records, digests
+        parts.append(_hashed(records, digests))
+    if parts:
+        yield OrderColumns.joined(parts)
 
 
 class Stager:
-    """The writing half: records in file order become storage rows.
+    """The writing half: orders in file order become storage rows.
 
     The snapshot time of each order is the newest order time seen in the file so far
     (exports list the newest order first), as the snapshot guard expects.
@@ -165,35 +201,26 @@ class Stager:
         self.now = now
         self.snapshot = ""
 
-    def rows(self, records: list[Record], digests: list[str | None] | None = None) -> Batch:
-        """``digests``: each order's content hash where already known (else ``None``)."""
-        if digests is None:
-            digests = [None] * len(records)
-        snapshots = list(
-            accumulate((order[_PLACED] for order, _, _ in records), max, initial=self.snapshot)
-        )
+    def rows(self, orders: OrderColumns) -> Batch:
+        snapshots = list(accumulate(orders.orders[_PLACED], max, initial=self.snapshot))
         self.snapshot = snapshots[-1]
-        file, now = self.file, self.now
-        orders = [
-            (
-                *order,
-                snapshot,
-                content_hash(order, items) if digest is None else digest,
-                file,
-                line,
-                now,
-                now,
-            )
-            for (order, line, items), snapshot, digest in zip(
-                records, islice(snapshots, 1, None), digests, strict=True
-            )
+        del snapshots[0]
+        count = len(orders)
+        constant = [self.file] * count, [self.now] * count
+        columns = [
+            *orders.orders,
+            snapshots,
+            orders.digests,
+            constant[0],
+            orders.lines,
+            constant[1],
+            constant[1],
         ]
-        items = list(chain.from_iterable(items for _, _, items in records))
-        return Batch(orders, items)
+        return Batch(columns, orders.items)
 
 
 def stage(reader: ExportReader, job: StageJob) -> Iterator[Batch]:
     """Both halves in one process: the file's storage rows, batch by batch."""
     stager = Stager(reader.name, job.now)
-    for records, digests in read_records(reader, job):
-        yield stager.rows(records, digests)
+    for orders in read_records(reader, job):
+        yield stager.rows(orders)

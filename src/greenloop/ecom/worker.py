@@ -4,9 +4,11 @@ A large import has two halves: reading and checking the CSV, and writing the row
 Threads would take turns on the GIL, so the reading half runs in a child process
 (``python -P -m greenloop.ecom.worker``) that reads the file by columns
 (:mod:`greenloop.ecom.columnar`), stages its orders into storage rows
-(:mod:`greenloop.ecom.staging`: content hashes, snapshot times) and sends them down a
-pipe while the parent writes the previous batch; since the columnar reader, writing is
-the busier half, so the child does all the rest. The child is a fresh interpreter that
+(:mod:`greenloop.ecom.staging`: content hashes, snapshot times) and sends them, by
+columns, down a pipe while the parent writes the previous batch. Reading is still the
+busier half (on a 1M-row export the child used a whole core, the writer about half of
+one), so the parent takes whatever can move: the file's hash, turning columns into
+rows for the driver. The child is a fresh interpreter that
 imports only the reader and pyarrow: it starts in well under a second, and
 is safe to start from a process that has threads (unlike ``fork``).
 
@@ -156,7 +158,7 @@ class _ChildStage:
                     f"reading {self._job.path} failed: the worker process ended (exit {code})"
                 )
             kind = message[0]
-            if kind == "rows":
+            if kind == "batch":
                 yield Batch(message[1], message[2])
                 self._digest.advance()
             elif kind == "done":
@@ -284,7 +286,7 @@ def _run(job: StageJob, out: IO[bytes]) -> None:
     sender = _Sender(out)
     try:
         for batch in stage(reader, job):
-            sender.send(("rows", batch.orders, batch.items))
+            sender.send(("batch", batch.orders, batch.items))
         sender.send(("done", _report_payload(reader.report)))
     except NotContiguous as exc:
         sender.send(("again", "contiguous", str(exc)))
