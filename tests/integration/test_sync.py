@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from greenloop.errors import AuthFailed, ConnectionFailed, GarbledResponse, ServerError
 from greenloop.services import ingest
 from greenloop.store import planner_stats, repo
 from greenloop.store import tables as t
+from greenloop.sync import pull
 from tests.simulation import (
     TOKEN,
     assert_database_matches,
@@ -192,3 +194,45 @@ def test_a_first_sync_keeps_postgresql_statistics_up_with_its_tables(
     assert sales >= 400
     assert estimates["sales"] * 2 + 50 >= sales
     assert min(estimates.values()) > 0
+
+
+class _PageFailed(Exception):
+    pass
+
+
+# A long bound, so that a slow machine's pages still fill a group before it.
+@pytest.mark.parametrize("seconds", [60.0, 0.0])
+def test_pages_commit_in_groups_and_a_failure_keeps_the_last_group(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch, seconds: float
+) -> None:
+    """Sales pages commit PAGES_PER_COMMIT at a time (or every page once a transaction is
+    COMMIT_SECONDS old): a failure in the seventh page keeps the pages of the groups
+    committed before it, cursor and all, and the next run stores the rest."""
+    monkeypatch.setattr(pull, "COMMIT_SECONDS", seconds)
+    page = 10
+    kept_pages = pull.PAGES_PER_COMMIT if seconds else 6
+    stored = repo.upsert_sales
+    calls = 0
+
+    def failing_on_the_seventh(conn: Connection, sales: Any) -> repo.UpsertCounts:
+        nonlocal calls
+        calls += 1
+        if calls == 7:
+            raise _PageFailed("the seventh page failed")
+        return stored(conn, sales)
+
+    with running_simulator() as sim:
+        assert len(sim.store()["sales"]) > 7 * page
+        settings = settings_for(sim.url, db_url, sync={"page_size": page})
+        monkeypatch.setattr(repo, "upsert_sales", failing_on_the_seventh)
+        with pytest.raises(_PageFailed):
+            ingest.run_sync(settings)
+        with engine.connect() as conn:
+            versions = conn.execute(select(t.sales.c.version)).scalars().all()
+            cursor = repo.get_cursors(conn)["sales"]
+        assert len(versions) == kept_pages * page
+        assert cursor == max(versions)
+        monkeypatch.setattr(repo, "upsert_sales", stored)
+        again = ingest.run_sync(settings)
+        assert again.resources["sales"].new == len(sim.store()["sales"]) - kept_pages * page
+        assert_database_matches(engine, sim.store())
