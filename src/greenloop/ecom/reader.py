@@ -11,11 +11,12 @@ together, in the order a file goes through them:
    and warned about. A broken row refuses its whole order; the rest of the file goes on.
 
 Orders come in two shapes from one validation path (:mod:`~greenloop.ecom.records`).
-:meth:`ExportReader.records` gives each order as plain tuples in storage form, for the
-import's hot path: every money cell was parsed to ``Decimal`` (so it is validated) and
-is carried as that ``Decimal``'s canonical text, times as fixed-width ISO-8601 UTC text.
-:meth:`ExportReader.orders` turns the same records into :class:`EcomOrder` with
-``Decimal`` and aware ``datetime``.
+:meth:`ExportReader.records` gives each order as plain tuples in storage form: every
+money cell was parsed to ``Decimal`` (so it is validated) and is carried as that
+``Decimal``'s canonical text, times as fixed-width ISO-8601 UTC text. The import's hot
+path, :meth:`ExportReader.blocks`, gives the same values, the columnar reader's clean
+orders by columns. :meth:`ExportReader.orders` turns the records into
+:class:`EcomOrder` with ``Decimal`` and aware ``datetime``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""The shapes an export's orders come in: plain records, and domain objects.
+"""The shapes an export's orders come in: plain records, columns, and domain objects.
 
 :meth:`~greenloop.ecom.reader.ExportReader.records` gives each order as tuples in
-storage form (:data:`ORDER_RECORD`, :data:`ITEM_RECORD`), the import's hot path;
-:func:`to_order` turns them into :class:`EcomOrder` with ``Decimal`` and aware
-``datetime``.
+storage form (:data:`ORDER_RECORD`, :data:`ITEM_RECORD`); the import's hot path keeps
+clean orders in the same form by columns (:class:`OrderColumns`); :func:`to_order`
+turns records into :class:`EcomOrder` with ``Decimal`` and aware ``datetime``.
 """
 
 from __future__ import annotations
