@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -12,6 +13,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from greenloop.errors import AuthFailed, ConnectionFailed, GarbledResponse, ServerError
 from greenloop.services import ingest
+from greenloop.services.tokens import lightspeed_client
 from greenloop.store import planner_stats, repo
 from greenloop.store import tables as t
 from greenloop.sync import pull
@@ -235,4 +237,43 @@ def test_pages_commit_in_groups_and_a_failure_keeps_the_last_group(
         monkeypatch.setattr(repo, "upsert_sales", stored)
         again = ingest.run_sync(settings)
         assert again.resources["sales"].new == len(sim.store()["sales"]) - kept_pages * page
+        assert_database_matches(engine, sim.store())
+
+
+class _SalesPagesFailing:
+    """The real client, except that its seventh page of sales never arrives."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def iter_version_pages(self, path: str, **kwargs: Any) -> Iterator[Any]:
+        for number, page in enumerate(self._client.iter_version_pages(path, **kwargs), 1):
+            if path.endswith("/sales") and number == 7:
+                raise ConnectionFailed("the seventh page of sales never arrived")
+            yield page
+
+
+def test_a_failed_fetch_commits_the_pages_written_before_it(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between pages nothing is half-written: the six pages stored before the fetch
+    that failed are committed (one short of a second group), so an API that fails every
+    few pages still lets each run get further."""
+    monkeypatch.setattr(pull, "COMMIT_SECONDS", 60.0)
+    page = 10
+    with running_simulator() as sim:
+        settings = settings_for(sim.url, db_url, sync={"page_size": page})
+        with pytest.raises(ConnectionFailed, match="seventh page"):
+            ingest.run_sync(
+                settings, client_factory=lambda s: _SalesPagesFailing(lightspeed_client(s))
+            )
+        with engine.connect() as conn:
+            versions = conn.execute(select(t.sales.c.version)).scalars().all()
+            cursor = repo.get_cursors(conn)["sales"]
+        assert len(versions) == 6 * page
+        assert cursor == max(versions)
+        ingest.run_sync(settings)
         assert_database_matches(engine, sim.store())

@@ -281,8 +281,11 @@ class _PageGroups:
     """Pages written a few to a transaction (see the module's docstring).
 
     ``result`` counts a page only once its transaction committed, so a failed run's
-    report and log say what was stored; a failure rolls back the pages not yet
-    committed, and the next run fetches them again from the committed cursor.
+    report and log say what was stored. A failure while a page is written rolls back
+    the pages not yet committed (the next run fetches them again from the committed
+    cursor); a failure between pages (the next page's fetch: a 5xx, the rate limit's
+    bound, a lost connection) commits the pages written so far first, so an API that
+    fails every few pages still lets each run get further.
     """
 
     def __init__(
@@ -294,6 +297,7 @@ class _PageGroups:
         self._progress = progress
         self._conn: Connection | None = None
         self._opened = 0.0
+        self._writing = False  # a page's writes began and it is not yet written
         self._held: list[tuple[int, repo.UpsertCounts, int]] = []
 
     def __enter__(self) -> _PageGroups:
@@ -302,7 +306,7 @@ class _PageGroups:
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         if self._conn is None:
             return
-        if error is None:
+        if error is None or not self._writing:
             self._commit()
         else:
             conn, self._conn = self._conn, None
@@ -312,7 +316,9 @@ class _PageGroups:
                 conn.close()
 
     def connection(self) -> Connection:
-        """The open transaction's connection (a new transaction if none is open)."""
+        """The connection to write the next page with (in a new transaction if none is
+        open)."""
+        self._writing = True
         if self._conn is None:
             self._conn = self._engine.connect()
             self._conn.begin()
@@ -321,6 +327,7 @@ class _PageGroups:
 
     def written(self, fetched: int, counts: repo.UpsertCounts, cursor: int) -> None:
         """A page is in the transaction; commit when it holds enough or is old enough."""
+        self._writing = False
         self._held.append((fetched, counts, cursor))
         old = time.monotonic() - self._opened >= COMMIT_SECONDS
         if len(self._held) >= PAGES_PER_COMMIT or old:
