@@ -30,7 +30,7 @@ import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
 from greenloop.ecom.column_checks import BlockChecker, stripped
 from greenloop.ecom.dialect import Dialect, HashingStream
-from greenloop.ecom.records import Block, OrderColumns, Record
+from greenloop.ecom.records import Block, OrderColumns, Record, orders_in
 from greenloop.ecom.report import NotContiguous
 from greenloop.ecom.seen_orders import SeenOrders
 
@@ -202,7 +202,7 @@ class ColumnarRows:
         """The block's valid orders; :class:`NotContiguous` after those before an order
         number that comes back after other orders."""
         block, repeated = self._orders(batch, keys, starts)
-        if len(block) if isinstance(block, OrderColumns) else block[0]:
+        if orders_in(block):
             yield block
         if repeated is not None:
             self.rows += 1  # the row path had read the first row of that order
@@ -227,27 +227,19 @@ class ColumnarRows:
             None if text is None else sha256(text.encode()).hexdigest()
             for text in checked.hash_texts[:stop]
         ]
+        given = OrderColumns(
+            orders=checked.order_columns,
+            lines=first_lines,
+            digests=[],  # set below: the records' may lack some
+            items=checked.item_columns,
+            bounds=[*starts, batch.num_rows],
+        )
+        if stop < len(numbers):
+            given = given.part(0, stop)
         if None not in digests and not any(position < stop for position in checked.slow):
-            clean = OrderColumns(
-                orders=checked.order_columns,
-                lines=first_lines,
-                digests=cast(list[str], digests),
-                items=checked.item_columns,
-                bounds=[*starts, batch.num_rows],
-            )
-            return (clean if stop == len(numbers) else clean.part(0, stop)), repeated
-        items = list(zip(*checked.item_columns, strict=True))
-        # Up to ``stop`` (zip ends with the shortest).
-        records: list[Record | None] = [
-            (order, line, items[start:end])
-            for order, line, start, end in zip(
-                zip(*checked.order_columns, strict=True),
-                first_lines[:stop],
-                starts,
-                ends,
-                strict=False,
-            )
-        ]
+            given.digests = cast(list[str], digests)
+            return given, repeated
+        records: list[Record | None] = list(given.records()[0])
         for position in checked.slow:
             if position < stop:
                 start, end = starts[position], ends[position]

@@ -38,6 +38,7 @@ from greenloop.ecom.records import (
     ItemRecord,
     OrderColumns,
     OrderRecord,
+    orders_in,
     to_order,
 )
 from greenloop.ecom.report import NotContiguous, NotUtf8, ReadAgain, ReadReport
@@ -149,9 +150,7 @@ class ExportReader:
                     )
                     try:
                         for block in columnar.chunks():
-                            count += (
-                                len(block) if isinstance(block, OrderColumns) else len(block[0])
-                            )
+                            count += orders_in(block)
                             yield block
                     finally:
                         self.report.rows = self.rows_by_columns = columnar.rows

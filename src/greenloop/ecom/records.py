@@ -27,6 +27,7 @@ __all__ = [
     "OrderColumns",
     "OrderRecord",
     "Record",
+    "orders_in",
     "to_order",
 ]
 
@@ -158,6 +159,13 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
 
 # What a reader gives at a time: records, or clean orders by columns.
 Block = Chunk | OrderColumns
+
+
+def orders_in(block: Block) -> int:
+    """How many orders ``block`` gives."""
+    return len(block) if isinstance(block, OrderColumns) else len(block[0])
+
+
 # What decides "unchanged" on a re-import (greenloop.ecom.staging.content_hash): these
 # fields of the order, then these of each item, joined by U+001F. An absent value is
 # the text beside it: 'None' where the hash once took str() of a Decimal, which the

@@ -206,16 +206,8 @@ class Stager:
         self.snapshot = snapshots[-1]
         del snapshots[0]
         count = len(orders)
-        constant = [self.file] * count, [self.now] * count
-        columns = [
-            *orders.orders,
-            snapshots,
-            orders.digests,
-            constant[0],
-            orders.lines,
-            constant[1],
-            constant[1],
-        ]
+        files, nows = [self.file] * count, [self.now] * count
+        columns = [*orders.orders, snapshots, orders.digests, files, orders.lines, nows, nows]
         return Batch(columns, orders.items)
 
 
