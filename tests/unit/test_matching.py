@@ -29,7 +29,12 @@ from greenloop.domain.matching import (
     names_agree,
     score_pairs,
 )
-from greenloop.domain.matching.blocking import BLOCKING_KEYS, PAIRS_PER_RECORD, _within_budget
+from greenloop.domain.matching.blocking import (
+    BLOCKING_KEYS,
+    PAIRS_PER_RECORD,
+    _within_budget,
+    candidate_columns,
+)
 from greenloop.domain.matching.evidence import evidence
 from greenloop.domain.matching.levels import NOT_DIGIT, bare_address, local_part, made_of_names
 from greenloop.domain.matching.prepared import Prepared
@@ -475,6 +480,35 @@ def test_blocking_keeps_the_smallest_blocks_of_a_kind_within_its_pair_budget() -
     pairs = set(candidate_pairs(everyone))
     assert all((at[f"r{k}"], at[f"r{k + 1}"]) in pairs for k in range(0, 50, 5))
     assert not [(i, j) for i, j in pairs if j < len(common)]  # every common block dropped
+
+
+@pytest.mark.parametrize(
+    ("seed", "share", "crowded"),
+    [(1, 0.002, False), (2, 0.05, False), (3, 0.0005, True), (4, 0.2, True)],
+)
+def test_blocking_around_some_records_gives_the_full_sets_pairs_that_touch_them(
+    seed: int, share: float, crowded: bool
+) -> None:
+    # A crowded store is over its pair budget: the blocks a kind keeps must be chosen by
+    # size over all of them, not only over those around the flagged records.
+    records, _ = synthetic_store(3000, seed=seed)
+    if crowded:
+        records += [
+            _record(f"c{k}", first=f"P{k % 50:02d}x", last=f"Common{k // 50 % 40}")
+            for k in range(6000)
+        ]
+    pairs_per_record = PAIRS_PER_RECORD
+    prep = Prepared(records)
+    rng = random.Random(seed)
+    flags = np.array([rng.random() < share for _ in records], bool)
+    flags[rng.randrange(len(records))] = True
+    flags[-1] = True  # in the crowd, when there is one
+    i, j = candidate_columns(prep, 200, pairs_per_record)
+    near = flags[i] | flags[j]
+    ti, tj = candidate_columns(prep, 200, pairs_per_record, touching=flags)
+    assert len(ti) > 0
+    assert ti.tolist() == i[near].tolist()
+    assert tj.tolist() == j[near].tolist()
 
 
 def test_pair_budget_keeps_whole_sizes() -> None:

@@ -183,17 +183,13 @@ class Prepared:
         self.local = Vocab()
         self.domain = Vocab()
         self.anagram = Vocab()
-        local_id, domain_id, local_sorted, domain_sorted = [], [], [], []
-        for email in self.email.values:
-            local, _, domain = email.rpartition("@")
-            local_id.append(self.local.id(local))
-            domain_id.append(self.domain.id(domain))
-            local_sorted.append(self.anagram.id(_sorted_letters(local)))
-            domain_sorted.append(self.anagram.id(_sorted_letters(domain)))
-        self.email_local = np.array(local_id, np.int64)
-        self.email_domain = np.array(domain_id, np.int64)
-        self.email_local_sorted = np.array(local_sorted, np.int64)
-        self.email_domain_sorted = np.array(domain_sorted, np.int64)
+        parts = [email.rpartition("@") for email in self.email.values]
+        locals_, domains = [p[0] for p in parts], [p[2] for p in parts]
+        self.email_local = self.local.column(locals_)
+        self.email_domain = self.domain.column(domains)
+        # Each distinct local part and domain sorted once (a store has few domains).
+        self.email_local_sorted = self.anagram.column(locals_, _sorted_letters)
+        self.email_domain_sorted = self.anagram.column(domains, _sorted_letters)
         self.local_len = np.array([len(v) for v in self.local.values], np.int64)
         # The digits and the letters of each email, asked only for the emails of compared
         # pairs that differ (after a day's change, a few hundred of 176,000).

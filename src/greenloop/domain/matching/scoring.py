@@ -67,11 +67,10 @@ def score_pairs(
     if touching is not None and weights is None:
         raise ValueError("scoring only some records' pairs needs the weights learnt from all")
     prep = Prepared(records)
-    i, j = candidate_columns(prep, max_block)
+    wanted = None
     if touching is not None:
         wanted = np.fromiter((key in touching for key in prep.keys), bool, prep.n)
-        near = wanted[i] | wanted[j]
-        i, j = i[near], j[near]
+    i, j = candidate_columns(prep, max_block, touching=wanted)
     levels = compare_columns(prep, i, j)
     if weights is None:
         weights = estimate_from_levels(prep, levels, seed=seed, random_pairs=200_000, iterations=25)
