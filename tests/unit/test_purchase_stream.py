@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -160,3 +162,55 @@ def test_timeline_windows_match_plain_sums() -> None:
         )
         low, high = timeline.purchases_between(a, b)
         assert high - low == sum(1 for at, _v, f in entries if a <= at <= b and not f & RETURN)
+
+
+def _stored(row: tuple[object, ...]) -> tuple[object, ...]:
+    """A sale's row as SQLite keeps it: moment and amounts as text."""
+    at, price, tax, incl = row[8:12]
+    assert isinstance(at, datetime)
+    return (
+        *row[:8],
+        at.isoformat(timespec="microseconds"),
+        str(price),
+        str(tax),
+        None if incl is None else str(incl),
+    )
+
+
+def _typed(row: Sequence[Any]) -> Sequence[Any]:
+    at, price, tax, incl = row[8:12]
+    return (
+        *row[:8],
+        datetime.fromisoformat(at),
+        Decimal(price),
+        Decimal(tax),
+        None if incl is None else Decimal(incl),
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("rules", RULES)
+def test_sales_as_stored_give_the_typed_streams_rows(seed: int, rules: CountingRules) -> None:
+    """Moments and amounts passed on as stored text: every row the same once parsed,
+    through the sums (a missing total with tax) and the sales needing their payments."""
+    sales, orders = _store(seed)
+    originals = {sale.id: sale for sale in sales}
+    payments = {sale.id: sale.payments for sale in sales}
+    typed = list(stream_purchases(map(_row, sales), orders, rules, originals, payments))
+    stored = list(
+        stream_purchases(
+            (_stored(_row(sale)) for sale in sales), orders, rules, originals, payments, _typed
+        )
+    )
+    assert any(isinstance(row[3], str) for row in stored)
+    parsed = [
+        (
+            *row[:3],
+            datetime.fromisoformat(row[3]) if isinstance(row[3], str) else row[3],
+            *row[4:6],
+            Decimal(row[6]),
+        )
+        for row in stored
+    ]
+    assert parsed == typed
+    assert [str(row[6]) for row in stored] == [str(row[6]) for row in typed]

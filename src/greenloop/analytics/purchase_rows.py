@@ -68,7 +68,8 @@ def read_purchase_rows(
     """Every purchase row, merged one sale at a time (see ``stream_purchases``)."""
     originals = load_return_originals(conn)
     payments = load_payments(conn, statuses_needing_payments(counting))
-    return stream_purchases(stream_sale_rows(conn), orders, counting, originals, payments)
+    sales, typed = stream_sale_rows(conn)
+    return stream_purchases(sales, orders, counting, originals, payments, typed)
 
 
 # A purchase row without a customer: its email and order number (which decide whom it
@@ -123,7 +124,11 @@ def group_rows(rows: Iterable[PurchaseRow]) -> Grouped:
     counts_of, entries, others = grouped.rows, grouped.entries, grouped.others
     positions: dict[str, list[int]] = {}
     for position, (customer, email, number, at, counts, flags, value) in enumerate(rows):
-        entry = (at.isoformat(), str(value), flags) if counts and at is not None else None
+        entry = None
+        if counts and at is not None:
+            # As stored (text) or typed: either way text that parses back exactly.
+            at_text = at if isinstance(at, str) else at.isoformat()
+            entry = (at_text, value if type(value) is str else str(value), flags)
         if customer is None:
             others.append((email, number, position, entry))
             continue

@@ -14,7 +14,7 @@ fulfilment see) and from the export until then. What counts is explicit, in
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
@@ -360,13 +360,21 @@ def merge_purchases(
 RETURN = 1
 ECOM = 2
 
-# (customer_id, email, order_number, occurred_at, counts, RETURN | ECOM bits, value)
-PurchaseRow = tuple[str | None, str | None, str | None, datetime | None, bool, int, Decimal]
+# (customer_id, email, order_number, occurred_at, counts, RETURN | ECOM bits, value).
+# The moment and the value are typed, or as the sales' rows stored them (see
+# stream_purchases' ``typed``): ISO-8601 UTC text and the Decimal's text.
+PurchaseRow = tuple[
+    str | None, str | None, str | None, datetime | str | None, bool, int, Decimal | str
+]
 
 # A sale as read for stream_purchases: SaleFact's fields with one moment
 # (sale_date, else created_at) in place of the two dates, and no payments.
 _ID, _CUSTOMER, _STATUS, _SOURCE, _SOURCE_ID, _REGISTER, _NOTE, _RETURN_FOR = range(8)
 _AT, _PRICE, _TAX, _INCL = range(8, 12)
+
+
+def _as_typed(row: Sequence[Any]) -> Sequence[Any]:
+    return row
 
 
 def stream_purchases(
@@ -375,6 +383,7 @@ def stream_purchases(
     rules: CountingRules,
     originals: Mapping[str, SaleFact],
     payments: Mapping[str, tuple[tuple[str, Decimal], ...]],
+    typed: Callable[[Sequence[Any]], Sequence[Any]] = _as_typed,
 ) -> Iterator[PurchaseRow]:
     """What :func:`merge_purchases` gives, for sales read one at a time, as plain rows.
 
@@ -384,6 +393,11 @@ def stream_purchases(
     eCom sale with its number). ``originals`` holds every sale a return points at (and
     theirs), ``payments`` those of the sales whose status
     :func:`statuses_needing_payments` names.
+
+    A sale's moment and amounts may come as stored (text), passed on as they are into
+    the row's moment and value; ``typed`` turns such a sale into typed values, done only
+    for the few that need arithmetic or a :class:`SaleFact` (parsing a million moments
+    and amounts only to print them again was a sixth of reading the purchases).
     """
     by_number = {order.order_number: order for order in orders}
     claimed: set[str] = set()
@@ -414,8 +428,11 @@ def stream_purchases(
             incl = row[_INCL]
             if not rules.include_tax:
                 value = row[_PRICE]
+            elif incl is not None:
+                value = incl
             else:
-                value = incl if incl is not None else row[_PRICE] + row[_TAX]
+                sale_row = typed(row)
+                value = sale_row[_PRICE] + sale_row[_TAX]
             if return_for:
                 counts = status in counted
             elif twin is not None and (
@@ -426,7 +443,14 @@ def stream_purchases(
             else:
                 counts = status in counted
         else:
-            sale = make_sale(*row[:_AT], row[_AT], None, *row[_PRICE:], payments.get(row[_ID], ()))
+            sale_row = typed(row)
+            sale = make_sale(
+                *sale_row[:_AT],
+                sale_row[_AT],
+                None,
+                *sale_row[_PRICE:],
+                payments.get(row[_ID], ()),
+            )
             value = rules.sale_value(sale)
             counts = status in counted if return_for else _sale_counts(sale, twin, rules)
         flags = (RETURN if return_for else 0) | (ECOM if channel == "ecom" else 0)

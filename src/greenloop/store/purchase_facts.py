@@ -216,28 +216,18 @@ def raw_rows(conn: Connection, sql: str) -> Iterator[Sequence[Any]]:
         cursor.close()
 
 
-def stream_sale_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
+def stream_sale_rows(
+    conn: Connection,
+) -> tuple[Iterator[Sequence[Any]], Callable[[Sequence[Any]], Sequence[Any]]]:
     """Every sale as a row for :func:`~greenloop.domain.purchases.stream_purchases`, in
-    :func:`load_sale_facts`' order, read in batches."""
-    s = t.sales.c
+    :func:`load_sale_facts`' order, read in batches; with the function that types a
+    row's moment and amounts (its ``typed``).
+
+    SQLite's rows keep their moment and amounts as the stored text: ISO-8601 UTC text
+    (``UtcDateTime``'s fixed-width form, or typed when it is any other) and the
+    Decimal's text (``Money``)."""
     if conn.dialect.name != "sqlite":
-        query = select(
-            s.id,
-            s.customer_id,
-            s.status,
-            s.source,
-            s.source_id,
-            s.register_id,
-            s.note,
-            s.return_for,
-            func.coalesce(s.sale_date, s.created_at),
-            s.total_price,
-            s.total_tax,
-            s.total_price_incl,
-        ).order_by(s.sale_date, s.id)
-        for row in conn.execution_options(yield_per=5_000).execute(query):
-            yield tuple(row)
-        return
+        return _typed_sale_rows(conn), _already_typed
     money, moment = money_reader(conn.dialect), moment_reader(conn.dialect)
     rows = raw_rows(
         conn,
@@ -245,15 +235,54 @@ def stream_sale_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
         "COALESCE(sale_date, created_at), total_price, total_tax, total_price_incl "
         "FROM sales ORDER BY sale_date, id",
     )
-    for raw in rows:
+
+    def stored(rows: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+        for raw in rows:
+            at = raw[8]
+            if at is None or (type(at) is str and at.endswith(_UTC_SUFFIX)):
+                yield raw
+            else:
+                yield (*raw[:8], moment(at), *raw[9:])
+
+    def typed(raw: Sequence[Any]) -> Sequence[Any]:
         at, incl = raw[8], raw[11]
-        yield (
+        return (
             *raw[:8],
             None if at is None else moment(at),
             money(raw[9]),
             money(raw[10]),
             None if incl is None else money(incl),
         )
+
+    return stored(rows), typed
+
+
+# How UtcDateTime ends the text it stores on SQLite (isoformat of a UTC moment).
+_UTC_SUFFIX = "+00:00"
+
+
+def _already_typed(row: Sequence[Any]) -> Sequence[Any]:
+    return row
+
+
+def _typed_sale_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
+    s = t.sales.c
+    query = select(
+        s.id,
+        s.customer_id,
+        s.status,
+        s.source,
+        s.source_id,
+        s.register_id,
+        s.note,
+        s.return_for,
+        func.coalesce(s.sale_date, s.created_at),
+        s.total_price,
+        s.total_tax,
+        s.total_price_incl,
+    ).order_by(s.sale_date, s.id)
+    for row in conn.execution_options(yield_per=5_000).execute(query):
+        yield tuple(row)
 
 
 def load_return_originals(conn: Connection) -> dict[str, SaleFact]:
