@@ -19,6 +19,7 @@ from greenloop.domain.replay import Lock
 from greenloop.domain.tiers import TierState
 from greenloop.store import tables as t
 from greenloop.store.bulk import bulk_insert, bulk_update, bulk_upsert, placeholders
+from greenloop.store.purchase_facts import moment_reader, raw_rows
 from greenloop.store.types import Money, UtcDateTime
 
 __all__ = [
@@ -60,6 +61,10 @@ PERSON_COLUMNS: tuple[str, ...] = tuple(c.name for c in t.persons.columns if c.n
 def load_member_persons(
     conn: Connection, person_ids: Iterable[str] | None = None
 ) -> dict[str, str]:
+    if person_ids is None and conn.dialect.name == "sqlite":
+        # A full analysis' read of every member: straight from the driver.
+        rows = raw_rows(conn, "SELECT member_key, person_id FROM identity_members")
+        return {key: pid for key, pid in rows}
     m = t.identity_members.c
     query = select(m.member_key, m.person_id)
     if person_ids is not None:
@@ -92,6 +97,8 @@ class Stored(NamedTuple):
 def load_person_states(
     conn: Connection, person_ids: Iterable[str] | None = None, *, predictions: bool = False
 ) -> dict[str, Stored]:
+    if person_ids is None and not predictions and conn.dialect.name == "sqlite":
+        return _all_person_states(conn)
     p = t.persons.c
     columns = [p.id, p.tier, p.tier_since, p.review_at, p.row_hash]
     if predictions:
@@ -100,6 +107,29 @@ def load_person_states(
     if person_ids is not None:
         query = query.where(p.id.in_(list(person_ids)))
     return {row[0]: Stored(*row[1:]) for row in conn.execute(query)}
+
+
+def _all_person_states(conn: Connection) -> dict[str, Stored]:
+    """Every person's :class:`Stored` state, read straight from the driver (SQLite: a full
+    analysis reads them all, and SQLAlchemy's rows cost more than the query)."""
+    moment = moment_reader(conn.dialect)
+    # A tier's start and review fall on the days analyses ran: a few hundred distinct
+    # moments among hundreds of thousands of persons, each parsed (and held) once.
+    moments: dict[Any, datetime] = {}
+
+    def at(value: Any) -> datetime | None:
+        if value is None:
+            return None
+        found = moments.get(value)
+        if found is None:
+            found = moments[value] = moment(value)
+        return found
+
+    rows = raw_rows(conn, "SELECT id, tier, tier_since, review_at, row_hash FROM persons")
+    return {
+        pid: Stored(tier, at(since), at(review), row_hash)
+        for pid, tier, since, review, row_hash in rows
+    }
 
 
 def load_tier_states(stored: Mapping[str, Stored]) -> dict[str, TierState]:
