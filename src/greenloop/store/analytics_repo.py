@@ -458,6 +458,10 @@ def late_row(person_id: str, computed_at: datetime) -> dict[str, Any]:
 
 
 _WRITTEN = (*PERSON_COLUMNS, "row_hash")
+# A row's values in PERSON_COLUMNS order, taken in C (a first analysis writes 200,000
+# rows of 38 columns: a generator over the columns cost a second).
+_person_values = itemgetter(*PERSON_COLUMNS)
+_late_values = itemgetter("id", *LATE_COLUMNS, "computed_at")
 _LATE_WRITTEN = ("id", *LATE_COLUMNS, "computed_at", "row_hash")
 
 
@@ -471,10 +475,7 @@ def upsert_persons(
             conn,
             t.persons,
             _WRITTEN,
-            [
-                (*(row[c] for c in PERSON_COLUMNS), h)
-                for row, h in zip(rows[part], digests[part], strict=True)
-            ],
+            [(*_person_values(row), h) for row, h in zip(rows[part], digests[part], strict=True)],
             version_guard=False,
         )
 
@@ -506,7 +507,7 @@ def update_late_columns(
             t.persons,
             _LATE_WRITTEN,
             [
-                (row["id"], *(row[c] for c in LATE_COLUMNS), row["computed_at"], h, was)
+                (*_late_values(row), h, was)
                 for row, h, was in zip(rows[part], hashes[part], stored[part], strict=True)
             ],
             expected=("row_hash",),
