@@ -128,7 +128,7 @@ def group_rows(rows: Iterable[PurchaseRow]) -> Grouped:
         if counts and at is not None:
             # As stored (text) or typed: either way text that parses back exactly.
             at_text = at if isinstance(at, str) else at.isoformat()
-            entry = (at_text, value if type(value) is str else str(value), flags)
+            entry = (at_text, value if isinstance(value, str) else str(value), flags)
         if customer is None:
             others.append((email, number, position, entry))
             continue

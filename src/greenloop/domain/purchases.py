@@ -373,17 +373,13 @@ _ID, _CUSTOMER, _STATUS, _SOURCE, _SOURCE_ID, _REGISTER, _NOTE, _RETURN_FOR = ra
 _AT, _PRICE, _TAX, _INCL = range(8, 12)
 
 
-def _as_typed(row: Sequence[Any]) -> Sequence[Any]:
-    return row
-
-
 def stream_purchases(
     sales: Iterable[Sequence[Any]],
     orders: Sequence[OrderFact],
     rules: CountingRules,
     originals: Mapping[str, SaleFact],
     payments: Mapping[str, tuple[tuple[str, Decimal], ...]],
-    typed: Callable[[Sequence[Any]], Sequence[Any]] = _as_typed,
+    typed: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
 ) -> Iterator[PurchaseRow]:
     """What :func:`merge_purchases` gives, for sales read one at a time, as plain rows.
 
@@ -397,7 +393,8 @@ def stream_purchases(
     A sale's moment and amounts may come as stored (text), passed on as they are into
     the row's moment and value; ``typed`` turns such a sale into typed values, done only
     for the few that need arithmetic or a :class:`SaleFact` (parsing a million moments
-    and amounts only to print them again was a sixth of reading the purchases).
+    and amounts only to print them again was a sixth of reading the purchases). None:
+    the sales come typed.
     """
     by_number = {order.order_number: order for order in orders}
     claimed: set[str] = set()
@@ -431,7 +428,7 @@ def stream_purchases(
             elif incl is not None:
                 value = incl
             else:
-                sale_row = typed(row)
+                sale_row = row if typed is None else typed(row)
                 value = sale_row[_PRICE] + sale_row[_TAX]
             if return_for:
                 counts = status in counted
@@ -443,7 +440,7 @@ def stream_purchases(
             else:
                 counts = status in counted
         else:
-            sale_row = typed(row)
+            sale_row = row if typed is None else typed(row)
             sale = make_sale(
                 *sale_row[:_AT],
                 sale_row[_AT],

@@ -218,16 +218,16 @@ def raw_rows(conn: Connection, sql: str) -> Iterator[Sequence[Any]]:
 
 def stream_sale_rows(
     conn: Connection,
-) -> tuple[Iterator[Sequence[Any]], Callable[[Sequence[Any]], Sequence[Any]]]:
+) -> tuple[Iterator[Sequence[Any]], Callable[[Sequence[Any]], Sequence[Any]] | None]:
     """Every sale as a row for :func:`~greenloop.domain.purchases.stream_purchases`, in
     :func:`load_sale_facts`' order, read in batches; with the function that types a
-    row's moment and amounts (its ``typed``).
+    row's moment and amounts (its ``typed``; None: the rows come typed).
 
     SQLite's rows keep their moment and amounts as the stored text: ISO-8601 UTC text
     (``UtcDateTime``'s fixed-width form, or typed when it is any other) and the
     Decimal's text (``Money``)."""
     if conn.dialect.name != "sqlite":
-        return _typed_sale_rows(conn), _already_typed
+        return _typed_sale_rows(conn), None
     money, moment = money_reader(conn.dialect), moment_reader(conn.dialect)
     rows = raw_rows(
         conn,
@@ -259,10 +259,6 @@ def stream_sale_rows(
 
 # How UtcDateTime ends the text it stores on SQLite (isoformat of a UTC moment).
 _UTC_SUFFIX = "+00:00"
-
-
-def _already_typed(row: Sequence[Any]) -> Sequence[Any]:
-    return row
 
 
 def _typed_sale_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
