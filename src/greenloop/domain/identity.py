@@ -271,24 +271,31 @@ def cluster(
     for a, b in manual_links:
         if a in known and b in known:
             join(a, b, "manual")
-    by_value: list[tuple[str, dict[str, list[str]]]] = [
-        ("email", defaultdict(list)),
-        ("code", defaultdict(list)),
-        ("phone", defaultdict(list)),
-    ]
+    # Per kind, each value's first holder, and the holders (in member order) of the
+    # values held by more than one: most values have one holder and join nobody, and a
+    # list for each of them cost most of a second on a large store.
+    first_holder: tuple[dict[str, str], dict[str, str], dict[str, str]] = ({}, {}, {})
+    shared: tuple[dict[str, list[str]], ...] = ({}, {}, {})
+    email_first, code_first, phone_first = first_holder
     for member in members:
+        key = member.key
         for email in _once(member.emails):
             if email not in placeholders.emails:
-                by_value[0][1][email].append(member.key)
+                held = email_first.setdefault(email, key)
+                if held != key:
+                    shared[0].setdefault(email, [held]).append(key)
         if member.code:
-            by_value[1][1][member.code].append(member.key)
+            held = code_first.setdefault(member.code, key)
+            if held != key:
+                shared[1].setdefault(member.code, [held]).append(key)
         for phone in _once(member.phones):
             if phone not in placeholders.phones:
-                by_value[2][1][phone].append(member.key)
+                held = phone_first.setdefault(phone, key)
+                if held != key:
+                    shared[2].setdefault(phone, [held]).append(key)
     first = {m.key: m.first for m in members}
-    for kind, index in by_value:
-        # Most values have one holder and join nobody: only shared ones are sorted.
-        for value in sorted(v for v, held in index.items() if len(held) > 1):
+    for kind, index in zip(("email", "code", "phone"), shared, strict=True):
+        for value in sorted(index):
             holders = index[value]
             for at, other in enumerate(holders[1:], start=1):
                 if kind == "code":
