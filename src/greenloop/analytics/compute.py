@@ -75,9 +75,10 @@ def build_members(
     two strangers who both typed ``noemail@…`` at checkout stay two people.
     """
     members: list[Member] = []
+    email_of, phone_of = normalise_email, normalise_phone
     for profile in facts.profiles.values():
-        email = normalise_email(profile.email, rules)
-        phones = tuple(p for p in (normalise_phone(x, rules) for x in profile.phones) if p)
+        email = email_of(profile.email, rules)
+        phones = tuple([p for x in profile.phones if (p := phone_of(x, rules))])
         code = (profile.code or "").strip().lower() or None
         members.append(
             Member(
