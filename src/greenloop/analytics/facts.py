@@ -193,7 +193,22 @@ def _contacts(facts: Facts, orders: Iterable[OrderFact]) -> list[OrderFact]:
     return kept
 
 
+# Every eCom order's twin sale, looked up by its number. GreenLoop never gathers
+# statistics on SQLite, and without them SQLite drove this join from the sales (all of
+# them, through the return_for index: 0.3 s for a million); CROSS JOIN keeps the orders
+# outside, each finding its twin by source_id (0.06 s).
+_ALL_TWINS_SQLITE = (
+    "SELECT o.email, s.customer_id FROM ecom_orders AS o CROSS JOIN sales AS s "
+    "ON s.source_id = o.order_number WHERE s.customer_id IS NOT NULL "
+    "AND s.return_for IS NULL AND lower(s.source) LIKE 'ecw:%'"
+)
+
+
 def _twins(conn: Connection, facts: Facts, numbers: Collection[str] | None = None) -> None:
+    if numbers is None and conn.dialect.name == "sqlite":
+        for email, customer_id in raw_rows(conn, _ALL_TWINS_SQLITE):
+            facts.order_twins.setdefault(email, set()).add(customer_id)
+        return
     o, s = t.ecom_orders.c, t.sales.c
     query = (
         select(o.email, s.customer_id)
