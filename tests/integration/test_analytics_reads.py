@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, true
 
 from greenloop.analytics.facts import Facts, _twins
 from greenloop.services import analysis, ingest
 from greenloop.store import analytics_repo as repo
 from greenloop.store import tables as t
+from greenloop.store.purchase_facts import load_order_facts
 from tests.simulation import ANCHOR, running_simulator, settings_for, small_store
 
 STORE = small_store(seed=5, customers=80, days=200)
@@ -41,7 +42,7 @@ def test_every_persons_state_and_member_read_at_once_equal_the_typed_read(
 def test_every_orders_twin_read_at_once_equals_the_scoped_read(engine: Engine) -> None:
     """The whole store's eCom twins (SQLite: one join that starts from the orders) are
     those the scoped query finds: not a return, not another source, not without a
-    customer, any case of ``ecw:``."""
+    customer, any case of ``ecw:``. Every order read at once is the typed query's."""
     when = datetime(2026, 5, 1, tzinfo=UTC)
     sales = [
         ("s1", "1001", "ecw:shop", "c1", None),
@@ -97,6 +98,10 @@ def test_every_orders_twin_read_at_once_equals_the_scoped_read(engine: Engine) -
     with engine.connect() as conn:
         _twins(conn, whole)
         _twins(conn, scoped, orders)
+        every_order = list(load_order_facts(conn))
+        assert every_order == list(load_order_facts(conn, where=true()))
+    assert [o.order_number for o in every_order] == orders
+    assert all(o.placed_at.tzinfo is UTC and o.tax == 0 for o in every_order)
     assert whole.order_twins == scoped.order_twins
     assert whole.order_twins == {
         "buyer1001@example.com": {"c1"},
