@@ -91,14 +91,7 @@ def load_sale_facts(conn: Connection, where: ColumnElement[bool] | None = None) 
     # Sales with their payments in one query (one round trip for the real-time path).
     query = (
         select(
-            s.id,
-            s.customer_id,
-            s.status,
-            s.source,
-            s.source_id,
-            s.register_id,
-            s.note,
-            s.return_for,
+            *_sale_head(),
             s.sale_date,
             s.created_at,
             s.total_price,
@@ -291,9 +284,10 @@ def stream_sale_rows(
 _UTC_SUFFIX = "+00:00"
 
 
-def _typed_sale_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
+def _sale_head() -> tuple[ColumnElement[Any], ...]:
+    """A sale's columns before its moments, in SaleFact's order."""
     s = t.sales.c
-    query = select(
+    return (
         s.id,
         s.customer_id,
         s.status,
@@ -302,6 +296,13 @@ def _typed_sale_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
         s.register_id,
         s.note,
         s.return_for,
+    )
+
+
+def _typed_sale_rows(conn: Connection) -> Iterator[tuple[Any, ...]]:
+    s = t.sales.c
+    query = select(
+        *_sale_head(),
         func.coalesce(s.sale_date, s.created_at),
         s.total_price,
         s.total_tax,
