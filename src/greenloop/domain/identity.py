@@ -206,6 +206,23 @@ def find_placeholders(members: Sequence[Member], rules: IdentityRules) -> Placeh
     return found
 
 
+class _Holders:
+    """The members holding each value of one kind, in member order, kept as a list only
+    for the values two or more hold: most values have one holder and join nobody, and a
+    list for each of them cost most of a second on a large store."""
+
+    __slots__ = ("_first", "shared")
+
+    def __init__(self) -> None:
+        self._first: dict[str, str] = {}
+        self.shared: dict[str, list[str]] = {}
+
+    def add(self, value: str, key: str) -> None:
+        held = self._first.setdefault(value, key)
+        if held != key:
+            self.shared.setdefault(value, [held]).append(key)
+
+
 class _UnionFind:
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
@@ -271,32 +288,21 @@ def cluster(
     for a, b in manual_links:
         if a in known and b in known:
             join(a, b, "manual")
-    # Per kind, each value's first holder, and the holders (in member order) of the
-    # values held by more than one: most values have one holder and join nobody, and a
-    # list for each of them cost most of a second on a large store.
-    first_holder: tuple[dict[str, str], dict[str, str], dict[str, str]] = ({}, {}, {})
-    shared: tuple[dict[str, list[str]], ...] = ({}, {}, {})
-    email_first, code_first, phone_first = first_holder
+    emails, codes, phones = _Holders(), _Holders(), _Holders()
     for member in members:
         key = member.key
         for email in _once(member.emails):
             if email not in placeholders.emails:
-                held = email_first.setdefault(email, key)
-                if held != key:
-                    shared[0].setdefault(email, [held]).append(key)
+                emails.add(email, key)
         if member.code:
-            held = code_first.setdefault(member.code, key)
-            if held != key:
-                shared[1].setdefault(member.code, [held]).append(key)
+            codes.add(member.code, key)
         for phone in _once(member.phones):
             if phone not in placeholders.phones:
-                held = phone_first.setdefault(phone, key)
-                if held != key:
-                    shared[2].setdefault(phone, [held]).append(key)
+                phones.add(phone, key)
     first = {m.key: m.first for m in members}
-    for kind, index in zip(("email", "code", "phone"), shared, strict=True):
-        for value in sorted(index):
-            holders = index[value]
+    for kind, held in (("email", emails), ("code", codes), ("phone", phones)):
+        for value in sorted(held.shared):
+            holders = held.shared[value]
             for at, other in enumerate(holders[1:], start=1):
                 if kind == "code":
                     join(holders[0], other, f"{kind} {value}")
