@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Connection, func, or_, select
 
@@ -31,8 +32,10 @@ from greenloop.store.purchase_facts import (
 __all__ = ["Facts", "Profile", "load_all", "load_people", "load_scoped"]
 
 
-@dataclass(frozen=True, slots=True)
-class Profile:
+class Profile(NamedTuple):
+    # A NamedTuple, not a frozen dataclass: as immutable and typed, and built about five
+    # times as fast (a frozen dataclass sets each field through object.__setattr__), which
+    # counts at 200,000 profiles a run.
     id: str
     code: str | None
     name: str

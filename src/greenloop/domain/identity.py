@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
+from typing import NamedTuple
 
 import phonenumbers
 
@@ -137,9 +138,12 @@ def _phone(raw: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    """A profile (``customer:<id>``) or an eCom buyer (``email:<address>``) to cluster."""
+class Member(NamedTuple):
+    """A profile (``customer:<id>``) or an eCom buyer (``email:<address>``) to cluster.
+
+    A NamedTuple, not a frozen dataclass: as immutable and typed, and built about five
+    times as fast (a frozen dataclass sets each field through ``object.__setattr__``),
+    which counts at one member per profile and eCom buyer on every full analysis."""
 
     key: str
     emails: tuple[str, ...] = ()

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 __all__ = ["MatchRecord", "fold", "fold_postcode", "fold_street"]
 
 
-@dataclass(frozen=True, slots=True)
-class MatchRecord:
+class MatchRecord(NamedTuple):
     """One profile or eCom buyer as the matcher sees it.
 
     Emails and phones arrive normalised with placeholders removed (``identity`` decides
     what a placeholder is); names, street and postcode arrive as typed and are folded here.
+    A NamedTuple (immutable, typed, built several times as fast as a frozen dataclass):
+    one per profile and eCom buyer on every full analysis.
     """
 
     key: str  # "customer:<id>" or "email:<address>"
