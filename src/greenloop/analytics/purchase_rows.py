@@ -211,9 +211,15 @@ class PurchaseReader:
         with self._engine.connect() as conn:
             orders = list(load_order_facts(conn))
             grouped = group_rows(read_purchase_rows(conn, orders, self._counting))
-        # Sent only once all is read: the parent reads the pipe after clustering. The
+        # Sent only once all is read: the parent reads the pipe after clustering. Every
+        # part is packed before the first is sent: this process is done reading seconds
+        # before the parent finishes clustering (2 s of 10, and 6 s of 24 on a slower
+        # machine, on 200,000 profiles), so packing here then costs the parent nothing,
+        # where packing part by part as the parent reads made it wait 0.3 s more. The
         # empty message after the parts says the whole was sent.
-        for part in grouped.packed():
+        parts = list(grouped.packed())
+        del grouped
+        for part in parts:
             send.send_bytes(part)
         send.send_bytes(b"")
         send.close()
