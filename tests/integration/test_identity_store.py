@@ -115,8 +115,11 @@ def test_writing_the_differences_ends_as_a_fresh_full_write(
     assert diffed["values"] == fresh["values"]
     assert diffed["links"] == fresh["links"]
     assert diffed["members"].keys() == fresh["members"].keys()
-    for key, (person, customer, _at) in fresh["members"].items():
+    for key, (person, customer, _at, digest) in fresh["members"].items():
         assert diffed["members"][key][:2] == (person, customer)
+        # The values' digest as a fresh write leaves it: the next diff starts right.
+        assert digest is not None
+        assert diffed["members"][key][3] == digest
     # A member keeps its assigned_at while it stays with its person.
     moved = [k for k, p in after[0].items() if before[0].get(k) != p]
     stayed = [k for k in after[0] if k not in moved]
@@ -127,3 +130,30 @@ def test_writing_the_differences_ends_as_a_fresh_full_write(
     assert _assigned(diffed, stayed) == {FIRST}
     assert fresh["links"]["P0"][-1] == ("customer:0", "customer:1", "manual")
     assert "email:gone@x.com" not in diffed["members"]
+
+
+def test_members_stored_before_their_digests_existed_are_compared_row_by_row(
+    engine: Engine,
+) -> None:
+    """A store upgraded from before ``values_digest``: every member's digest is NULL,
+    so every member's values are compared row by row once, and the digests written."""
+    before, after = _state(False), _state(True)
+    for state in (before, after):
+        _clear(engine)
+        _write(engine, before, FIRST)
+        with engine.begin() as conn:
+            conn.execute(t.identity_members.update().values(values_digest=None))
+            # A value row the digests alone would never notice is missing.
+            conn.execute(
+                t.identity_values.delete().where(t.identity_values.c.member_key == "customer:1")
+            )
+        _write(engine, state, SECOND)
+        diffed = _tables(engine)
+        _clear(engine)
+        _write(engine, state, SECOND)
+        fresh = _tables(engine)
+        assert diffed["values"] == fresh["values"]
+        assert {k: m[3] for k, m in diffed["members"].items()} == {
+            k: m[3] for k, m in fresh["members"].items()
+        }
+        assert None not in {m[3] for m in diffed["members"].values()}

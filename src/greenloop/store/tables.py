@@ -379,6 +379,10 @@ identity_members = Table(
     Column("person_id", String(40), nullable=False),
     Column("customer_id", ID),
     Column("assigned_at", UtcDateTime, nullable=False),
+    # A digest of the member's rows in identity_values (analytics_repo.values_digest):
+    # a full analysis finds the members whose values changed by reading this column, not
+    # every value row. NULL (rows from before it existed) compares as changed.
+    Column("values_digest", BigInteger),
     Index(None, "person_id"),
     Index(None, "customer_id"),
 )
