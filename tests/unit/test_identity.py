@@ -4,6 +4,7 @@ stable person ids."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections import Counter
 from collections.abc import Callable
 
@@ -194,3 +195,23 @@ def test_placeholder_patterns_match_as_one_alternation_or_one_by_one() -> None:
     flagged = IdentityRules(placeholder_email_patterns=(r"^noemail", r"(?i)^na@"))
     assert set(find_placeholders(members, flagged).emails) == {"noemail@shop.com", "NA@shop.com"}
     assert find_placeholders(members, IdentityRules(placeholder_email_patterns=())).emails == {}
+
+
+FRAGMENTS = ("no", "-", "email", "@", "a", "n/", "x", "placeholder", "shop.org", "example.invalid")
+PATTERNS = (r"^no-?email@", r"placeholder", r"^n/?a@", r"@example\.invalid$", r"^a|shop\.org$")
+
+
+@given(
+    st.lists(st.lists(st.sampled_from(FRAGMENTS), max_size=5).map("".join), max_size=30),
+    st.lists(st.sampled_from(PATTERNS), unique=True),
+)
+def test_placeholder_patterns_find_what_each_pattern_searched_alone_finds(
+    texts: list[str], patterns: list[str]
+) -> None:
+    """Anchored patterns are matched apart from the others (``domain.identity``): the
+    verdicts are still those of searching every pattern on its own, mid-text hits and an
+    alternation that is only partly anchored included."""
+    members = [Member(f"customer:{n}", emails=(t,)) for n, t in enumerate(texts)]
+    found = find_placeholders(members, IdentityRules(placeholder_email_patterns=tuple(patterns)))
+    expected = {t for t in texts if any(re.search(p, t) for p in patterns)}
+    assert {e for e, why in found.emails.items() if why == "looks like a placeholder"} == expected

@@ -170,15 +170,32 @@ class Placeholders:
 def _any_pattern(patterns: Sequence[str]) -> Callable[[str], bool]:
     """Whether a text matches any of ``patterns``, searched as one alternation: 200,000
     emails against a dozen patterns one at a time took seconds. A pattern that cannot sit
-    in an alternation (a global flag such as ``(?i)`` not at its start) keeps them apart."""
+    in an alternation (a global flag such as ``(?i)`` not at its start) keeps them apart.
+
+    The patterns anchored at the start (``^…`` with no ``|``) are matched at the start
+    only, as an alternation of their own: inside one alternation with the others the
+    regex engine tried them at every position of every text (166,000 emails against the
+    default patterns: 0.29 s, 0.08 s apart)."""
     if not patterns:
         return lambda _text: False
+    at_start = [p[1:] for p in patterns if _anchored(p)]
+    anywhere = [p for p in patterns if not _anchored(p)]
     try:
-        either = re.compile("|".join(f"(?:{p})" for p in patterns))
+        start = _alternation(at_start).match
+        search = _alternation(anywhere).search
     except re.error:
         each = [re.compile(p) for p in patterns]
         return lambda text: any(p.search(text) for p in each)
-    return lambda text: either.search(text) is not None
+    return lambda text: start(text) is not None or search(text) is not None
+
+
+def _anchored(pattern: str) -> bool:
+    return pattern.startswith("^") and "|" not in pattern
+
+
+def _alternation(patterns: Sequence[str]) -> re.Pattern[str]:
+    # No pattern: one that never matches.
+    return re.compile("|".join(f"(?:{p})" for p in patterns) if patterns else "(?!)")
 
 
 def _once(values: tuple[str, ...]) -> Collection[str]:
