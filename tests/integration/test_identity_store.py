@@ -90,6 +90,16 @@ def _clear(engine: Engine) -> None:
             conn.execute(table.delete())
 
 
+def _diffed_and_fresh(engine: Engine, state: State) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tables after writing ``state`` over what is stored, then after writing it
+    into empty tables."""
+    _write(engine, state, SECOND)
+    diffed = _tables(engine)
+    _clear(engine)
+    _write(engine, state, SECOND)
+    return diffed, _tables(engine)
+
+
 def _assigned(tables: Mapping[str, Any], keys: Sequence[str]) -> set[datetime]:
     return {tables["members"][k][2] for k in keys}
 
@@ -106,11 +116,7 @@ def test_writing_the_differences_ends_as_a_fresh_full_write(
     _write(engine, before, FIRST)
     _write(engine, before, SECOND)  # nothing changed: nothing rewritten
     assert _assigned(_tables(engine), list(before[0])) == {FIRST}
-    _write(engine, after, SECOND)
-    diffed = _tables(engine)
-    _clear(engine)
-    _write(engine, after, SECOND)
-    fresh = _tables(engine)
+    diffed, fresh = _diffed_and_fresh(engine, after)
 
     assert diffed["values"] == fresh["values"]
     assert diffed["links"] == fresh["links"]
@@ -147,11 +153,7 @@ def test_members_stored_before_their_digests_existed_are_compared_row_by_row(
             conn.execute(
                 t.identity_values.delete().where(t.identity_values.c.member_key == "customer:1")
             )
-        _write(engine, state, SECOND)
-        diffed = _tables(engine)
-        _clear(engine)
-        _write(engine, state, SECOND)
-        fresh = _tables(engine)
+        diffed, fresh = _diffed_and_fresh(engine, state)
         assert diffed["values"] == fresh["values"]
         assert {k: m[3] for k, m in diffed["members"].items()} == {
             k: m[3] for k, m in fresh["members"].items()
