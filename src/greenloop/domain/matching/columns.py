@@ -52,12 +52,17 @@ def _similar(a: npt.NDArray[np.object_], b: npt.NDArray[np.object_], at_least: f
 def _edits(vocab: Vocab, a: IntArray, b: IntArray, cutoff: int) -> IntArray:
     """Damerau-Levenshtein distance of two id columns' strings, ``cutoff`` when larger.
 
-    Strings whose lengths differ by ``cutoff`` or more are at least that far apart and
-    are not handed to rapidfuzz at all (most email pairs).
+    Only the pairs that may be closer than ``cutoff`` are handed to rapidfuzz: strings
+    whose lengths differ by ``cutoff`` or more are at least that far apart, and so are
+    strings whose characters differ by that much (:func:`_apart`). A store's first
+    analysis compared 7.2 million email pairs of near lengths, of which 4,283 were
+    closer than the cutoff: rapidfuzz took 5.6 s over all of them.
     """
     lengths = vocab.lengths()
     out = np.full(len(a), cutoff, np.int64)
     near = np.flatnonzero(np.abs(lengths[a] - lengths[b]) < cutoff)
+    if len(near):
+        near = near[_apart(vocab, a[near], b[near]) < cutoff]
     if len(near):
         distances = cpdist(
             vocab.array(a[near]),
@@ -69,6 +74,30 @@ def _edits(vocab: Vocab, a: IntArray, b: IntArray, cutoff: int) -> IntArray:
         )
         out[near] = np.minimum(np.asarray(distances, np.int64), cutoff)
     return out
+
+
+# Pairs bounded at once: two gathers of COUNT_BUCKETS bytes a pair.
+_APART_SLICE = 50_000
+
+
+def _apart(vocab: Vocab, a: IntArray, b: IntArray) -> IntArray:
+    """A lower bound on each pair's Damerau-Levenshtein distance, from the characters
+    one string has beyond the other (as multisets).
+
+    An insertion, a deletion or a substitution changes those surpluses by at most one,
+    and a transposition not at all, so the larger surplus is at most the distance. By
+    buckets of characters (:meth:`~.prepared.Vocab.character_counts`) it can only be
+    smaller. With ``s`` the sum of the per-bucket differences and ``d`` the difference
+    of the lengths, the larger surplus is ``(s + d) / 2``; a count capped at 255 can
+    only make ``s`` smaller, so the bound holds for any string."""
+    counts, lengths = vocab.character_counts(), vocab.lengths()
+    apart = np.abs(lengths[a] - lengths[b])
+    for at in range(0, len(a), _APART_SLICE):
+        part = slice(at, at + _APART_SLICE)
+        ca, cb = counts[a[part]], counts[b[part]]
+        apart[part] += (np.maximum(ca, cb) - np.minimum(ca, cb)).sum(axis=1, dtype=np.int64)
+    bound: IntArray = apart // 2
+    return bound
 
 
 def _unique_inverse(values: IntArray) -> tuple[IntArray, IntArray]:

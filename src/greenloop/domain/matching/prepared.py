@@ -20,7 +20,11 @@ from greenloop.domain.matching.levels import NOT_DIGIT, bare_address, local_part
 from greenloop.domain.matching.records import MatchRecord, fold, fold_postcode, fold_street
 from greenloop.domain.nicknames import nickname_groups
 
-__all__ = ["Prepared", "Vocab"]
+__all__ = ["COUNT_BUCKETS", "Prepared", "Vocab"]
+
+# Buckets of characters counted per string (Vocab.character_counts). Sixteen let 78,000
+# of 7.2 million email pairs through to rapidfuzz where 64 let 75,000, at half the cost.
+COUNT_BUCKETS = 16
 
 
 class Vocab:
@@ -31,6 +35,7 @@ class Vocab:
         self._values: list[str] = [""]
         self._objects: npt.NDArray[np.object_] = np.array([""], object)
         self._lengths: IntArray = np.zeros(1, np.int64)
+        self._counts: npt.NDArray[np.uint8] = np.zeros((1, COUNT_BUCKETS), np.uint8)
 
     def id(self, value: str) -> int:
         return self.ids.setdefault(value, len(self.ids))
@@ -59,6 +64,23 @@ class Vocab:
         if len(self._lengths) != len(self.ids):
             self._lengths = np.array([len(v) for v in self.values], np.int64)
         return self._lengths
+
+    def character_counts(self) -> npt.NDArray[np.uint8]:
+        """Per string (by id), how many of its characters fall in each of
+        :data:`COUNT_BUCKETS` buckets (by code point; at most 255 each): what the cheap
+        lower bound on an edit distance reads (``columns._edits``)."""
+        if len(self._counts) != len(self.ids):
+            values = self.values
+            # One code point per character, a lone surrogate included.
+            text = "".join(values).encode("utf-32-le", "surrogatepass")
+            codes = np.frombuffer(text, np.uint32).astype(np.int64)
+            owner = np.repeat(np.arange(len(values), dtype=np.int64), self.lengths())
+            flat = np.bincount(
+                owner * COUNT_BUCKETS + codes % COUNT_BUCKETS, minlength=len(values) * COUNT_BUCKETS
+            )
+            counts = np.minimum(flat, 255).astype(np.uint8)
+            self._counts = counts.reshape(len(values), COUNT_BUCKETS)
+        return self._counts
 
     def array(self, ids: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.object_]:
         """The strings for an id column (an object array, which rapidfuzz reads directly)."""
