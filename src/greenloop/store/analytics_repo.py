@@ -293,11 +293,11 @@ def _sync_identity(
         moved: list[tuple[str, str]] = []
         redigested: list[tuple[str, int | None]] = []
         for key, pid in assignments.items():
-            stored = previous.get(key)
+            stored, digest = previous.get(key), digests.get(key)
             if stored is None or stored[0] != pid:
                 moved.append((key, pid))
-            elif stored[1] != digests.get(key):
-                redigested.append((key, digests.get(key)))
+            elif stored[1] != digest:
+                redigested.append((key, digest))
         bulk_upsert(
             conn, m, _MEMBER_COLUMNS, _member_rows(moved, now, digests), version_guard=False
         )
