@@ -53,6 +53,7 @@ def test_analyze_reports_and_a_second_run_changes_nothing(synced: Settings, engi
         "purchases",
         "persons",
         "risk",
+        "write_first",
         "predictions",
         "compare",
         "write",

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from greenloop.domain.purchases import Timeline
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from greenloop.analytics.options import AnalyzeOptions
     from greenloop.domain.predictions import CustomerSummary
 
-__all__ = ["apply_predictions", "summary_carried", "summary_of"]
+__all__ = ["Fitted", "fit_predictions", "summary_carried", "summary_of"]
 
 FOUR_PLACES = Decimal("0.0001")
 
@@ -51,37 +51,47 @@ def summary_carried(
     return summary_of_days(tuple(map(date.fromordinal, days)), Decimal(repeat_value), end)
 
 
-def apply_predictions(
-    rows: Sequence[dict[str, Any]],
+class Fitted(NamedTuple):
+    """What :func:`fit_predictions` gives: the run log's account of it, and each
+    person's prediction columns (``p_alive``, ``expected_purchases_90d``,
+    ``predicted_value_12m``) by person id."""
+
+    summary: dict[str, Any]
+    columns: dict[str, tuple[Decimal, Decimal, Decimal]]
+
+
+def fit_predictions(
     summaries: Mapping[str, CustomerSummary],
     options: AnalyzeOptions,
     last_choice: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Fitted:
     """Choose and fit the purchase model (BG/NBD, MBG/NBD, Pareto/NBD or NBD, by a
-    backtest on this store's own history) and Gamma-Gamma when ready, and write each
-    person's predictions into their row; returns what happened, for the run log.
-    ``summaries``: person id → :func:`summary_of`, for those with a purchase.
-    ``last_choice``: the latest full analysis' model choice, kept while it is young
-    (:func:`~greenloop.domain.prediction_models.kept_choice`)."""
+    backtest on this store's own history) and Gamma-Gamma when ready, and each person's
+    prediction columns. ``summaries``: person id → :func:`summary_of`, for those with a
+    purchase. ``last_choice``: the latest full analysis' model choice, kept while it is
+    young (:func:`~greenloop.domain.prediction_models.kept_choice`). Reads nothing else:
+    it may run in a process of its own (:mod:`~greenloop.analytics.late_columns`)."""
+    if not options.predictions:
+        reasons = ["predictions are turned off (analytics.predictions)"]
+        return Fitted({"ready": False, "reasons": reasons}, {})
     from greenloop.domain.prediction_models import fit_family, kept_choice
     from greenloop.domain.predictions import ModelFitError, ModelReadiness, check_readiness
 
     ready, reasons = check_readiness(summaries.values(), ModelReadiness(**options.readiness))
     if not ready:
-        return {"ready": False, "fitted": False, "reasons": reasons}
+        return Fitted({"ready": False, "fitted": False, "reasons": reasons}, {})
     try:
         today = next(iter(summaries.values())).observation_end
         kept = kept_choice(last_choice, options.prediction_models, today, options.model_choice_days)
         fit = fit_family(summaries, candidates=options.prediction_models, kept=kept)
     except ModelFitError as exc:
-        return {"ready": True, "fitted": False, "reasons": [str(exc)]}
-    for row in rows:
-        prediction = fit.predictions.get(row["id"])
-        if prediction is None:
-            continue
-        row["p_alive"] = Decimal(repr(prediction.probability_alive)).quantize(FOUR_PLACES)
-        row["expected_purchases_90d"] = Decimal(repr(prediction.expected_purchases_90d)).quantize(
-            FOUR_PLACES
+        return Fitted({"ready": True, "fitted": False, "reasons": [str(exc)]}, {})
+    columns = {
+        pid: (
+            Decimal(repr(prediction.probability_alive)).quantize(FOUR_PLACES),
+            Decimal(repr(prediction.expected_purchases_90d)).quantize(FOUR_PLACES),
+            prediction.predicted_value_12m,
         )
-        row["predicted_value_12m"] = prediction.predicted_value_12m
-    return {"ready": True, "fitted": True, "reasons": [], **fit.as_json()}
+        for pid, prediction in fit.predictions.items()
+    }
+    return Fitted({"ready": True, "fitted": True, "reasons": [], **fit.as_json()}, columns)

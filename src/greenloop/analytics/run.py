@@ -22,19 +22,24 @@ from sqlalchemy import Engine
 from greenloop.analytics.carry_over import Fingerprints
 from greenloop.analytics.compute import Context, MemberIndex
 from greenloop.analytics.facts import Facts, load_people
+from greenloop.analytics.late_columns import LateAside
 from greenloop.analytics.match_cache import MatchFinder
 from greenloop.analytics.matches import Matches, match_reason
 from greenloop.analytics.options import AnalyzeOptions, history_row
 from greenloop.analytics.outcome import Outcome
 from greenloop.analytics.people import cluster_people
 from greenloop.analytics.per_person import Everyone, compute_everyone, cpus
-from greenloop.analytics.predict import apply_predictions
 from greenloop.analytics.purchase_rows import PurchaseReader, entries_by_person
 from greenloop.analytics.stages import StageClock
-from greenloop.analytics.writes import placeholder_uses, plan_writes
+from greenloop.analytics.writes import (
+    full_rewrites,
+    placeholder_uses,
+    plan_writes,
+    vanished_persons,
+)
 from greenloop.domain.identity import Link
 from greenloop.domain.purchases import OrderFact
-from greenloop.domain.risk import confirmed_by_model, risk_status, store_cycle_days
+from greenloop.domain.risk import risk_status, store_cycle_days
 from greenloop.process.collector import collector_paused
 from greenloop.store import analytics_repo as repo
 from greenloop.store import events_repo, matches_repo
@@ -49,7 +54,7 @@ from greenloop.store.person_inputs import (
 if TYPE_CHECKING:
     pass
 
-__all__ = ["AnalyzeReport", "Computation", "analyze_all", "compute_all"]
+__all__ = ["AnalyzeReport", "Computation", "analyze_all", "compute_all", "take_predictions"]
 
 
 @dataclass
@@ -70,8 +75,9 @@ class AnalyzeReport:
     seconds: float
     # Probabilistic matching: pairs joined at once, suggestions waiting for staff.
     matches: dict[str, Any] = field(default_factory=dict)
-    # Seconds per stage: load, identity, purchases, persons, risk, predictions, compare
-    # (row digests against the stored ones), write.
+    # Seconds per stage: load, identity, purchases, persons, risk, write_first (what needs
+    # no prediction, written while they are fitted aside), predictions (what is left of
+    # their fit), compare (row digests against the stored ones), write (the persons).
     stages: dict[str, float] = field(default_factory=dict)
     # Persons whose stored row was taken as it is (analytics.carry_over).
     carried_over: int = 0
@@ -103,28 +109,42 @@ class Computation:
     match_finder: MatchFinder
     clock: StageClock
     carried_over: int = 0
+    # The late columns being worked out, until :func:`take_predictions` writes them in.
+    pending: LateAside | None = None
+    # Each result's row digest, when worked out with the late columns (else None).
+    digests: list[str] | None = None
 
 
 def compute_all(
-    engine: Engine, options: AnalyzeOptions, now: datetime, *, full_rows: bool = True
+    engine: Engine,
+    options: AnalyzeOptions,
+    now: datetime,
+    *,
+    full_rows: bool = True,
+    late_aside: bool = False,
 ) -> Computation:
-    """Identity, metrics, tiers (with last run's states) and risk for everyone.
+    """Identity, metrics, tiers (with last run's states), risk and predictions for
+    everyone.
 
     ``full_rows=False``: a person whose columns but :data:`~analytics_repo.LATE_COLUMNS`
-    are stored unchanged gets a :func:`~analytics_repo.late_row` (for writing them)."""
+    are stored unchanged gets a :func:`~analytics_repo.late_row` (for writing them).
+    ``late_aside``: the late columns (predictions, and the risk they confirm) and the row
+    digests are left pending (:attr:`Computation.pending`, worked out in a forked process
+    on a large store) until :func:`take_predictions`; the caller closes the computation's
+    ``pending`` whatever happens."""
     with collector_paused():
-        return _compute_all(engine, options, now, full_rows)
+        return _compute_all(engine, options, now, full_rows, late_aside)
 
 
 def _compute_all(
-    engine: Engine, options: AnalyzeOptions, now: datetime, full_rows: bool
+    engine: Engine, options: AnalyzeOptions, now: datetime, full_rows: bool, aside: bool
 ) -> Computation:
     clock = StageClock()
     reader = PurchaseReader(engine, options.counting, cpus())
     try:
         with engine.connect() as conn:
             facts, orders = load_people(conn)
-        return _compute_with(engine, options, now, clock, facts, orders, reader, full_rows)
+        return _compute_with(engine, options, now, clock, facts, orders, reader, full_rows, aside)
     finally:
         reader.close()
 
@@ -138,6 +158,7 @@ def _compute_with(
     orders: list[OrderFact],
     reader: PurchaseReader,
     full_rows: bool,
+    aside: bool,
 ) -> Computation:
     with engine.connect() as conn:
         previous_members = repo.load_member_persons(conn)
@@ -203,18 +224,8 @@ def _compute_with(
             r.days_since_last, r.visits, r.average_cycle_days, cycle, min_visits
         )
     clock.mark("risk")
-    predictions = (
-        apply_predictions([r.row for r in results], summaries, options, last_choice)
-        if options.predictions
-        else {"ready": False, "reasons": ["predictions are turned off (analytics.predictions)"]}
-    )
-    if predictions.get("fitted"):
-        for r in results:
-            r.row["risk"] = confirmed_by_model(
-                r.row["risk"], r.row.get("expected_purchases_90d"), options.at_risk_expected_below
-            )
-    clock.mark("predictions")
-    return Computation(
+    pending = LateAside(results, summaries, options, last_choice, aside=aside)
+    computed = Computation(
         facts,
         index,
         clusters,
@@ -225,12 +236,29 @@ def _compute_with(
         purchases,
         unattributed,
         cycle,
-        predictions,
+        {},
         matches,
         finder,
         clock,
         carried_over,
+        pending,
     )
+    if not aside:
+        take_predictions(computed, options)
+    return computed
+
+
+def take_predictions(computed: Computation, options: AnalyzeOptions) -> None:
+    """The pending late columns (predictions, and the risk they confirm) written into
+    every row."""
+    pending = computed.pending
+    if pending is None:
+        return
+    late = pending.result()
+    computed.pending = None
+    computed.predictions = late.summary
+    computed.digests = late.digests
+    computed.clock.mark("predictions")
 
 
 def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> AnalyzeReport:
@@ -241,7 +269,19 @@ def analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Analy
 
 def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> AnalyzeReport:
     began = time.perf_counter()
-    computed = compute_all(engine, options, now, full_rows=False)
+    computed = compute_all(engine, options, now, full_rows=False, late_aside=True)
+    try:
+        return _write_all(engine, options, now, computed, began)
+    finally:
+        if computed.pending is not None:
+            computed.pending.close()
+
+
+def _write_all(
+    engine: Engine, options: AnalyzeOptions, now: datetime, computed: Computation, began: float
+) -> AnalyzeReport:
+    """What needs no prediction (the identity, the history, the carry-over fingerprints)
+    written while the predictions are fitted aside, then the persons."""
     facts, index, links, assignment = (
         computed.facts,
         computed.index,
@@ -249,15 +289,14 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
         computed.assignment,
     )
     results, previous, cycle = computed.results, computed.previous, computed.store_cycle
-    predictions, unattributed = computed.predictions, computed.unattributed
-    plan = plan_writes(results, previous)
-    history = [r.history for r in results if r.history is not None]
+    unattributed = computed.unattributed
     value_counts = placeholder_uses(index)
-    computed.clock.mark("compare")
     with engine.begin() as conn:
         run_id = repo.start_run(conn, datetime.now(now.tzinfo), now, "all", None)
-        bulk = (t.identity_members, t.identity_values, t.persons, t.tier_history)
-        with indexes_built_after(conn, bulk, len(plan.full_rows)):
+        # A first load's indexes of these are built again while the late columns are
+        # still being worked out aside.
+        first = (t.identity_members, t.identity_values, t.tier_history)
+        with indexes_built_after(conn, first, full_rewrites(results, previous)):
             repo.replace_identity(
                 conn, assignment, index.members, links, assignment, now, index.raw_emails
             )
@@ -270,14 +309,21 @@ def _analyze_all(engine: Engine, options: AnalyzeOptions, now: datetime) -> Anal
                 now,
             )
             computed.match_finder.keep(conn)
-            repo.upsert_persons(conn, plan.full_rows, plan.full_hashes)
-            repo.update_late_columns(conn, plan.late_rows, plan.late_hashes, plan.late_stored)
-            repo.delete_persons(conn, plan.vanished)
             if options.carry_over:
                 kept = {r.row["id"]: r.fingerprint for r in results if r.fingerprint is not None}
                 save_inputs(conn, kept)
-            delete_inputs(conn, plan.vanished)
+            delete_inputs(conn, vanished_persons(results, previous))
+            history = [r.history for r in results if r.history is not None]
             repo.record_history(conn, [history_row(h, run_id) for h in history], run_id)
+        computed.clock.mark("write_first")
+        take_predictions(computed, options)
+        predictions = computed.predictions
+        plan = plan_writes(results, previous, computed.digests)
+        computed.clock.mark("compare")
+        with indexes_built_after(conn, (t.persons,), len(plan.full_rows)):
+            repo.upsert_persons(conn, plan.full_rows, plan.full_hashes)
+            repo.update_late_columns(conn, plan.late_rows, plan.late_hashes, plan.late_stored)
+            repo.delete_persons(conn, plan.vanished)
         if options.emit_events and (previous or options.announce_first_analysis):
             events_repo.enqueue_for_runs(conn, [run_id], datetime.now(UTC))
         counts = repo.write_snapshot(conn, now.date().isoformat())

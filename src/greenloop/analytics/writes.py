@@ -12,7 +12,7 @@ from greenloop.analytics.compute import MemberIndex
 from greenloop.analytics.outcome import Outcome
 from greenloop.store import analytics_repo as repo
 
-__all__ = ["WritePlan", "placeholder_uses", "plan_writes"]
+__all__ = ["WritePlan", "full_rewrites", "placeholder_uses", "plan_writes", "vanished_persons"]
 
 
 @dataclass
@@ -34,11 +34,17 @@ class WritePlan:
         return len(self.full_rows) + len(self.late_rows) + len(self.vanished)
 
 
-def plan_writes(results: Sequence[Outcome], previous: Mapping[str, repo.Stored]) -> WritePlan:
-    """Each computed person against its stored digest (:func:`~analytics_repo.row_hash`)."""
+def plan_writes(
+    results: Sequence[Outcome],
+    previous: Mapping[str, repo.Stored],
+    digests: Sequence[str] | None = None,
+) -> WritePlan:
+    """Each computed person against its stored digest (:func:`~analytics_repo.row_hash`;
+    ``digests``: the results' own, when already taken)."""
     plan = WritePlan()
-    for result in results:
-        digest = repo.row_hash(result.row, result.digest)
+    if digests is None:
+        digests = [repo.row_hash(r.row, r.digest) for r in results]
+    for result, digest in zip(results, digests, strict=True):
         stored = previous.get(result.row["id"])
         was = stored.row_hash if stored is not None else None
         if was == digest:
@@ -50,8 +56,24 @@ def plan_writes(results: Sequence[Outcome], previous: Mapping[str, repo.Stored])
         else:
             plan.full_rows.append(result.row)
             plan.full_hashes.append(digest)
-    plan.vanished = set(previous) - {r.row["id"] for r in results}
+    plan.vanished = vanished_persons(results, previous)
     return plan
+
+
+def vanished_persons(results: Sequence[Outcome], previous: Mapping[str, repo.Stored]) -> set[str]:
+    """The stored persons no longer computed (their members went to others, or away)."""
+    return set(previous) - {r.row["id"] for r in results}
+
+
+def full_rewrites(results: Sequence[Outcome], previous: Mapping[str, repo.Stored]) -> int:
+    """How many rows :func:`plan_writes` will write whole: known before the predictions,
+    since a row is written whole exactly when its columns but the late ones changed."""
+    count = 0
+    for result in results:
+        stored = previous.get(result.row["id"])
+        if stored is None or not repo.early_unchanged(stored.row_hash, result.digest):
+            count += 1
+    return count
 
 
 def placeholder_uses(index: MemberIndex) -> Counter[tuple[str, str]]:
