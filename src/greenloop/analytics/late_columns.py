@@ -21,7 +21,6 @@ surfaces as the one-process path raises it.
 
 from __future__ import annotations
 
-import multiprocessing
 import pickle
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -31,6 +30,7 @@ from greenloop.analytics.outcome import Outcome
 from greenloop.analytics.per_person import cpus
 from greenloop.analytics.predict import fit_predictions
 from greenloop.domain.risk import confirmed_by_model
+from greenloop.process.forked import Forked, can_fork
 from greenloop.store.analytics_repo import row_hash
 
 if TYPE_CHECKING:
@@ -122,25 +122,15 @@ class LateAside:
     ) -> None:
         self._inputs = (results, summaries, options, last_choice)
         self._digests = aside
-        self._receive: Any = None
-        self._worker: Any = None
-        if (
-            not aside
-            or len(results) < FORK_MIN_PERSONS
-            or cpus() < 2
-            or "fork" not in multiprocessing.get_all_start_methods()
-        ):
+        self._worker: Forked | None = None
+        if not aside or len(results) < FORK_MIN_PERSONS or not can_fork(cpus()):
             return
         if options.predictions:
             # Imported before the fork: the parent needs them anyway if the work must be
             # done again here, and SciPy's import would otherwise be paid in the child.
             import greenloop.domain.prediction_models  # noqa: F401
 
-        fork = multiprocessing.get_context("fork")
-        self._receive, send = fork.Pipe(duplex=False)
-        self._worker = fork.Process(target=self._work_and_send, args=(send,), daemon=True)
-        self._worker.start()
-        send.close()
+        self._worker = Forked(self._work_and_send)
 
     @property
     def forked(self) -> bool:
@@ -150,27 +140,23 @@ class LateAside:
         """The late columns, written into the results' rows: received from the forked
         process, or worked out here when none was started or it failed."""
         if self._worker is not None:
-            received = self._received()
+            received = self._received(self._worker)
             if received is not None:
                 return received
         return work_out_late(*self._inputs, digests=self._digests)
 
     def close(self) -> None:
         """Stops the forked process if its work was never taken (a later step failed)."""
-        if self._worker is not None and self._worker.is_alive():
-            self._worker.terminate()
-            self._worker.join()
-        if self._receive is not None:
-            self._receive.close()
+        if self._worker is not None:
+            self._worker.close()
 
-    def _received(self) -> Late | None:
+    def _received(self, worker: Forked) -> Late | None:
         try:
-            packed = self._receive.recv_bytes()
+            packed = worker.receive()
         except EOFError:
             return None
         finally:
-            self._receive.close()
-            self._worker.join()
+            worker.done()
         summary, sent, digests = pickle.loads(packed)  # noqa: S301 (our own fork's)
         _write_sent(self._inputs[0], sent)
         return Late(summary, digests)

@@ -21,7 +21,6 @@ damaged database, say) surfaces as the same exception the one-process path raise
 from __future__ import annotations
 
 import marshal
-import multiprocessing
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from greenloop.domain.purchases import (
     statuses_needing_payments,
     stream_purchases,
 )
+from greenloop.process.forked import Forked, can_fork
 from greenloop.store.purchase_facts import (
     load_order_facts,
     load_payments,
@@ -162,47 +162,39 @@ class PurchaseReader:
     def __init__(self, engine: Engine, counting: CountingRules, cpus: int) -> None:
         self._engine = engine
         self._counting = counting
-        self._receive: Any = None
-        self._worker: Any = None
-        if cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        self._worker: Forked | None = None
+        if not can_fork(cpus):
             return
         with engine.connect() as conn:
             sales = conn.execute(text("SELECT count(*) FROM sales")).scalar_one()
         if sales < FORK_MIN_SALES:
             return
-        fork = multiprocessing.get_context("fork")
-        self._receive, send = fork.Pipe(duplex=False)
-        self._worker = fork.Process(target=self._send_rows, args=(send,), daemon=True)
-        self._worker.start()
-        send.close()
+        self._worker = Forked(self._send_rows)
 
     def grouped(self, conn: Connection, orders: Sequence[OrderFact]) -> Grouped:
         """The purchase rows grouped; ``conn`` reads them here, merged with ``orders``,
         when no forked process did."""
-        received = self._received() if self._worker is not None else None
+        received = self._received(self._worker) if self._worker is not None else None
         if received is None:
             return group_rows(read_purchase_rows(conn, orders, self._counting))
         return received
 
     def close(self) -> None:
         """Stops the forked process if its rows were never taken (an earlier stage failed)."""
-        if self._worker is not None and self._worker.is_alive():
-            self._worker.terminate()
-            self._worker.join()
-        if self._receive is not None:
-            self._receive.close()
+        if self._worker is not None:
+            self._worker.close()
 
-    def _received(self) -> Grouped | None:
+    @staticmethod
+    def _received(worker: Forked) -> Grouped | None:
         """What the forked process sent, or None when it did not finish."""
         grouped = Grouped()
         try:
-            while part := self._receive.recv_bytes():
+            while part := worker.receive():
                 grouped.add(part)
         except EOFError:
             return None
         finally:
-            self._receive.close()
-            self._worker.join()
+            worker.done()
         return grouped
 
     def _send_rows(self, send: Any) -> None:
