@@ -120,6 +120,7 @@ class LateAside:
         *,
         aside: bool,
     ) -> None:
+        self._results = results
         self._inputs = (results, summaries, options, last_choice)
         self._digests = aside
         self._worker: Forked | None = None
@@ -158,12 +159,11 @@ class LateAside:
         finally:
             worker.done()
         summary, sent, digests = pickle.loads(packed)  # noqa: S301 (our own fork's)
-        _write_sent(self._inputs[0], sent)
+        _write_sent(self._results, sent)
         return Late(summary, digests)
 
     def _work_and_send(self, send: Any) -> None:
-        results = self._inputs[0]
         late = work_out_late(*self._inputs, digests=True)
-        packed = (late.summary, [_sent(r.row) for r in results], late.digests)
+        packed = (late.summary, [_sent(r.row) for r in self._results], late.digests)
         send.send_bytes(pickle.dumps(packed, pickle.HIGHEST_PROTOCOL))
         send.close()

@@ -8,10 +8,10 @@ results back packed (:mod:`~greenloop.analytics.transfer`).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from greenloop.analytics import transfer
@@ -24,6 +24,7 @@ from greenloop.analytics.purchase_rows import parse_entries
 from greenloop.domain.purchases import Timeline
 from greenloop.domain.replay import Lock
 from greenloop.domain.tiers import TierState
+from greenloop.process.forked import Forked, can_fork
 from greenloop.store import analytics_repo as repo
 
 if TYPE_CHECKING:
@@ -125,32 +126,24 @@ def compute_everyone(everyone: Everyone) -> Computed:
     are many persons and a second CPU: it is most of a full analysis' time, and each
     person is computed alone. Results come back in cluster order either way."""
     count = len(everyone.clusters)
-    if (
-        count < PARALLEL_MIN_PERSONS
-        or cpus() < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if count < PARALLEL_MIN_PERSONS or not can_fork(cpus()):
         return _compute_share(everyone, 0, count)
     if everyone.predictions:
         # Imported once, before the fork, rather than once in each process.
         import greenloop.domain.predictions  # noqa: F401
 
-    fork = multiprocessing.get_context("fork")
-    receive, send = fork.Pipe(duplex=False)
     mine = count - int(count * WORKER_SHARE)
-    worker = fork.Process(target=_worker, args=(everyone, mine, count, send), daemon=True)
-    worker.start()
-    send.close()
+    worker = Forked(partial(_worker, everyone, mine, count))
     try:
         results, summaries = _compute_share(everyone, 0, mine)
         everyone.entries.clear()  # the worker's share, computed there
         try:
-            theirs, their_summaries = transfer.unpack(receive.recv_bytes())
+            theirs, their_summaries = transfer.unpack(worker.receive())
         except EOFError:
             raise RuntimeError("the second analysis process failed") from None
+        worker.done()
     finally:
-        receive.close()
-        worker.join()
+        worker.close()
     results.extend(theirs)
     summaries.update(their_summaries)
     return results, summaries
